@@ -1,0 +1,97 @@
+"""Named train/test splits. Each returns the dataset to use and a list of (train_idx, test_idx)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, KFold
+
+from bulkmod.data.records import Dataset
+from bulkmod.errors import BulkmodError
+from bulkmod.io import shared_data_dir
+
+MATBENCH_SEED = 18012019  # the seed matbench uses for its official KFold
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+def kfold(ds: Dataset, k: int = 5) -> tuple[Dataset, Folds]:
+    if k < 2 or k > len(ds):
+        raise BulkmodError(f"--folds {k}: need 2 <= K <= {len(ds)} rows")
+    splitter = KFold(n_splits=k, shuffle=True, random_state=MATBENCH_SEED)
+    return ds, list(splitter.split(np.arange(len(ds))))
+
+
+def formula_grouped(ds: Dataset, k: int = 5) -> tuple[Dataset, Folds]:
+    """No reduced formula appears in both train and test (polymorphs stay together)."""
+    groups = ds.reduced_formulas
+    if len(set(groups)) < k:
+        raise BulkmodError(f"formula-grouped split: only {len(set(groups))} distinct formulas for {k} folds")
+    splitter = GroupKFold(n_splits=k, shuffle=True, random_state=MATBENCH_SEED)
+    return ds, list(splitter.split(np.arange(len(ds)), groups=groups))
+
+
+def matbench_official(ds: Dataset, k: int = 5) -> tuple[Dataset, Folds]:
+    """The official matbench v0.1 folds for matbench_log_kvrh, matched by mbid."""
+    if not ds.ids or not str(ds.ids[0]).startswith("mb-log-kvrh-"):
+        raise BulkmodError(f"matbench-official split needs a matbench_log_kvrh dataset, not {ds.name!r}")
+    with gzip.open(shared_data_dir() / "matbench" / "matbench_v0.1_validation.json.gz") as fh:
+        folds = json.load(fh)["splits"]["matbench_log_kvrh"]
+    pos = {mbid: i for i, mbid in enumerate(ds.ids)}
+    out = []
+    for name in sorted(folds, key=lambda f: int(f.split("_")[-1])):
+        # with --limit only part of each official test fold is present: keep that part
+        test = np.array(sorted(pos[m] for m in folds[name]["test"] if m in pos), dtype=int)
+        if len(test) == 0:
+            raise BulkmodError(f"matbench-official: no test id of {name} is in {ds.name}")
+        train = np.setdiff1d(np.arange(len(ds)), test)
+        out.append((train, test))
+    return ds, out
+
+
+def ood_elastic2015(ds: Dataset, k: int = 5) -> tuple[Dataset, Folds]:
+    """Train on all of mp-binary-2025; test on elastic-2015 crystals whose mp_id is not in it."""
+    from bulkmod.data.loaders import load_elastic_2015, load_mp_binary_2025
+
+    if ds.name != "mp-binary-2025":
+        ds = load_mp_binary_2025()
+    other = load_elastic_2015()
+    seen = set(ds.ids)
+    keep = [i for i, mid in enumerate(other.ids) if mid not in seen]
+    test = other.subset(keep)
+    combined = concat([ds, test], name="mp-binary-2025+elastic-2015")
+    train_idx = np.arange(len(ds))
+    test_idx = np.arange(len(ds), len(combined))
+    return combined, [(train_idx, test_idx)]
+
+
+def concat(parts: list[Dataset], name: str) -> Dataset:
+    def cat(attr: str) -> list | None:
+        vals = [getattr(p, attr) for p in parts]
+        return None if any(v is None for v in vals) else [x for v in vals for x in v]
+
+    return Dataset(
+        name=name,
+        ids=cat("ids"),
+        compositions=cat("compositions"),
+        k_vrh=np.concatenate([p.k_vrh for p in parts]),
+        structures=cat("structures"),
+        g_vrh=np.concatenate([p.g_vrh if p.g_vrh is not None else np.full(len(p), np.nan) for p in parts]),
+        spacegroup=np.concatenate([p.spacegroup if p.spacegroup is not None else np.zeros(len(p), int) for p in parts]),
+    )
+
+
+SPLITS: dict[str, Callable[[Dataset, int], tuple[Dataset, Folds]]] = {
+    "kfold": kfold,
+    "matbench-official": matbench_official,
+    "formula-grouped": formula_grouped,
+    "ood-elastic2015": ood_elastic2015,
+}
+
+
+def make_split(name: str, ds: Dataset, k: int = 5) -> tuple[Dataset, Folds]:
+    if name not in SPLITS:
+        raise BulkmodError(f"unknown split {name!r}: use one of {', '.join(SPLITS)}")
+    return SPLITS[name](ds, k)

@@ -1,0 +1,144 @@
+"""Turn raw rows into a ``Dataset`` while recording every rejected or suspicious row.
+
+Loaders never filter on their own: they hand raw rows here, so every dataset (shared benchmark files,
+user CSVs, CGCNN folders, prediction inputs) is checked by the same rules and the same report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Composition, Element, Structure
+
+from bulkmod.data.records import Dataset, Problem, ValidationReport
+
+MIN_DISTANCE_A = 0.5  # closer atoms are overlapping: a broken file, not a crystal
+DEFAULT_MAX_ATOMS = 500  # cap on sites per structure; raise it with BULKMOD_MAX_ATOMS
+
+
+def max_atoms_cap() -> int:
+    return int(os.environ.get("BULKMOD_MAX_ATOMS", DEFAULT_MAX_ATOMS))
+
+
+@dataclass
+class RawRow:
+    """What a loader read for one row, before any checking. ``error`` is a parse failure."""
+
+    id: str
+    source: str
+    structure: Structure | None = None
+    composition: Composition | None = None
+    k_vrh: float = math.nan
+    g_vrh: float = math.nan
+    spacegroup: int = 0
+    error: str | None = None
+
+
+def structure_hash(structure: Structure, decimals: int = 4) -> str:
+    """Hash invariant to site order (sites are sorted), used as the feature/graph cache key."""
+    frac = np.mod(np.round(structure.frac_coords, decimals), 1.0)
+    frac = np.round(frac, decimals) % 1.0
+    species = [str(s.specie) for s in structure]
+    order = sorted(range(len(structure)), key=lambda i: (species[i], *frac[i]))
+    h = hashlib.sha256()
+    h.update(np.round(structure.lattice.matrix, decimals).tobytes())
+    for i in order:
+        h.update(species[i].encode())
+        h.update(frac[i].tobytes())
+    return h.hexdigest()[:32]
+
+
+def check_composition(comp: Composition) -> str | None:
+    if comp is None or comp.num_atoms <= 0:
+        return "empty composition"
+    for el in comp.elements:
+        if not isinstance(el, Element):
+            return f"dummy or unknown species {el}"
+    return None
+
+
+def check_structure(structure: Structure, max_atoms: int | None = None) -> str | None:
+    """Return why a structure cannot be used, or None."""
+    max_atoms = max_atoms or max_atoms_cap()
+    if len(structure) == 0:
+        return "structure has no sites"
+    if len(structure) > max_atoms:
+        return f"{len(structure)} sites exceeds the cap of {max_atoms} (raise it with BULKMOD_MAX_ATOMS)"
+    if not structure.is_ordered:
+        return "disordered sites (partial occupancy): order the structure first"
+    species = {sp for site in structure for sp in site.species}
+    for sp in species:
+        if not isinstance(sp, Element) and not isinstance(getattr(sp, "element", None), Element):
+            return f"dummy or unknown species {sp}"
+    volume = structure.lattice.volume
+    if not np.isfinite(volume) or volume <= 1e-6:
+        return f"lattice volume {volume:.3g} A^3 is not positive"
+    if not np.all(np.isfinite(structure.frac_coords)):
+        return "non-finite atomic coordinates"
+    if len(structure) > 1 or min(structure.lattice.abc) < MIN_DISTANCE_A:
+        dmin = _min_distance(structure)
+        if dmin < MIN_DISTANCE_A:
+            return f"overlapping atoms ({dmin:.2f} A apart, minimum {MIN_DISTANCE_A} A)"
+    return None
+
+
+def _min_distance(structure: Structure) -> float:
+    _, _, _, dist = structure.get_neighbor_list(MIN_DISTANCE_A + 0.01)
+    return float(dist.min()) if len(dist) else math.inf
+
+
+def check_target(k: float) -> str | None:
+    if k is None or not np.isfinite(k):
+        return "modulus is NaN or infinite"
+    if k <= 0:
+        return f"non-positive modulus {k:g} GPa (log10 undefined)"
+    return None
+
+
+def build_dataset(
+    name: str, rows: list[RawRow], *, require_target: bool = True, max_atoms: int | None = None
+) -> Dataset:
+    """Validate raw rows; keep the good ones and report every rejected row with its reason."""
+    report = ValidationReport(n_read=len(rows))
+    keep: list[RawRow] = []
+    seen_ids: dict[str, int] = {}
+    seen_structs: dict[str, str] = {}
+    for i, row in enumerate(rows):
+        reason = row.error
+        if reason is None and row.structure is not None:
+            reason = check_structure(row.structure, max_atoms)
+            if reason is None:
+                row.composition = row.structure.composition
+        if reason is None:
+            reason = check_composition(row.composition)
+        if reason is None and require_target:
+            reason = check_target(row.k_vrh)
+        if reason is None and row.id in seen_ids:
+            reason = f"duplicate id (first seen at row {seen_ids[row.id]})"
+        if reason is not None:
+            report.problems.append(Problem(i, row.id, row.source, reason))
+            continue
+        seen_ids[row.id] = i
+        if row.structure is not None:
+            key = structure_hash(row.structure)
+            if key in seen_structs:
+                report.problems.append(
+                    Problem(i, row.id, row.source, f"duplicate structure of {seen_structs[key]}", rejected=False)
+                )
+            seen_structs[key] = row.id
+        keep.append(row)
+    has_struct = bool(keep) and all(r.structure is not None for r in keep)
+    return Dataset(
+        name=name,
+        ids=[r.id for r in keep],
+        compositions=[r.composition for r in keep],
+        k_vrh=np.array([r.k_vrh for r in keep], dtype=float),
+        structures=[r.structure for r in keep] if has_struct else None,
+        g_vrh=np.array([r.g_vrh for r in keep], dtype=float),
+        spacegroup=np.array([r.spacegroup for r in keep], dtype=int),
+        report=report,
+    )

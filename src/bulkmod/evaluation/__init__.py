@@ -1,0 +1,1 @@
+"""Splits in use, metrics, the results schema, benchmarks and diagnosis."""

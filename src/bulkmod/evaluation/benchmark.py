@@ -1,0 +1,100 @@
+"""Cross-validated benchmark of a registry model on a named dataset and split."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from bulkmod.data import load_dataset
+from bulkmod.data.records import Dataset
+from bulkmod.data.splits import make_split
+from bulkmod.errors import BulkmodError
+from bulkmod.evaluation.leaderboard import compare_with_leaderboard
+from bulkmod.evaluation.results import build_results, write_results
+from bulkmod.models import MODELS, Prediction, build_model
+
+LIMIT_SEED = 0
+
+
+def limit_rows(ds: Dataset, limit: int | None) -> Dataset:
+    """A fixed, seeded random subset of exactly ``limit`` rows (dataset order kept)."""
+    if limit is None or limit >= len(ds):
+        return ds
+    if limit < 2:
+        raise BulkmodError(f"--limit {limit}: need at least 2 rows")
+    idx = np.sort(np.random.default_rng(LIMIT_SEED).choice(len(ds), size=limit, replace=False))
+    return ds.subset(idx)
+
+
+def prediction_frame(ids: list[str], fold: int, y: np.ndarray, pred: Prediction) -> pd.DataFrame:
+    n = len(ids)
+    nan = np.full(n, np.nan)
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "fold": fold,
+            "y_true_log10": y,
+            "y_pred_log10": pred.mean_log10,
+            "std_log10": nan if pred.std_log10 is None else pred.std_log10,
+            "lo90_log10": nan if pred.lo90_log10 is None else pred.lo90_log10,
+            "hi90_log10": nan if pred.hi90_log10 is None else pred.hi90_log10,
+        }
+    )
+
+
+def run_benchmark(
+    dataset: str,
+    model: str,
+    *,
+    split: str = "kfold",
+    folds: int = 5,
+    limit: int | None = None,
+    model_config: dict[str, Any] | None = None,
+    out: Path | str | None = None,
+) -> dict[str, Any]:
+    if model not in MODELS:
+        build_model(model)  # raises the helpful unknown-model error
+    t0 = time.perf_counter()
+    ds = limit_rows(load_dataset(dataset), limit)
+    ds, splits = make_split(split, ds, folds)
+    frames, fold_meta = [], []
+    for k, (tr, te) in enumerate(tqdm(splits, desc=f"{model} on {dataset}", unit="fold", file=sys.stderr)):
+        t = time.perf_counter()
+        est = build_model(model, **(model_config or {}))
+        est.fit(ds.subset(tr), ds.y_log10[tr])
+        t_fit = time.perf_counter() - t
+        test = ds.subset(te)
+        frames.append(prediction_frame(test.ids, k, test.y_log10, est.predict(test)))
+        fold_meta.append(
+            {"n_train": len(tr), "fit_s": round(t_fit, 2), "predict_s": round(time.perf_counter() - t - t_fit, 2)}
+        )
+    preds = pd.concat(frames, ignore_index=True)
+    extra: dict[str, Any] = {"limit": limit, "folds": len(splits), "model_config": model_config or {}}
+    train_name, test_name = ds.name, ds.name
+    if split == "ood-elastic2015":
+        train_name, test_name = "mp-binary-2025", "elastic-2015-not-in-mp-binary-2025"
+        tr, te = splits[0]
+        seen = set(ds.subset(tr).reduced_formulas)
+        extra["n_test_formula_in_train"] = sum(f in seen for f in ds.subset(te).reduced_formulas)
+    if dataset.startswith("matbench-log-kvrh"):
+        extra["leaderboard"] = compare_with_leaderboard(preds)
+    res = build_results(
+        preds,
+        dataset=test_name,
+        train_dataset=train_name,
+        split=split,
+        model=model,
+        family=MODELS[model].family,
+        fold_meta=fold_meta,
+        wall_s=time.perf_counter() - t0,
+        extra=extra,
+    )
+    if out is not None:
+        write_results(res, preds, out)
+    return res

@@ -1,0 +1,192 @@
+"""The original project's root-cause analysis, automated.
+
+From true and predicted moduli it decides whether a model ``collapsed`` to the mean, is ``clipped``
+(stuck at a bound or predicting non-physical K <= 0), is ``biased``, or is ``ok``; with a saved model
+it also reads the manifest and training log to name the ingredient that most likely caused it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bulkmod.errors import BulkmodError
+from bulkmod.evaluation.metrics import regression_metrics
+
+COLLAPSE_SPREAD = 0.3  # std(pred)/std(true) below this: the model has (nearly) stopped responding to input
+COLLAPSE_R2 = 0.3
+CLIP_FRACTION = 0.05  # this share of predictions piled on one value at the edge of the range
+TRUE_COLS = ("y_true_log10", "y_true", "true", "target", "k_true", "y")
+PRED_COLS = ("y_pred_log10", "y_pred", "pred", "prediction", "k_pred", "yhat")
+
+FIXES = {
+    "collapsed": [
+        "train on log10(K) (the range 1-500 GPa spans 2.7 decades; MSE on raw GPa is dominated by stiff crystals)",
+        "standardise the target with mean/std from the whole training set and save the transform with the model",
+        "check the learning rate and weight decay: a too-large value drives the output layer to the mean",
+        "train longer with early stopping on a validation split; watch the spread ratio of validation predictions",
+        "compare with a descriptor baseline (bulkmod benchmark --model lgbm) to separate data from model problems",
+    ],
+    "clipped": [
+        "predict log10(K): the inverse transform 10**y can never give K <= 0",
+        "remove output clamps or activations (ReLU/sigmoid) that bound the final layer",
+    ],
+    "biased": [
+        "check that train and test come from the same functional/source (PBE vs experiment vs JARVIS OptB88vdW)",
+        "use a formula-grouped or out-of-distribution split to see whether the bias comes from a domain shift",
+        "recalibrate: fit a linear correction on held-out residuals from the training data",
+    ],
+    "ok": [],
+}
+
+
+def _pick(df: pd.DataFrame, names: tuple[str, ...], path: Path, what: str) -> str:
+    lower = {c.lower(): c for c in df.columns}
+    for n in names:
+        if n in lower:
+            return lower[n]
+    raise BulkmodError(f"{path}: no {what} column (expected one of {', '.join(names)})")
+
+
+def read_predictions(path: Path | str, log10: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted K in GPa from a results predictions CSV or any CSV with true/pred columns."""
+    path = Path(path)
+    if not path.exists():
+        raise BulkmodError(f"{path}: no such file")
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise BulkmodError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    if df.empty:
+        raise BulkmodError(f"{path}: no rows")
+    t, p = _pick(df, TRUE_COLS, path, "true-value"), _pick(df, PRED_COLS, path, "prediction")
+    is_log = log10 if log10 is not None else t.endswith("log10")
+    y, yhat = pd.to_numeric(df[t], errors="coerce").to_numpy(), pd.to_numeric(df[p], errors="coerce").to_numpy()
+    bad = ~np.isfinite(y) | ~np.isfinite(yhat)
+    if bad.all():
+        raise BulkmodError(f"{path}: no row has numeric {t} and {p}")
+    if bad.any():
+        raise BulkmodError(
+            f"{path}: {bad.sum()} rows have missing or non-numeric values (first: row {np.argmax(bad) + 2})"
+        )
+    return (10.0**y, 10.0**yhat) if is_log else (y, yhat)
+
+
+def diagnose(k_true: np.ndarray, k_pred: np.ndarray, model_dir: Path | str | None = None) -> dict[str, Any]:
+    """Verdict, evidence, likely causes and fixes for predictions in GPa."""
+    k_true, k_pred = np.asarray(k_true, float), np.asarray(k_pred, float)
+    nonpos = k_pred <= 0
+    log_t = np.log10(k_true)
+    log_p = np.log10(np.where(nonpos, np.nan, k_pred))
+    m = regression_metrics(log_t, log_p)
+    ss = np.sum((k_true - k_true.mean()) ** 2)
+    r2_gpa = float(1 - np.sum((k_true - k_pred) ** 2) / ss) if ss > 0 else float("nan")
+    spread_gpa = float(np.std(k_pred) / np.std(k_true)) if np.std(k_true) > 0 else float("nan")
+    span = np.ptp(k_pred)
+    at_edge = max(
+        np.mean(np.isclose(k_pred, k_pred.min(), atol=1e-6 * max(span, 1e-12))),
+        np.mean(np.isclose(k_pred, k_pred.max(), atol=1e-6 * max(span, 1e-12))),
+    )
+    evidence = {
+        "n": len(k_true),
+        "r2_gpa": r2_gpa,
+        "r2_log10": m.get("r2_log10"),
+        "mae_gpa": float(np.mean(np.abs(k_pred - k_true))),
+        "mae_log10": m.get("mae_log10"),
+        "spread_ratio_gpa": spread_gpa,
+        "spread_ratio_log10": m.get("spread_ratio"),
+        "true_range_gpa": [float(k_true.min()), float(k_true.max())],
+        "pred_range_gpa": [float(k_pred.min()), float(k_pred.max())],
+        "bias_gpa": float(np.mean(k_pred - k_true)),
+        "bias_log10": m.get("bias_log10"),
+        "frac_nonpositive": float(nonpos.mean()),
+        "frac_at_range_edge": float(at_edge),
+    }
+    causes: list[str] = []
+    spread = spread_gpa if np.isfinite(spread_gpa) else 0.0
+    if spread < COLLAPSE_SPREAD or (r2_gpa < COLLAPSE_R2 and np.ptp(k_pred) < COLLAPSE_SPREAD * np.ptp(k_true)):
+        verdict = "collapsed"
+        causes.append(
+            f"predictions span {k_pred.min():.0f}-{k_pred.max():.0f} GPa while the truth spans "
+            f"{k_true.min():.0f}-{k_true.max():.0f} GPa (spread ratio {spread:.2f}, R^2 {r2_gpa:.3f}): "
+            "the model predicts (nearly) the mean for every crystal"
+        )
+    elif nonpos.any() or (at_edge > CLIP_FRACTION and len(k_pred) >= 20):
+        verdict = "clipped"
+        if nonpos.any():
+            causes.append(
+                f"{nonpos.sum()} predictions are K <= 0 GPa (non-physical; raw-GPa regression without a floor)"
+            )
+        if at_edge > CLIP_FRACTION:
+            causes.append(
+                f"{at_edge:.0%} of predictions sit on one value at the edge of their range "
+                "(a clamp or a saturated output)"
+            )
+    else:
+        err = log_p - log_t
+        se = np.nanstd(err) / np.sqrt(max(np.isfinite(err).sum(), 1))
+        bias = evidence["bias_log10"] or 0.0
+        if abs(bias) > 0.5 * (evidence["mae_log10"] or np.inf) and abs(bias) > 3 * se:
+            verdict = "biased"
+            causes.append(
+                f"systematic {'over' if bias > 0 else 'under'}-prediction by {abs(bias):.3f} log10 "
+                f"({(10 ** abs(bias) - 1) * 100:.0f} %) on average"
+            )
+        else:
+            verdict = "ok"
+    out = {"verdict": verdict, "evidence": evidence, "causes": causes, "fixes": list(FIXES[verdict])}
+    if model_dir is not None:
+        found = model_causes(Path(model_dir))
+        out["model_causes"] = found
+        if verdict != "ok":
+            out["causes"] += found
+    return out
+
+
+def model_causes(directory: Path) -> list[str]:
+    """Name training ingredients known to produce a collapse, from the manifest and training log."""
+    from bulkmod.models.base import read_manifest
+
+    manifest = read_manifest(directory)
+    cfg = manifest.get("config", {})
+    found = []
+    tf = cfg.get("transform") or {}
+    if tf.get("space") == "gpa" and not tf.get("standardize", True):
+        found.append(
+            "target is raw GPa with no normalisation: the output layer must learn a ~100 GPa offset "
+            "and the loss gradient is dominated by stiff crystals"
+        )
+    n_fit = tf.get("n_fit")
+    if n_fit is not None and n_fit < 100:
+        found.append(f"target normaliser fitted on only {n_fit} samples: its mean/std are noisy estimates")
+    if cfg.get("loss") == "mse" and tf.get("space") == "gpa":
+        found.append("MSE on raw GPa: errors on stiff crystals (K > 200 GPa) dominate the loss")
+    lr, wd = cfg.get("lr"), cfg.get("weight_decay")
+    if lr is not None and lr >= 0.05:
+        found.append(f"learning rate {lr} is high for Adam(W): updates overshoot and the output settles at the mean")
+    if wd is not None and wd >= 0.01:
+        found.append(
+            f"weight decay {wd} shrinks the weights towards zero: the output falls back to its bias (the mean)"
+        )
+    log_path = directory / "train_log.csv"
+    if log_path.exists():
+        log = pd.read_csv(log_path)
+        epochs = int(log["epoch"].max()) + 1 if "epoch" in log else len(log)
+        if "val_spread" in log and len(log) and log["val_spread"].iloc[-1] < COLLAPSE_SPREAD:
+            found.append(
+                f"validation spread ratio ended at {log['val_spread'].iloc[-1]:.2f} after {epochs} epochs "
+                "(the network's output barely varies between crystals)"
+            )
+        if "train_loss" in log and len(log) >= 4:
+            last = log["train_loss"].to_numpy()
+            if last[-1] < 0.9 * last[-4]:
+                found.append(f"training loss still falling at the last of {epochs} epochs: too few epochs")
+    return found
+
+
+def diagnose_to_json(result: dict[str, Any]) -> str:
+    return json.dumps(result, indent=2, default=float)

@@ -1,0 +1,119 @@
+"""The results schema ("bulkmod-results/1") that every benchmark and evaluation writes.
+
+Later issues, reports and reviews read nothing else: one JSON with top-level metrics, per-fold
+metrics and provenance, and a per-sample predictions CSV beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bulkmod.errors import BulkmodError
+from bulkmod.evaluation.metrics import interval_metrics, per_k_bin, regression_metrics
+from bulkmod.io import REPO_ROOT, atomic_path, write_json_atomic
+
+SCHEMA = "bulkmod-results/1"
+PRED_COLUMNS = ["id", "fold", "y_true_log10", "y_pred_log10", "std_log10", "lo90_log10", "hi90_log10"]
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return out + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine() -> str:
+    return f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, {platform.system()} {platform.release()}"
+
+
+def command_line() -> str:
+    prog = Path(sys.argv[0]).name
+    return shlex.join(["bulkmod" if prog in ("bulkmod", "__main__.py") else prog, *sys.argv[1:]])
+
+
+def build_results(
+    preds: pd.DataFrame,
+    *,
+    dataset: str,
+    train_dataset: str,
+    split: str,
+    model: str,
+    family: str,
+    fold_meta: list[dict] | None = None,
+    wall_s: float,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Metrics over all predictions plus each fold's metrics; ``preds`` has ``PRED_COLUMNS``."""
+    y, p = preds["y_true_log10"].to_numpy(float), preds["y_pred_log10"].to_numpy(float)
+    per_fold = []
+    for k, grp in preds.groupby("fold"):
+        row = {"fold": int(k), **regression_metrics(grp["y_true_log10"].to_numpy(), grp["y_pred_log10"].to_numpy())}
+        if fold_meta:
+            row.update(fold_meta[int(k)])
+        per_fold.append(row)
+    res: dict[str, Any] = {
+        "schema": SCHEMA,
+        "dataset": dataset,
+        "train_dataset": train_dataset,
+        "split": split,
+        "model": model,
+        "family": family,
+        **regression_metrics(y, p),
+        "n_failed": int((~np.isfinite(p)).sum()),
+        **interval_metrics(y, preds["lo90_log10"].to_numpy(float), preds["hi90_log10"].to_numpy(float)),
+        "per_k_bin": per_k_bin(y, p),
+        "per_fold": per_fold,
+        "command": command_line(),
+        "commit": git_commit(),
+        "machine": machine(),
+        "wall_s": round(wall_s, 2),
+    }
+    res.update(extra or {})
+    return res
+
+
+def write_results(res: dict[str, Any], preds: pd.DataFrame, out: Path | str) -> Path:
+    out = Path(out)
+    if out.suffix != ".json":
+        raise BulkmodError(f"{out}: results go to a .json file")
+    csv_path = out.with_name(out.stem + ".predictions.csv")
+    with atomic_path(csv_path) as tmp:
+        preds[PRED_COLUMNS].to_csv(tmp, index=False, float_format="%.6f")
+    res["predictions"] = csv_path.name
+    write_json_atomic(out, res)
+    return out
+
+
+def read_results(path: Path | str) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        res = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BulkmodError(f"{path}: not a readable results file ({exc})") from None
+    if not isinstance(res, dict) or res.get("schema") != SCHEMA:
+        raise BulkmodError(f"{path}: not a {SCHEMA} results file")
+    return res

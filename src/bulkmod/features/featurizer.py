@@ -1,0 +1,155 @@
+"""Feature sets by named group, with a per-structure disk cache.
+
+Cache key = (group, feature code version, config hash, structure hash): re-running a benchmark,
+an ablation or a prediction on known structures costs a lookup, not a recomputation.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from bulkmod.data.records import Dataset
+from bulkmod.data.validate import structure_hash
+from bulkmod.errors import BulkmodError
+from bulkmod.features import structure as structure_mod
+from bulkmod.features.composition import (
+    fraction_matrix,
+    magpie_features,
+    magpie_names,
+    stoichiometry_features,
+    stoichiometry_names,
+)
+from bulkmod.features.spacegroup import spacegroup_features, spacegroup_names, spacegroup_number
+from bulkmod.io import cache_dir, sha256_json
+
+FEATURE_VERSION = "1"
+COMPOSITION_GROUPS = ("magpie", "stoich")
+STRUCTURE_GROUPS = tuple(structure_mod.GROUP_NAMES)
+ALL_GROUPS = (*COMPOSITION_GROUPS, "spacegroup", *STRUCTURE_GROUPS)
+DEFAULT_STRUCTURE_GROUPS = ALL_GROUPS
+DEFAULT_COMPOSITION_GROUPS = (*COMPOSITION_GROUPS, "spacegroup")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Which descriptor groups to compute. Saved in every model manifest."""
+
+    groups: tuple[str, ...] = DEFAULT_STRUCTURE_GROUPS
+    shell_tol: float = structure_mod.SHELL_TOL
+    version: str = field(default=FEATURE_VERSION)
+
+    def __post_init__(self) -> None:
+        unknown = [g for g in self.groups if g not in ALL_GROUPS]
+        if unknown:
+            raise BulkmodError(f"unknown feature group(s) {unknown}: use {', '.join(ALL_GROUPS)}")
+
+    @property
+    def needs_structure(self) -> bool:
+        return any(g in STRUCTURE_GROUPS for g in self.groups)
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"groups": list(self.groups)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureConfig:
+        return cls(groups=tuple(d["groups"]), shell_tol=d["shell_tol"], version=d["version"])
+
+    @classmethod
+    def default_for(cls, ds: Dataset) -> FeatureConfig:
+        return cls(DEFAULT_STRUCTURE_GROUPS if ds.has_structures else DEFAULT_COMPOSITION_GROUPS)
+
+    def names(self) -> list[str]:
+        names: list[str] = []
+        for g in self.groups:
+            names += {"magpie": magpie_names, "stoich": stoichiometry_names, "spacegroup": spacegroup_names}.get(
+                g, lambda g=g: structure_mod.GROUP_NAMES[g]
+            )()
+        return names
+
+
+class _Cache:
+    """A tiny SQLite key-value store; SQLite transactions make concurrent or killed writers safe."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, timeout=60)
+        self.conn.execute("CREATE TABLE IF NOT EXISTS feat (key TEXT PRIMARY KEY, vec BLOB)")
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        out = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            q = f"SELECT key, vec FROM feat WHERE key IN ({','.join('?' * len(chunk))})"
+            out.update({k: np.frombuffer(v, dtype=float) for k, v in self.conn.execute(q, chunk)})
+        return out
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO feat VALUES (?, ?)", [(k, v.astype(float).tobytes()) for k, v in items.items()]
+            )
+
+
+def _structure_block(ds: Dataset, cfg: FeatureConfig, groups: list[str]) -> tuple[dict[str, np.ndarray], dict]:
+    """Structure-derived groups (incl. detected space group), from cache where possible."""
+    structure_mod.SHELL_TOL = cfg.shell_tol
+    tag = sha256_json({"v": cfg.version, "tol": cfg.shell_tol})[:12]
+    hashes = [structure_hash(s) for s in ds.structures]
+    cache = _Cache(cache_dir() / "features.sqlite")
+    keys = {g: [f"{g}|{tag}|{h}" for h in hashes] for g in groups}
+    found = cache.get_many([k for ks in keys.values() for k in ks])
+    todo = [i for i in range(len(ds)) if any(keys[g][i] not in found for g in groups)]
+    errors: dict[int, str] = {}
+    new: dict[str, np.ndarray] = {}
+    struct_groups = tuple(g for g in groups if g != "spacegroup")
+    for i in tqdm(todo, desc="structure features", unit="crystal", disable=len(todo) < 200, file=sys.stderr):
+        try:
+            row = structure_mod.structure_features(ds.structures[i], struct_groups)
+            if "spacegroup" in groups:
+                row["spacegroup"] = np.array([spacegroup_number(ds.structures[i])], dtype=float)
+        except BulkmodError as exc:
+            errors[i] = str(exc)
+            continue
+        for g, vec in row.items():
+            new[keys[g][i]] = vec
+    if new:
+        cache.put_many(new)
+    found.update(new)
+    blocks = {}
+    for g in groups:
+        width = 1 if g == "spacegroup" else len(structure_mod.GROUP_NAMES[g])
+        blocks[g] = np.array([found.get(k, np.full(width, np.nan)) for k in keys[g]])
+    return blocks, errors
+
+
+def featurize(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, str]]:
+    """(n, n_features) matrix in ``cfg.names()`` order, and per-row errors (rows left NaN)."""
+    if cfg.needs_structure and not ds.has_structures:
+        raise BulkmodError(
+            f"{ds.name}: feature groups {[g for g in cfg.groups if g in STRUCTURE_GROUPS]} need structures; "
+            "this dataset has compositions only"
+        )
+    frac = fraction_matrix(ds.compositions)
+    blocks: dict[str, np.ndarray] = {}
+    errors: dict[int, str] = {}
+    if "magpie" in cfg.groups:
+        blocks["magpie"] = magpie_features(frac)
+    if "stoich" in cfg.groups:
+        blocks["stoich"] = stoichiometry_features(frac)
+    spg = ds.spacegroup if ds.spacegroup is not None else np.zeros(len(ds), int)
+    struct_groups = [g for g in cfg.groups if g in STRUCTURE_GROUPS]
+    need_spg = "spacegroup" in cfg.groups and ds.has_structures and not np.all(spg > 0)
+    if struct_groups or need_spg:
+        sblocks, errors = _structure_block(ds, cfg, struct_groups + (["spacegroup"] if need_spg else []))
+        blocks.update(sblocks)
+        if need_spg:
+            spg = np.where(spg > 0, spg, np.nan_to_num(sblocks.pop("spacegroup")[:, 0]).astype(int))
+    if "spacegroup" in cfg.groups:
+        blocks["spacegroup"] = spacegroup_features(spg)
+    X = np.column_stack([blocks[g] for g in cfg.groups]).astype(float)
+    return X, errors

@@ -1,0 +1,85 @@
+"""Small file helpers shared by every subpackage: locations, hashing and atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bulkmod.errors import BulkmodError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def cache_dir(sub: str = "") -> Path:
+    """``$BULKMOD_CACHE`` or ``~/.cache/bulkmod``; never beside the (read-only) data."""
+    root = Path(os.environ.get("BULKMOD_CACHE") or Path.home() / ".cache" / "bulkmod")
+    path = root / sub if sub else root
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def shared_data_dir() -> Path:
+    """Find the bundled benchmark data: ``$BULKMOD_DATA``, else ``shared/data`` beside the repo or cwd."""
+    env = os.environ.get("BULKMOD_DATA")
+    candidates = [Path(env)] if env else []
+    candidates += [REPO_ROOT.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    for cand in candidates:
+        if cand.is_dir():
+            return cand
+    raise BulkmodError(
+        "benchmark data not found: set BULKMOD_DATA to the folder holding mp_elasticity_2025/, matbench/, ..."
+    )
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_json(obj: Any) -> str:
+    """Stable hash of a JSON-able object (used for config and data hashes)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """Yield a temp path next to ``path``; rename it over ``path`` only if the block succeeds.
+
+    A killed process therefore never leaves a half-written model, cache or results file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text_atomic(path: Path | str, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json_atomic(path: Path | str, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

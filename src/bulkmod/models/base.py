@@ -1,0 +1,139 @@
+"""The one estimator interface every bulkmod model implements, and its safe on-disk format.
+
+A saved model is a directory: ``manifest.json`` (what it is, how it was trained, its cross-validated
+errors, the sha256 of every weights file) plus weights in non-executable formats (LightGBM text,
+XGBoost JSON, safetensors). Loading checks the hashes first and never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from bulkmod.data.records import Dataset
+from bulkmod.errors import BulkmodError
+from bulkmod.io import sha256_file, sha256_json, write_json_atomic
+from bulkmod.uncertainty.conformal import ConformalInterval
+
+MANIFEST = "manifest.json"
+MODEL_FORMAT = "bulkmod-model/1"
+_VERSIONED = ("bulkmod", "numpy", "scikit-learn", "lightgbm", "xgboost-cpu", "pymatgen", "torch")
+
+
+@dataclass
+class Prediction:
+    """Predictions in log10(GPa). Rows listed in ``errors`` could not be predicted (mean is NaN)."""
+
+    mean_log10: np.ndarray
+    std_log10: np.ndarray | None = None
+    lo90_log10: np.ndarray | None = None
+    hi90_log10: np.ndarray | None = None
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+def data_hash(ds: Dataset) -> str:
+    """Identifies the training data in a manifest: ids and targets, in order."""
+    return sha256_json({"ids": list(ds.ids), "k": np.round(ds.k_vrh, 6).tolist()})[:16]
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in _VERSIONED:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[pkg] = metadata.version(pkg)
+    return out
+
+
+class Estimator(ABC):
+    """``fit(ds, y_log10, val=None)`` / ``predict(ds)`` / ``save(dir)`` / ``Estimator.load(dir)``."""
+
+    key: ClassVar[str]
+    family: ClassVar[str]
+
+    def __init__(self) -> None:
+        self.conformal: ConformalInterval | None = None
+        self.train_info: dict[str, Any] = {}
+
+    @abstractmethod
+    def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self: ...
+
+    @abstractmethod
+    def predict(self, ds: Dataset) -> Prediction: ...
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild the untrained estimator (goes into the manifest)."""
+
+    @abstractmethod
+    def _write_weights(self, directory: Path) -> list[str]:
+        """Write weights files; return their names."""
+
+    @abstractmethod
+    def _read_weights(self, directory: Path, manifest: dict) -> None: ...
+
+    def _with_intervals(self, pred: Prediction) -> Prediction:
+        if self.conformal is not None:
+            pred.lo90_log10, pred.hi90_log10 = self.conformal.bounds(pred.mean_log10)
+        return pred
+
+    def save(self, directory: Path | str, *, metrics: dict | None = None, name: str | None = None) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = self._write_weights(directory)
+        manifest = {
+            "format": MODEL_FORMAT,
+            "name": name or directory.name,
+            "model": self.key,
+            "family": self.family,
+            "config": self.config(),
+            "conformal": self.conformal.as_dict() if self.conformal else None,
+            "train": self.train_info,
+            "metrics": metrics or {},
+            "weights": {f: sha256_file(directory / f) for f in files},
+            "versions": library_versions(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        write_json_atomic(directory / MANIFEST, manifest)
+        return directory
+
+    @staticmethod
+    def load(directory: Path | str) -> Estimator:
+        """Load a saved model after checking its manifest and the sha256 of each weights file."""
+        from bulkmod.models.registry import build_model
+
+        directory = Path(directory)
+        manifest = read_manifest(directory)
+        for fname, digest in manifest.get("weights", {}).items():
+            path = directory / fname
+            if not path.exists():
+                raise BulkmodError(f"{path}: weights file listed in the manifest is missing")
+            if sha256_file(path) != digest:
+                raise BulkmodError(f"{path}: sha256 does not match the manifest: file was modified; refusing to load")
+        model = build_model(manifest["model"], **manifest.get("config", {}))
+        model.train_info = manifest.get("train", {})
+        if manifest.get("conformal"):
+            model.conformal = ConformalInterval.from_dict(manifest["conformal"])
+        model._read_weights(directory, manifest)
+        return model
+
+
+def read_manifest(directory: Path) -> dict:
+    path = directory / MANIFEST
+    if not path.exists():
+        raise BulkmodError(f"{directory}: not a bulkmod model (no {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BulkmodError(f"{path}: corrupt manifest ({exc})") from None
+    if manifest.get("format") != MODEL_FORMAT:
+        raise BulkmodError(f"{path}: unsupported model format {manifest.get('format')!r}")
+    return manifest

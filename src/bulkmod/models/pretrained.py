@@ -1,0 +1,47 @@
+"""Shipped models and the resolution of ``--model NAME|DIR``.
+
+Shipped models live in ``bulkmod/pretrained/<Arch-Dataset-Version-Target>/``, each with a README of its
+cross-validated errors. The default follows one rule: the best cross-validated MAE among models that
+carry calibrated intervals, run offline and predict in <= 1 s per crystal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bulkmod.errors import BulkmodError
+from bulkmod.models.base import MANIFEST, Estimator
+from bulkmod.models.registry import MODELS
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+DEFAULT_MODEL = "LGBM-MPBinary2025-v1-KVRH"
+
+
+def list_pretrained() -> list[str]:
+    return (
+        sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / MANIFEST).exists()) if PRETRAINED_DIR.exists() else []
+    )
+
+
+def resolve_model_dir(name_or_dir: str | None) -> Path:
+    """A saved-model directory, a shipped model name, or ``default``."""
+    name = name_or_dir or "default"
+    if name == "default":
+        name = DEFAULT_MODEL
+    path = Path(name)
+    if path.is_dir():
+        return path
+    if (PRETRAINED_DIR / name / MANIFEST).exists():
+        return PRETRAINED_DIR / name
+    if name in MODELS:
+        raise BulkmodError(
+            f"model {name!r} is a registry model with no trained weights: train it first with "
+            f"`bulkmod train --model {name} --dataset mp-binary-2025 --out models/{name}`, "
+            f"then pass --model models/{name}"
+        )
+    shipped = ", ".join(list_pretrained()) or "none"
+    raise BulkmodError(f"model {name!r}: no such directory or shipped model (shipped: {shipped})")
+
+
+def load_model(name_or_dir: str | None) -> Estimator:
+    return Estimator.load(resolve_model_dir(name_or_dir))

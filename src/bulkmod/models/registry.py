@@ -1,0 +1,32 @@
+"""Model registry: name -> factory. Adding a model is one class plus one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bulkmod.errors import BulkmodError
+from bulkmod.models.base import Estimator
+from bulkmod.models.descriptor import DescriptorModel, MeanModel
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    factory: Callable[..., Estimator]
+    family: str
+    summary: str
+
+
+MODELS: dict[str, ModelSpec] = {
+    "mean": ModelSpec(MeanModel, "baseline", "training mean of log10 K (matbench 'dummy')"),
+    "rf": ModelSpec(lambda **kw: DescriptorModel("rf", **kw), "descriptor", "random forest (LightGBM rf mode)"),
+    "lgbm": ModelSpec(lambda **kw: DescriptorModel("lgbm", **kw), "descriptor", "LightGBM gradient boosting"),
+    "xgb": ModelSpec(lambda **kw: DescriptorModel("xgb", **kw), "descriptor", "XGBoost gradient boosting"),
+}
+
+
+def build_model(key: str, **config) -> Estimator:
+    if key not in MODELS:
+        raise BulkmodError(f"unknown model {key!r}: use one of {', '.join(MODELS)} or a saved model directory")
+    config.pop("backend", None)
+    return MODELS[key].factory(**config)

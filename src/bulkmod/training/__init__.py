@@ -1,0 +1,1 @@
+"""Training entry points (the torch loop with checkpoints arrives with the graph-network issue)."""

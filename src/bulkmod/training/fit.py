@@ -1,0 +1,31 @@
+"""Train any registry model on a whole dataset and save it, optionally with cross-validated metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bulkmod.data import load_dataset
+from bulkmod.models import build_model
+
+
+def train_and_save(
+    model: str, dataset: str, out: Path, *, model_config: dict[str, Any] | None = None, cv_folds: int = 0
+) -> Path:
+    """Fit on every row of ``dataset``; with ``cv_folds`` the manifest also carries K-fold CV metrics."""
+    metrics: dict[str, Any] = {}
+    if cv_folds:
+        from bulkmod.evaluation.benchmark import run_benchmark
+
+        res = run_benchmark(
+            dataset, model, split="kfold", folds=cv_folds, model_config=model_config, out=out / "cv_results.json"
+        )
+        metrics = {
+            k: res[k]
+            for k in ("mae_log10", "rmse_log10", "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio", "coverage_90", "n")
+            if k in res
+        }
+        metrics |= {"cv": f"kfold-{cv_folds}", "per_k_bin": res["per_k_bin"]}
+    ds = load_dataset(dataset)
+    est = build_model(model, **(model_config or {})).fit(ds, ds.y_log10)
+    return est.save(out, metrics=metrics)
