@@ -139,7 +139,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from bulkmod.training.fit import train_and_save
 
-    path = train_and_save(args.model, args.dataset, Path(args.out), model_config=_model_config(args), cv_folds=args.cv)
+    path = train_and_save(
+        args.model, args.dataset, Path(args.out), model_config=_model_config(args), cv_folds=args.cv, cv_out=args.cv_out
+    )
     print(f"saved model to {path}")
     return 0
 
@@ -264,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--features", help=feat_help)
     sp.add_argument("--inner-folds", type=int, default=5, help="inner folds for early stopping and conformal intervals")
     sp.add_argument("--cv", type=int, default=0, help="also run K-fold CV first and store its metrics in the manifest")
+    sp.add_argument("--cv-out", help="with --cv: also write the CV results JSON (and predictions CSV) here")
     sp.add_argument("--seed", type=int)
 
     sp = add("diagnose", cmd_diagnose, "say whether predictions collapsed, are biased, clipped or ok, and why")

@@ -10,16 +10,20 @@ from bulkmod.models import build_model
 
 
 def train_and_save(
-    model: str, dataset: str, out: Path, *, model_config: dict[str, Any] | None = None, cv_folds: int = 0
+    model: str,
+    dataset: str,
+    out: Path,
+    *,
+    model_config: dict[str, Any] | None = None,
+    cv_folds: int = 0,
+    cv_out: Path | None = None,
 ) -> Path:
     """Fit on every row of ``dataset``; with ``cv_folds`` the manifest also carries K-fold CV metrics."""
     metrics: dict[str, Any] = {}
     if cv_folds:
         from bulkmod.evaluation.benchmark import run_benchmark
 
-        res = run_benchmark(
-            dataset, model, split="kfold", folds=cv_folds, model_config=model_config, out=out / "cv_results.json"
-        )
+        res = run_benchmark(dataset, model, split="kfold", folds=cv_folds, model_config=model_config, out=cv_out)
         metrics = {
             k: res[k]
             for k in ("mae_log10", "rmse_log10", "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio", "coverage_90", "n")

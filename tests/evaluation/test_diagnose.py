@@ -1,0 +1,52 @@
+import json
+
+import numpy as np
+
+from bulkmod.evaluation.diagnose import diagnose, read_predictions
+
+rng = np.random.default_rng(0)
+TRUE = np.exp(rng.uniform(np.log(50), np.log(317), 400))
+
+
+def test_the_original_collapse_is_collapsed():
+    pred = rng.uniform(128, 133, len(TRUE))
+    res = diagnose(TRUE, pred)
+    assert res["verdict"] == "collapsed"
+    assert res["evidence"]["spread_ratio_gpa"] < 0.1
+    assert any("log10" in f for f in res["fixes"])
+
+
+def test_a_healthy_model_is_ok():
+    pred = TRUE * np.exp(rng.normal(0, 0.1, len(TRUE)))
+    assert diagnose(TRUE, pred)["verdict"] == "ok"
+
+
+def test_systematic_underestimate_is_biased():
+    pred = 0.8 * TRUE * np.exp(rng.normal(0, 0.05, len(TRUE)))
+    res = diagnose(TRUE, pred)
+    assert res["verdict"] == "biased" and "under" in res["causes"][0]
+
+
+def test_negative_and_clamped_predictions_are_clipped():
+    pred = TRUE * np.exp(rng.normal(0, 0.1, len(TRUE)))
+    pred[:10] = -4.0
+    assert diagnose(TRUE, pred)["verdict"] == "clipped"
+    clamped = np.minimum(TRUE * np.exp(rng.normal(0, 0.1, len(TRUE))), 200.0)
+    assert diagnose(TRUE, clamped)["verdict"] == "clipped"
+
+
+def test_model_manifest_names_the_ingredient(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({
+        "format": "bulkmod-model/1", "config": {"transform": {"space": "gpa", "standardize": False}, "loss": "mse",
+                                                "lr": 0.1}}))  # fmt: skip
+    (tmp_path / "train_log.csv").write_text("epoch,train_loss,val_spread\n0,900,0.5\n1,800,0.2\n2,700,0.1\n3,600,0.05\n")
+    res = diagnose(TRUE, rng.uniform(128, 133, len(TRUE)), model_dir=tmp_path)
+    text = " ".join(res["causes"])
+    assert "no normalisation" in text and "learning rate" in text and "spread ratio ended at 0.05" in text
+
+
+def test_reads_results_csv_in_log10(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("id,fold,y_true_log10,y_pred_log10\na,0,2,2.1\nb,0,1,1.1\n")
+    k_true, k_pred = read_predictions(path)
+    np.testing.assert_allclose(k_true, [100, 10])

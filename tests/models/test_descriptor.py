@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pytest
+
+from bulkmod.errors import BulkmodError
+from bulkmod.models import Estimator, build_model
+from bulkmod.models.transforms import TargetTransform
+
+FAST = {"params": {"learning_rate": 0.1}}
+
+
+@pytest.fixture(scope="module")
+def split(mp_small):
+    return mp_small.subset(range(240)), mp_small.subset(range(240, 300))
+
+
+@pytest.mark.parametrize("key", ["lgbm", "xgb", "rf"])
+def test_descriptor_models_learn_and_round_trip(key, split, tmp_path):
+    train, test = split
+    model = build_model(key, **({} if key == "rf" else FAST)).fit(train, train.y_log10)
+    pred = model.predict(test)
+    mae = np.mean(np.abs(pred.mean_log10 - test.y_log10))
+    base = np.mean(np.abs(np.mean(train.y_log10) - test.y_log10))
+    assert mae < 0.6 * base, (mae, base)
+    model.save(tmp_path / key)
+    loaded = Estimator.load(tmp_path / key)
+    np.testing.assert_allclose(loaded.predict(test).mean_log10, pred.mean_log10, rtol=1e-6)
+
+
+def test_inner_folds_give_conformal_intervals(split, tmp_path):
+    train, test = split
+    model = build_model("lgbm", inner_folds=3, **FAST).fit(train, train.y_log10)
+    pred = model.predict(test)
+    assert model.conformal is not None and model.conformal.n_calibration == len(train)
+    assert np.all(pred.lo90_log10 < pred.mean_log10) and np.all(pred.hi90_log10 > pred.mean_log10)
+    cover = np.mean((test.y_log10 >= pred.lo90_log10) & (test.y_log10 <= pred.hi90_log10))
+    assert cover > 0.7
+    model.save(tmp_path / "m")
+    assert Estimator.load(tmp_path / "m").conformal == model.conformal
+
+
+def test_tampered_weights_are_refused(split, tmp_path):
+    train, _ = split
+    build_model("lgbm", **FAST).fit(train, train.y_log10).save(tmp_path / "m")
+    weights = tmp_path / "m" / "model.lgbm.txt"
+    weights.write_text(weights.read_text().replace("learning_rate", "learning_rat3", 1))
+    with pytest.raises(BulkmodError, match="sha256"):
+        Estimator.load(tmp_path / "m")
+
+
+def test_manifest_records_provenance(split, tmp_path):
+    train, _ = split
+    build_model("mean").fit(train, train.y_log10).save(tmp_path / "m", metrics={"mae_log10": 0.3})
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["model"] == "mean" and manifest["family"] == "baseline"
+    assert manifest["train"]["n"] == 240 and len(manifest["train"]["data_hash"]) == 16
+    assert "numpy" in manifest["versions"] and manifest["metrics"]["mae_log10"] == 0.3
+
+
+def test_not_a_model_directory(tmp_path):
+    with pytest.raises(BulkmodError, match="not a bulkmod model"):
+        Estimator.load(tmp_path)
+
+
+@pytest.mark.parametrize("space", ["log10", "gpa"])
+@pytest.mark.parametrize("standardize", [True, False])
+def test_target_transform_round_trips(space, standardize):
+    y = np.log10(np.array([2.0, 50.0, 120.0, 400.0]))
+    tf = TargetTransform(space, standardize).fit(y)
+    np.testing.assert_allclose(tf.inverse(tf.forward(y)), y, atol=1e-12)
+    again = TargetTransform.from_dict(json.loads(json.dumps(tf.as_dict())))
+    np.testing.assert_allclose(again.forward(y), tf.forward(y))
+    if standardize:
+        assert abs(tf.forward(y).mean()) < 1e-12
+
+
+def test_gpa_space_clips_non_physical_predictions():
+    tf = TargetTransform("gpa", standardize=False)
+    assert np.isfinite(tf.inverse(np.array([-5.0]))).all()

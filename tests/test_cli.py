@@ -1,0 +1,89 @@
+"""The command line as a user meets it: one-line errors, a row per input, exit codes."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bulkmod.cli import main
+from bulkmod.models.pretrained import DEFAULT_MODEL, PRETRAINED_DIR
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+needs_default = pytest.mark.skipif(not (PRETRAINED_DIR / DEFAULT_MODEL).exists(), reason="default model not built")
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bulkmod.cli", *args], capture_output=True, text=True, timeout=600)
+
+
+@needs_default
+def test_predict_examples_gives_numeric_k_for_each(tmp_path):
+    out = tmp_path / "k.csv"
+    assert main(["predict", str(EXAMPLES), "--out", str(out)]) == 0
+    df = pd.read_csv(out, keep_default_na=False)
+    assert len(df) == len(list(EXAMPLES.iterdir()))
+    k = dict(zip(df["formula"], pd.to_numeric(df["k_vrh_gpa"]), strict=True))
+    assert 10 < k["NaCl"] < 50 and 70 < k["Si"] < 130 and 120 < k["MgO"] < 200
+    assert (pd.to_numeric(df["k_vrh_low_gpa"]) < pd.to_numeric(df["k_vrh_gpa"])).all()
+    assert (df["error"] == "").all()
+
+
+@needs_default
+def test_bad_files_get_an_error_row_and_good_ones_still_predict(tmp_path):
+    (tmp_path / "junk.cif").write_bytes(b"\x00\x01binary junk")
+    (tmp_path / "empty.cif").write_text("")
+    shutil.copy(EXAMPLES / "Si.cif", tmp_path / "Si.cif")
+    out = tmp_path / "k.json"
+    r = run("predict", str(tmp_path / "junk.cif"), str(tmp_path / "empty.cif"), str(tmp_path / "Si.cif"),
+            str(tmp_path / "missing.cif"), "--out", str(out))  # fmt: skip
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    rows = {Path(row["source"]).name: row for row in json.loads(out.read_text())}
+    assert rows["Si.cif"]["error"] == "" and rows["Si.cif"]["k_vrh_gpa"] > 50
+    for bad in ("junk.cif", "empty.cif", "missing.cif"):
+        assert rows[bad]["error"] and rows[bad]["k_vrh_gpa"] is None
+
+
+@needs_default
+def test_all_bad_inputs_exit_non_zero(tmp_path):
+    (tmp_path / "x.cif").write_text("nonsense")
+    r = run("predict", str(tmp_path / "x.cif"))
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["benchmark", "--dataset", "nope", "--model", "lgbm", "--out", "r.json"], "unknown dataset"),
+        (["benchmark", "--dataset", "mp-binary-2025", "--model", "nope", "--out", "r.json"], "unknown model"),
+        (["predict", "examples/Si.cif", "--model", "no-such-model"], "no-such-model"),
+        (["predict", "examples/Si.cif", "--model", "lgbm"], "bulkmod train"),
+        (["diagnose", "missing.csv"], "missing.csv: no such file"),
+        (["data", "validate", "empty.csv"], "empty.csv"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(args, needle, tmp_path, monkeypatch):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    monkeypatch.chdir(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "bulkmod.cli", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and needle in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_split_is_rejected_by_the_parser():
+    r = run("benchmark", "--dataset", "mp-binary-2025", "--model", "lgbm", "--split", "random", "--out", "r.json")
+    assert r.returncode == 2 and "invalid choice" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_diagnose_json_on_a_collapsed_csv(tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    rows = [(50 + i * 2.67, 128 + (i % 6)) for i in range(100)]
+    path.write_text("y_true,y_pred\n" + "\n".join(f"{t},{p}" for t, p in rows))
+    assert main(["diagnose", str(path), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["verdict"] == "collapsed" and res["causes"] and res["fixes"]
