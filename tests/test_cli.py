@@ -38,8 +38,15 @@ def test_bad_files_get_an_error_row_and_good_ones_still_predict(tmp_path):
     (tmp_path / "empty.cif").write_text("")
     shutil.copy(EXAMPLES / "Si.cif", tmp_path / "Si.cif")
     out = tmp_path / "k.json"
-    r = run("predict", str(tmp_path / "junk.cif"), str(tmp_path / "empty.cif"), str(tmp_path / "Si.cif"),
-            str(tmp_path / "missing.cif"), "--out", str(out))  # fmt: skip
+    r = run(
+        "predict",
+        str(tmp_path / "junk.cif"),
+        str(tmp_path / "empty.cif"),
+        str(tmp_path / "Si.cif"),
+        str(tmp_path / "missing.cif"),
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0 and "Traceback" not in r.stderr
     rows = {Path(row["source"]).name: row for row in json.loads(out.read_text())}
     assert rows["Si.cif"]["error"] == "" and rows["Si.cif"]["k_vrh_gpa"] > 50

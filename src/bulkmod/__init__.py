@@ -6,7 +6,7 @@ import os
 # processes (parallel folds, Ray workers, a test run) that spinning slowed a 5-fold benchmark >20x here.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from bulkmod.errors import BulkmodError  # noqa: E402
+from bulkmod.errors import BulkmodError
 
 __version__ = "0.1.0"
 __all__ = ["BulkmodError", "__version__"]

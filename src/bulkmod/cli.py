@@ -89,19 +89,64 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+TARGETS = {
+    "log10-std": {"space": "log10", "standardize": True},
+    "log10": {"space": "log10", "standardize": False},
+    "raw-std": {"space": "gpa", "standardize": True},
+    "raw": {"space": "gpa", "standardize": False},
+}
+
+
 def _model_config(args: argparse.Namespace) -> dict:
+    """Options shared by `benchmark` and `train`, as the keyword arguments of the model's constructor."""
+    if args.model == "mean":
+        return {}
     cfg: dict = {}
-    if getattr(args, "features", None):
+    if args.features:
         from bulkmod.features import FeatureConfig
 
         cfg["features"] = FeatureConfig(tuple(args.features.split(","))).as_dict()
-    if getattr(args, "inner_folds", None):
-        cfg["inner_folds"] = args.inner_folds
-    if getattr(args, "seed", None) is not None:
-        cfg["seed"] = args.seed
-    if args.model == "mean":
-        return {}
+    if args.target:
+        cfg["transform"] = dict(TARGETS[args.target])
+    for key in ("inner_folds", "seed", "loss", "epochs", "lr", "weight_decay", "batch_size"):
+        if getattr(args, key, None) is not None:
+            cfg[key] = getattr(args, key)
+    for item in args.param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise BulkmodError(f"--param {item!r}: use KEY=VALUE")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        cfg.setdefault("params", {})[key] = parsed
     return cfg
+
+
+def _add_training_options(sp: argparse.ArgumentParser, inner_folds_default: int | None) -> None:
+    from bulkmod.features.featurizer import ALL_GROUPS
+
+    g = sp.add_argument_group("model and training options")
+    g.add_argument("--features", help=f"comma-separated descriptor groups from {','.join(ALL_GROUPS)}")
+    g.add_argument(
+        "--target",
+        choices=list(TARGETS),
+        help="what the model regresses: log10(K) standardised (default), log10, raw GPa standardised, or raw GPa",
+    )
+    g.add_argument("--loss", choices=["mse", "huber", "l1"], help="training loss (default mse)")
+    g.add_argument(
+        "--inner-folds",
+        type=int,
+        default=inner_folds_default,
+        help="folds carved from the training part for early stopping; >= 2 also calibrates conformal "
+        "intervals (nested: the test fold never chooses anything)",
+    )
+    g.add_argument("--epochs", type=int, help="neural models: maximum epochs")
+    g.add_argument("--lr", type=float, help="neural models: learning rate")
+    g.add_argument("--weight-decay", type=float, help="neural models: AdamW weight decay")
+    g.add_argument("--batch-size", type=int, help="neural models: batch size")
+    g.add_argument("--param", action="append", metavar="KEY=VALUE", help="model-specific hyper-parameter (repeatable)")
+    g.add_argument("--seed", type=int, help="random seed (default 0)")
 
 
 def _print_results(res: dict) -> None:
@@ -151,6 +196,10 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
     k_true, k_pred = read_predictions(args.predictions, log10=True if args.log10 else None)
     res = diagnose(k_true, k_pred, model_dir=args.model)
+    if args.report:
+        from bulkmod.reports.html import diagnosis_report
+
+        print(f"wrote {diagnosis_report(k_true, k_pred, res, args.report)}", file=sys.stderr)
     if args.json:
         print(diagnose_to_json(res))
         return 0
@@ -165,6 +214,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             print(f"{title}:")
             for it in items:
                 print(f"  - {it}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bulkmod.reports.html import build_report
+
+    path, skipped = build_report(args.results, args.out, title=args.title)
+    for s in skipped:
+        print(f"skipped {s}", file=sys.stderr)
+    print(f"wrote {path} and figures in {path.with_name(path.stem + '_figures')}/")
     return 0
 
 
@@ -213,7 +272,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from bulkmod.data.splits import SPLITS
-    from bulkmod.features.featurizer import ALL_GROUPS
 
     p = argparse.ArgumentParser(
         prog="bulkmod",
@@ -234,22 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", default="default", help="shipped model name, saved model directory, or 'default'")
     sp.add_argument("--out", help="write results to X.csv or X.json (one row per input file)")
 
-    model_help = "registry key: mean, rf, lgbm, xgb (see `bulkmod models`)"
-    feat_help = f"comma-separated feature groups from {','.join(ALL_GROUPS)} (default: all that the data allows)"
+    model_help = "registry key (see `bulkmod models`): mean, rf, lgbm, xgb, ..."
     sp = add("benchmark", cmd_benchmark, "cross-validate a model on a dataset and write a results JSON")
     sp.add_argument("--dataset", required=True, help="dataset name (`bulkmod data list`), CSV or CGCNN folder")
     sp.add_argument("--model", required=True, help=model_help)
     sp.add_argument("--split", default="kfold", choices=list(SPLITS), help="train/test split (default kfold)")
     sp.add_argument("--folds", type=int, default=5, help="K for kfold/formula-grouped (default 5)")
     sp.add_argument("--limit", type=int, help="use a fixed seeded random subset of exactly N rows")
-    sp.add_argument("--features", help=feat_help)
-    sp.add_argument(
-        "--inner-folds",
-        type=int,
-        help="inner folds of the training part: early stopping, and "
-        ">=2 also calibrates conformal intervals (nested; the test fold is never used)",
-    )
-    sp.add_argument("--seed", type=int)
+    _add_training_options(sp, None)
     sp.add_argument("--out", required=True, help="results JSON; predictions CSV is written beside it")
 
     sp = add("evaluate", cmd_evaluate, "evaluate a trained model on a whole dataset and write a results JSON")
@@ -263,17 +313,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset", required=True, help="dataset name, CSV (structure file or formula + target) or CGCNN folder"
     )
     sp.add_argument("--out", required=True, help="directory to save the model in")
-    sp.add_argument("--features", help=feat_help)
-    sp.add_argument("--inner-folds", type=int, default=5, help="inner folds for early stopping and conformal intervals")
     sp.add_argument("--cv", type=int, default=0, help="also run K-fold CV first and store its metrics in the manifest")
     sp.add_argument("--cv-out", help="with --cv: also write the CV results JSON (and predictions CSV) here")
-    sp.add_argument("--seed", type=int)
+    _add_training_options(sp, 5)
 
     sp = add("diagnose", cmd_diagnose, "say whether predictions collapsed, are biased, clipped or ok, and why")
     sp.add_argument("predictions", help="CSV with y_true/y_pred columns (GPa) or y_true_log10/y_pred_log10")
     sp.add_argument("--log10", action="store_true", help="the CSV's values are log10(GPa)")
     sp.add_argument("--model", help="saved model directory: also read its manifest and training log")
     sp.add_argument("--json", action="store_true", help="machine-readable verdict, evidence, causes and fixes")
+    sp.add_argument("--report", help="also write an HTML report with parity, residual and range plots")
+
+    sp = add("report", cmd_report, "one self-contained HTML report (parity, residuals, calibration, comparison)")
+    sp.add_argument("results", nargs="+", help="results JSON files (bulkmod-results/1); others are skipped and listed")
+    sp.add_argument("--out", default="report.html", help="HTML file; PNG figures go to <name>_figures/ beside it")
+    sp.add_argument("--title", default="bulkmod report")
 
     sp = add("data", cmd_data, "list, validate or fetch datasets")
     sp.add_argument("action", choices=["list", "validate", "fetch"])

@@ -63,7 +63,7 @@ def test_csv_with_structure_files(tmp_path):
 def test_empty_csv_is_a_clear_error(tmp_path, content):
     path = tmp_path / "e.csv"
     path.write_text(content)
-    with pytest.raises(BulkmodError, match="e.csv"):
+    with pytest.raises(BulkmodError, match=r"e\.csv"):
         load_csv(path)
 
 
@@ -83,7 +83,9 @@ def test_matbench_split_orient_reader(tmp_path, mp_small):
     doc = {
         "index": [0, 1],
         "columns": ["structure", "log10(K_VRH)"],
-        "data": [[s.as_dict(), math.log10(k)] for s, k in zip(mp_small.structures[:2], mp_small.k_vrh[:2], strict=True)],
+        "data": [
+            [s.as_dict(), math.log10(k)] for s, k in zip(mp_small.structures[:2], mp_small.k_vrh[:2], strict=True)
+        ],
     }
     path = tmp_path / "mb.json.gz"
     with gzip.open(path, "wt") as fh:

@@ -37,7 +37,9 @@ def test_every_bad_row_is_reported_with_its_reason():
 
 
 def test_duplicate_structures_are_flagged_not_dropped():
-    ds = build_dataset("t", [RawRow("a", "t", structure=_nacl(), k_vrh=25), RawRow("b", "t", structure=_nacl(), k_vrh=26)])
+    ds = build_dataset(
+        "t", [RawRow("a", "t", structure=_nacl(), k_vrh=25), RawRow("b", "t", structure=_nacl(), k_vrh=26)]
+    )
     assert ds.ids == ["a", "b"]
     assert [p.rejected for p in ds.report.problems] == [False]
 

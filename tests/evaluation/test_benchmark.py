@@ -6,19 +6,51 @@ import pandas as pd
 from bulkmod.evaluation.benchmark import run_benchmark
 from bulkmod.evaluation.results import SCHEMA
 
-TOP_LEVEL = ["schema", "dataset", "train_dataset", "split", "model", "family", "n", "mae_log10", "rmse_log10",
-             "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio", "per_fold", "command", "commit", "wall_s", "predictions"]  # fmt: skip
+TOP_LEVEL = [
+    "schema",
+    "dataset",
+    "train_dataset",
+    "split",
+    "model",
+    "family",
+    "n",
+    "mae_log10",
+    "rmse_log10",
+    "r2_log10",
+    "mae_gpa",
+    "r2_gpa",
+    "spread_ratio",
+    "per_fold",
+    "command",
+    "commit",
+    "wall_s",
+    "predictions",
+]
 
 
 def test_results_schema_and_predictions_csv(tmp_path):
     out = tmp_path / "r.json"
-    res = run_benchmark("mp-binary-2025", "lgbm", limit=150, folds=3, out=out,
-                        model_config={"params": {"learning_rate": 0.1}, "inner_folds": 2})  # fmt: skip
+    res = run_benchmark(
+        "mp-binary-2025",
+        "lgbm",
+        limit=150,
+        folds=3,
+        out=out,
+        model_config={"params": {"learning_rate": 0.1}, "inner_folds": 2},
+    )
     saved = json.loads(out.read_text())
     assert all(k in saved for k in TOP_LEVEL) and saved["schema"] == SCHEMA
     assert saved["n"] == 150 and len(saved["per_fold"]) == 3
     preds = pd.read_csv(tmp_path / saved["predictions"])
-    assert list(preds.columns) == ["id", "fold", "y_true_log10", "y_pred_log10", "std_log10", "lo90_log10", "hi90_log10"]
+    assert list(preds.columns) == [
+        "id",
+        "fold",
+        "y_true_log10",
+        "y_pred_log10",
+        "std_log10",
+        "lo90_log10",
+        "hi90_log10",
+    ]
     assert len(preds) == 150 and preds["id"].is_unique and set(preds["fold"]) == {0, 1, 2}
     mae = np.mean(np.abs(preds["y_pred_log10"] - preds["y_true_log10"]))
     assert np.isclose(mae, res["mae_log10"])

@@ -36,10 +36,17 @@ def test_negative_and_clamped_predictions_are_clipped():
 
 
 def test_model_manifest_names_the_ingredient(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps({
-        "format": "bulkmod-model/1", "config": {"transform": {"space": "gpa", "standardize": False}, "loss": "mse",
-                                                "lr": 0.1}}))  # fmt: skip
-    (tmp_path / "train_log.csv").write_text("epoch,train_loss,val_spread\n0,900,0.5\n1,800,0.2\n2,700,0.1\n3,600,0.05\n")
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "format": "bulkmod-model/1",
+                "config": {"transform": {"space": "gpa", "standardize": False}, "loss": "mse", "lr": 0.1},
+            }
+        )
+    )
+    (tmp_path / "train_log.csv").write_text(
+        "epoch,train_loss,val_spread\n0,900,0.5\n1,800,0.2\n2,700,0.1\n3,600,0.05\n"
+    )
     res = diagnose(TRUE, rng.uniform(128, 133, len(TRUE)), model_dir=tmp_path)
     text = " ".join(res["causes"])
     assert "no normalisation" in text and "learning rate" in text and "spread ratio ended at 0.05" in text
@@ -50,3 +57,4 @@ def test_reads_results_csv_in_log10(tmp_path):
     path.write_text("id,fold,y_true_log10,y_pred_log10\na,0,2,2.1\nb,0,1,1.1\n")
     k_true, k_pred = read_predictions(path)
     np.testing.assert_allclose(k_true, [100, 10])
+    np.testing.assert_allclose(k_pred, [10**2.1, 10**1.1])

@@ -27,8 +27,20 @@ def test_magpie_block_matches_matminer():
 
 
 def _rocksalt(a=5.64):
-    return Structure(Lattice.cubic(a), ["Na"] * 4 + ["Cl"] * 4,
-                     [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0], [.5, .5, .5], [.5, 0, 0], [0, .5, 0], [0, 0, .5]])  # fmt: skip
+    return Structure(
+        Lattice.cubic(a),
+        ["Na"] * 4 + ["Cl"] * 4,
+        [
+            [0, 0, 0],
+            [0, 0.5, 0.5],
+            [0.5, 0, 0.5],
+            [0.5, 0.5, 0],
+            [0.5, 0.5, 0.5],
+            [0.5, 0, 0],
+            [0, 0.5, 0],
+            [0, 0, 0.5],
+        ],
+    )
 
 
 def test_rocksalt_descriptors_are_physical():

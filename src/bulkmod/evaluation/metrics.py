@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 K_BINS_GPA = (0.0, 10.0, 30.0, 100.0, 200.0, np.inf)
@@ -45,19 +47,27 @@ def interval_metrics(y_log10: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dic
     return {"coverage_90": float(np.mean((y >= lo) & (y <= hi))), "mean_width90_log10": float(np.mean(hi - lo))}
 
 
-def per_k_bin(y_log10: np.ndarray, pred_log10: np.ndarray) -> list[dict]:
-    """MAE per true-K range: soft crystals fail differently from stiff ones."""
+def k_bin_masks(y_log10: np.ndarray) -> list[np.ndarray]:
+    """One boolean mask per true-K bin (``K_BIN_LABELS``)."""
     k = 10.0 ** np.asarray(y_log10, float)
+    return [(k >= lo) & (k < hi) for lo, hi in pairwise(K_BINS_GPA)]
+
+
+def per_k_bin(
+    y_log10: np.ndarray, pred_log10: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None
+) -> list[dict]:
+    """MAE (and 90 % coverage, given intervals) per true-K range: soft crystals fail differently."""
     out = []
-    for label, lo, hi in zip(K_BIN_LABELS, K_BINS_GPA[:-1], K_BINS_GPA[1:], strict=True):
-        m = (k >= lo) & (k < hi) & np.isfinite(pred_log10)
-        err = np.abs(pred_log10[m] - y_log10[m])
-        out.append(
-            {
-                "k_bin_gpa": label,
-                "n": int(m.sum()),
-                "mae_log10": float(err.mean()) if m.any() else None,
-                "bias_log10": float((pred_log10[m] - y_log10[m]).mean()) if m.any() else None,
-            }
-        )
+    for label, mask in zip(K_BIN_LABELS, k_bin_masks(y_log10), strict=True):
+        m = mask & np.isfinite(pred_log10)
+        err = pred_log10[m] - y_log10[m]
+        row = {
+            "k_bin_gpa": label,
+            "n": int(m.sum()),
+            "mae_log10": float(np.abs(err).mean()) if m.any() else None,
+            "bias_log10": float(err.mean()) if m.any() else None,
+        }
+        if lo is not None and hi is not None and m.any() and np.isfinite(lo[m]).all():
+            row |= interval_metrics(y_log10[m], lo[m], hi[m])
+        out.append(row)
     return out

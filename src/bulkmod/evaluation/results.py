@@ -69,6 +69,7 @@ def build_results(
 ) -> dict[str, Any]:
     """Metrics over all predictions plus each fold's metrics; ``preds`` has ``PRED_COLUMNS``."""
     y, p = preds["y_true_log10"].to_numpy(float), preds["y_pred_log10"].to_numpy(float)
+    lo, hi = preds["lo90_log10"].to_numpy(float), preds["hi90_log10"].to_numpy(float)
     per_fold = []
     for k, grp in preds.groupby("fold"):
         row = {"fold": int(k), **regression_metrics(grp["y_true_log10"].to_numpy(), grp["y_pred_log10"].to_numpy())}
@@ -84,8 +85,8 @@ def build_results(
         "family": family,
         **regression_metrics(y, p),
         "n_failed": int((~np.isfinite(p)).sum()),
-        **interval_metrics(y, preds["lo90_log10"].to_numpy(float), preds["hi90_log10"].to_numpy(float)),
-        "per_k_bin": per_k_bin(y, p),
+        **interval_metrics(y, lo, hi),
+        "per_k_bin": per_k_bin(y, p, lo, hi),
         "per_fold": per_fold,
         "command": command_line(),
         "commit": git_commit(),

@@ -100,7 +100,7 @@ class XGBoostBooster:
             "lambda": 1.0,
             "tree_method": "hist",
         }
-        self.params = base | params | {"seed": seed, "objective": "reg:squarederror"}
+        self.params = base | {"objective": "reg:squarederror"} | params | {"seed": seed}
         self.model = None
 
     def train(self, X, y, val, rounds):

@@ -17,6 +17,14 @@ from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 HOLDOUT_FRACTION = 0.1
+# the same three losses the neural models offer, as each booster's objective
+LOSS_OBJECTIVES = {
+    "mse": {"lgbm": {}, "rf": {}, "xgb": {}},
+    "huber": {"lgbm": {"objective": "huber", "alpha": 1.0}, "rf": {"objective": "huber", "alpha": 1.0},
+              "xgb": {"objective": "reg:pseudohubererror"}},
+    "l1": {"lgbm": {"objective": "regression_l1"}, "rf": {"objective": "regression_l1"},
+           "xgb": {"objective": "reg:absoluteerror"}},
+}  # fmt: skip
 
 
 class DescriptorModel(Estimator):
@@ -37,14 +45,18 @@ class DescriptorModel(Estimator):
         transform: dict | None = None,
         params: dict | None = None,
         inner_folds: int = 1,
+        loss: str = "mse",
         seed: int = 0,
     ) -> None:
         super().__init__()
+        if loss not in LOSS_OBJECTIVES:
+            raise BulkmodError(f"unknown loss {loss!r}: use {', '.join(LOSS_OBJECTIVES)}")
+        self.loss = loss
         self.key = backend
         self.backend = backend
         self.features = FeatureConfig.from_dict(features) if features else None
         self.transform = TargetTransform.from_dict(transform) if transform else TargetTransform()
-        self.params = params or {}
+        self.params = {**LOSS_OBJECTIVES[loss][backend], **(params or {})}
         self.inner_folds = inner_folds
         self.seed = seed
         self.rounds: int | None = None
@@ -57,6 +69,7 @@ class DescriptorModel(Estimator):
             "transform": self.transform.as_dict(),
             "params": self.params,
             "inner_folds": self.inner_folds,
+            "loss": self.loss,
             "seed": self.seed,
         }
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bulkmod.errors import BulkmodError
 from bulkmod.models.base import Estimator
 from bulkmod.models.descriptor import DescriptorModel, MeanModel
+from bulkmod.models.gnn import GRAPH_MODELS
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ MODELS: dict[str, ModelSpec] = {
     "rf": ModelSpec(lambda **kw: DescriptorModel("rf", **kw), "descriptor", "random forest (LightGBM rf mode)"),
     "lgbm": ModelSpec(lambda **kw: DescriptorModel("lgbm", **kw), "descriptor", "LightGBM gradient boosting"),
     "xgb": ModelSpec(lambda **kw: DescriptorModel("xgb", **kw), "descriptor", "XGBoost gradient boosting"),
+    **{key: ModelSpec(*spec) for key, spec in GRAPH_MODELS.items()},  # torch is imported on first use only
 }
 
 
@@ -29,4 +31,7 @@ def build_model(key: str, **config) -> Estimator:
     if key not in MODELS:
         raise BulkmodError(f"unknown model {key!r}: use one of {', '.join(MODELS)} or a saved model directory")
     config.pop("backend", None)
-    return MODELS[key].factory(**config)
+    try:
+        return MODELS[key].factory(**config)
+    except TypeError as exc:  # an option this model does not have, e.g. --epochs for a tree model
+        raise BulkmodError(f"model {key!r} does not take that option ({exc})") from None

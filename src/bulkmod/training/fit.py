@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from bulkmod.data import load_dataset
+from bulkmod.evaluation.results import command_line
 from bulkmod.models import build_model
+from bulkmod.models.card import write_model_card
 
 
 def train_and_save(
@@ -32,4 +34,6 @@ def train_and_save(
         metrics |= {"cv": f"kfold-{cv_folds}", "per_k_bin": res["per_k_bin"]}
     ds = load_dataset(dataset)
     est = build_model(model, **(model_config or {})).fit(ds, ds.y_log10)
-    return est.save(out, metrics=metrics)
+    est.save(out, metrics=metrics)
+    write_model_card(out, command=command_line())
+    return out

@@ -1,0 +1,80 @@
+"""Descriptor-model benchmarks of the foundation issue, each run resumable and recorded separately.
+
+    python benchmarks/descriptor_models.py [--only NAME ...] [--force]
+
+Every run writes ``benchmarks/results/<name>.json`` (bulkmod-results/1) and its predictions CSV; a run
+whose JSON exists is skipped, so a killed session loses at most the run in progress. The summary
+``benchmarks/results/descriptor_models.md`` is rebuilt from whatever JSON files exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from bulkmod.evaluation.benchmark import run_benchmark
+from bulkmod.reports.tables import results_table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+INTERVALS = {"inner_folds": 5}  # nested early stopping + conformal calibration on the training part
+
+RUNS: dict[str, dict] = {
+    "mp-binary-2025_mean_kfold": {"dataset": "mp-binary-2025", "model": "mean"},
+    "mp-binary-2025_rf_kfold": {"dataset": "mp-binary-2025", "model": "rf"},
+    "mp-binary-2025_xgb_kfold": {"dataset": "mp-binary-2025", "model": "xgb", "model_config": INTERVALS},
+    "mp-binary-2025_lgbm_kfold": {"dataset": "mp-binary-2025", "model": "lgbm", "model_config": INTERVALS},
+    "mp-binary-2025_lgbm_formula-grouped": {
+        "dataset": "mp-binary-2025",
+        "model": "lgbm",
+        "split": "formula-grouped",
+        "model_config": INTERVALS,
+    },
+    "mp-binary-2025_lgbm_ood-elastic2015": {
+        "dataset": "mp-binary-2025",
+        "model": "lgbm",
+        "split": "ood-elastic2015",
+        "model_config": INTERVALS,
+    },
+    "matbench-log-kvrh-comp_mean_official": {
+        "dataset": "matbench-log-kvrh-comp",
+        "model": "mean",
+        "split": "matbench-official",
+    },
+    "matbench-log-kvrh-comp_rf_official": {
+        "dataset": "matbench-log-kvrh-comp",
+        "model": "rf",
+        "split": "matbench-official",
+    },
+    "matbench-log-kvrh-comp_lgbm_official": {
+        "dataset": "matbench-log-kvrh-comp",
+        "model": "lgbm",
+        "split": "matbench-official",
+    },
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", help="run only these names")
+    parser.add_argument("--force", action="store_true", help="re-run even if the JSON exists")
+    args = parser.parse_args()
+    for name, spec in RUNS.items():
+        out = RESULTS / f"{name}.json"
+        if (args.only and name not in args.only) or (out.exists() and not args.force):
+            continue
+        print(f"== {name}", flush=True)
+        run_benchmark(out=out, **spec)
+    done = [
+        json.loads((RESULTS / f"{n}.json").read_text()) | {"label": n} for n in RUNS if (RESULTS / f"{n}.json").exists()
+    ]
+    (RESULTS / "descriptor_models.md").write_text(
+        "# Descriptor models\n\nMade by `python benchmarks/descriptor_models.py`; one JSON per row beside this file."
+        "\n\n"
+        + results_table(done)
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""A README ("model card") for every saved model, written from its manifest: what it is and how wrong it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bulkmod.io import write_text_atomic
+from bulkmod.models.base import read_manifest
+
+
+def write_model_card(directory: Path, command: str = "") -> Path:
+    m = read_manifest(directory)
+    metrics, train, cfg = m.get("metrics", {}), m.get("train", {}), m.get("config", {})
+    lines = [
+        f"# {m['name']}",
+        "",
+        f"`{m['model']}` ({m['family']}) trained on `{train.get('dataset')}` ({train.get('n')} crystals, "
+        f"data hash `{train.get('data_hash')}`). Predicts log10(K_VRH / GPa).",
+        "",
+    ]
+    if cfg.get("features"):
+        lines += [f"Features: {', '.join(cfg['features']['groups'])}. Target transform: {cfg.get('transform')}.", ""]
+    if metrics:
+        lines += [f"## Cross-validated errors ({metrics.get('cv', 'cv')}, same folds as `bulkmod benchmark`)", ""]
+        lines += ["| metric | value |", "|---|---|"]
+        for key in ("n", "mae_log10", "rmse_log10", "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio", "coverage_90"):
+            if key in metrics:
+                val = metrics[key]
+                lines.append(f"| {key} | {val if isinstance(val, int) else f'{val:.4f}'} |")
+        if metrics.get("per_k_bin"):
+            lines += ["", "| true K (GPa) | n | MAE log10 | bias log10 | 90 % coverage |", "|---|---|---|---|---|"]
+            for b in metrics["per_k_bin"]:
+                if b["n"]:
+                    cov = f"{b['coverage_90']:.2f}" if "coverage_90" in b else ""
+                    lines.append(
+                        f"| {b['k_bin_gpa']} | {b['n']} | {b['mae_log10']:.3f} | {b['bias_log10']:+.3f} | {cov} |"
+                    )
+        lines.append("")
+    if m.get("conformal"):
+        c = m["conformal"]
+        lines += [
+            "## Interval",
+            "",
+            f"90 % split-conformal interval: prediction ± {c['q90']:.3f} log10 (×/÷ {10 ** c['q90']:.2f}), "
+            f"from {c['n_calibration']} out-of-fold residuals of the training data. The band has the same width "
+            "for every crystal, so it over-covers stiff crystals and under-covers soft ones (see the coverage "
+            "column above); adaptive intervals come with the uncertainty work.",
+            "",
+        ]
+    if command:
+        lines += ["## Reproduce", "", f"```\n{command}\n```", ""]
+    path = directory / "README.md"
+    write_text_atomic(path, "\n".join(lines))
+    return path

@@ -1,0 +1,177 @@
+"""One self-contained HTML report (figures embedded as base64 PNG, no network) from results files.
+
+It reads only ``bulkmod-results/1`` files and lists every input it skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy.stats import wilcoxon
+
+from bulkmod.errors import BulkmodError
+from bulkmod.evaluation.results import read_results
+from bulkmod.io import write_text_atomic
+from bulkmod.reports import figures
+from bulkmod.reports.tables import COLUMNS
+
+CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:49%;margin:4px 0}
+.verdict{font-size:1.3em;font-weight:bold}.skip{color:#a33}"""
+
+
+@dataclass
+class Report:
+    """Collects sections and figures; ``write`` saves the HTML and a PNG per figure beside it."""
+
+    title: str
+    parts: list[str] = field(default_factory=list)
+    pngs: dict[str, bytes] = field(default_factory=dict)
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+
+    def text(self, text: str, cls: str = "") -> None:
+        self.parts.append(f"<p class='{cls}'>{html.escape(text)}</p>")
+
+    def table(self, df: pd.DataFrame) -> None:
+        self.parts.append(df.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="", border=0))
+
+    def figure(self, name: str, fig: Figure) -> None:
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        plt.close(fig)
+        data = buf.getvalue()
+        self.pngs[name] = data
+        b64 = base64.b64encode(data).decode()
+        self.parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>")
+
+    def write(self, out: Path | str) -> Path:
+        out = Path(out)
+        body = "\n".join(self.parts)
+        doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
+               f"<style>{CSS}</style></head><body><h1>{html.escape(self.title)}</h1>{body}</body></html>")  # fmt: skip
+        write_text_atomic(out, doc)
+        fig_dir = out.with_name(out.stem + "_figures")
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        for name, data in self.pngs.items():
+            (fig_dir / f"{name}.png").write_bytes(data)
+        return out
+
+
+def _load(paths: list[str]) -> tuple[list[tuple[str, dict, pd.DataFrame]], list[str]]:
+    loaded, skipped = [], []
+    for p in paths:
+        try:
+            res = read_results(p)
+            preds = pd.read_csv(Path(p).parent / res["predictions"], keep_default_na=True)
+        except (BulkmodError, OSError, KeyError) as exc:
+            skipped.append(f"{p}: {exc}")
+            continue
+        loaded.append((Path(p).stem, res, preds))
+    return loaded, skipped
+
+
+def _sample_groups(dataset: str, ids: list[str]) -> dict[str, list[str]] | None:
+    """Crystal system and number of elements per sample, when the dataset is a named one."""
+    from bulkmod.data import DATASETS, load_dataset
+    from bulkmod.features import FeatureConfig, featurize
+    from bulkmod.features.spacegroup import CRYSTAL_SYSTEMS
+
+    name = "elastic-2015" if dataset.startswith("elastic-2015") else dataset
+    if name not in DATASETS:
+        return None
+    try:
+        ds = load_dataset(name)
+    except BulkmodError:
+        return None
+    pos = {i: k for k, i in enumerate(ds.ids)}
+    if any(i not in pos for i in ids):
+        return None
+    sub = ds.subset([pos[i] for i in ids])
+    X, _ = featurize(sub, FeatureConfig(("spacegroup",)))
+    onehot = X[:, 2 : 2 + len(CRYSTAL_SYSTEMS)]
+    systems = [CRYSTAL_SYSTEMS[int(np.argmax(r))] if np.nansum(r) > 0 else "unknown" for r in onehot]
+    n_el = [f"{len(c.elements)} elements" for c in sub.compositions]
+    return {"crystal system": systems, "number of elements": n_el}
+
+
+def _comparison(loaded: list[tuple[str, dict, pd.DataFrame]]) -> pd.DataFrame:
+    """Headline metrics, plus a paired Wilcoxon test against the best run on the same dataset."""
+    rows = []
+    for name, res, preds in loaded:
+        err = (preds.set_index("id")["y_pred_log10"] - preds.set_index("id")["y_true_log10"]).abs()
+        peers = [(n, r, p) for n, r, p in loaded if r["dataset"] == res["dataset"]]
+        best_name, _, best_preds = min(peers, key=lambda t: t[1]["mae_log10"])
+        best_err = (best_preds.set_index("id")["y_pred_log10"] - best_preds.set_index("id")["y_true_log10"]).abs()
+        shared = err.index.intersection(best_err.index)
+        p = np.nan
+        if best_name != name and len(shared) > 10:
+            p = float(wilcoxon(err[shared].to_numpy(), best_err[shared].to_numpy()).pvalue)
+        rows.append({"run": name, "model": res["model"], "dataset": res["dataset"], "split": res["split"],
+                     "n": res["n"], **{c: res.get(c) for c in COLUMNS},
+                     "best on dataset": best_name, "n shared": len(shared), "paired p vs best": p})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def build_report(paths: list[str], out: Path | str, title: str = "bulkmod report") -> tuple[Path, list[str]]:
+    loaded, skipped = _load(paths)
+    if not loaded:
+        raise BulkmodError("no readable bulkmod-results/1 file among the inputs: " + "; ".join(skipped))
+    rep = Report(title)
+    if skipped:
+        rep.heading("Skipped inputs")
+        for s in skipped:
+            rep.text(s, "skip")
+    rep.heading("Model comparison")
+    rep.table(_comparison(loaded))
+    for name, res, preds in loaded:
+        rep.heading(f"{name}: {res['model']} on {res['dataset']} ({res['split']})")
+        ok = np.isfinite(preds["y_pred_log10"])
+        y, p = preds["y_true_log10"].to_numpy()[ok], preds["y_pred_log10"].to_numpy()[ok]
+        rep.text(f"n = {res['n']}, MAE {res['mae_log10']:.4f} log10 ({res['mae_gpa']:.1f} GPa), "
+                 f"spread ratio {res['spread_ratio']:.2f}, R² (GPa) {res['r2_gpa']:.3f}")  # fmt: skip
+        std = preds["std_log10"].to_numpy()[ok]
+        has_std = np.isfinite(std).any()
+        rep.figure(f"{name}_parity", figures.parity(y, p, std if has_std else preds["fold"].to_numpy()[ok],
+                                                     "σ (log10)" if has_std else "fold", res["model"]))  # fmt: skip
+        rep.figure(f"{name}_residuals", figures.residuals_vs_true(y, p, "residual vs true K"))
+        rep.figure(f"{name}_range", figures.range_picture(y, p, "prediction range vs true range"))
+        groups = _sample_groups(res["dataset"], preds["id"][ok].tolist())
+        for label, g in (groups or {}).items():
+            rep.figure(f"{name}_by_{label.replace(' ', '_')}", figures.error_by_group(g, np.abs(p - y), label))
+        lo, hi = preds["lo90_log10"].to_numpy()[ok], preds["hi90_log10"].to_numpy()[ok]
+        if np.isfinite(lo).any():
+            rep.figure(f"{name}_calibration", figures.calibration(y, p, lo, hi, std if has_std else None))
+        if res.get("leaderboard"):
+            rep.heading("matbench leaderboard, same samples", 3)
+            rep.table(pd.DataFrame(res["leaderboard"]))
+    return rep.write(out), skipped
+
+
+def diagnosis_report(k_true: np.ndarray, k_pred: np.ndarray, result: dict, out: Path | str) -> Path:
+    """The `bulkmod diagnose --report` page for a user's own predictions."""
+    rep = Report("bulkmod diagnosis")
+    rep.text(f"verdict: {result['verdict']}", "verdict")
+    rep.table(pd.DataFrame([{"evidence": k, "value": str(v)} for k, v in result["evidence"].items()]))
+    for title, items in (("Likely causes", result["causes"]), ("Fixes to try", result["fixes"])):
+        if items:
+            rep.heading(title)
+            rep.parts.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+    y = np.log10(k_true)
+    p = np.log10(np.where(k_pred > 0, k_pred, np.nan))
+    ok = np.isfinite(p)
+    rep.figure("parity", figures.parity(y[ok], p[ok], title="your predictions"))
+    rep.figure("residuals", figures.residuals_vs_true(y[ok], p[ok]))
+    rep.figure("range", figures.range_picture(y[ok], p[ok], "prediction range vs true range"))
+    return rep.write(out)

@@ -1,0 +1,67 @@
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+
+from bulkmod.errors import BulkmodError
+from bulkmod.evaluation.benchmark import run_benchmark
+from bulkmod.evaluation.diagnose import diagnose
+from bulkmod.reports import figures
+from bulkmod.reports.html import build_report, diagnosis_report
+
+rng = np.random.default_rng(1)
+
+
+def _has_data(fig) -> bool:
+    return all(ax.collections or ax.lines or ax.patches for ax in fig.axes if ax.get_label() != "<colorbar>")
+
+
+def test_every_figure_has_data_on_its_axes():
+    y = rng.uniform(0.5, 2.6, 300)
+    p = y + rng.normal(0, 0.05, 300)
+    figs = [
+        figures.parity(y, p, rng.integers(0, 5, 300)),
+        figures.residuals_vs_true(y, p),
+        figures.range_picture(y, p),
+        figures.error_by_group(["cubic", "hexagonal"] * 150, np.abs(p - y), "crystal system"),
+        figures.calibration(y, p, p - 0.08, p + 0.08, np.full(300, 0.05)),
+    ]
+    assert all(_has_data(f) for f in figs)
+
+
+@pytest.fixture(scope="module")
+def results_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("res")
+    run_benchmark("mp-binary-2025", "mean", limit=120, folds=3, out=d / "mean.json")
+    run_benchmark("mp-binary-2025", "lgbm", limit=120, folds=3, out=d / "lgbm.json",
+                  model_config={"inner_folds": 2, "params": {"learning_rate": 0.1}})  # fmt: skip
+    (d / "junk.json").write_text(json.dumps({"hello": 1}))
+    return d
+
+
+def test_report_embeds_figures_and_lists_skipped_inputs(results_files, tmp_path):
+    out = tmp_path / "report.html"
+    files = [str(results_files / n) for n in ("mean.json", "lgbm.json", "junk.json")]
+    path, skipped = build_report(files, out)
+    html = path.read_text()
+    images = re.findall(r"src='data:image/png;base64,([^']+)'", html)
+    assert len(images) >= 8
+    assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
+    assert len(skipped) == 1 and "junk.json" in skipped[0] and "junk.json" in html
+    assert "http" not in html.replace("http-equiv", "")  # self-contained: no network references
+    assert len(list((tmp_path / "report_figures").glob("*.png"))) == len(images)
+    assert "paired p vs best" in html
+
+
+def test_report_without_any_valid_input_is_an_error(results_files, tmp_path):
+    with pytest.raises(BulkmodError, match="no readable"):
+        build_report([str(results_files / "junk.json")], tmp_path / "r.html")
+
+
+def test_diagnosis_report(tmp_path):
+    k_true = np.exp(rng.uniform(np.log(50), np.log(317), 200))
+    k_pred = rng.uniform(128, 133, 200)
+    path = diagnosis_report(k_true, k_pred, diagnose(k_true, k_pred), tmp_path / "d.html")
+    assert "collapsed" in path.read_text() and path.read_text().count("data:image/png") == 3
