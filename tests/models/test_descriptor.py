@@ -78,3 +78,23 @@ def test_target_transform_round_trips(space, standardize):
 def test_gpa_space_clips_non_physical_predictions():
     tf = TargetTransform("gpa", standardize=False)
     assert np.isfinite(tf.inverse(np.array([-5.0]))).all()
+
+
+def test_candidates_are_chosen_on_inner_folds_and_predict_consistently(split, tmp_path):
+    train, test = split
+    cands = [
+        {"features": ["magpie"]},
+        {"features": ["density", "magpie", "bonds"], "params": {"num_leaves": 7}},
+    ]
+    model = build_model("lgbm", candidates=cands, inner_folds=2, **FAST).fit(train, train.y_log10)
+    sel = model.train_info["selection"]
+    assert len(sel) == 2 and all(s["inner_mae_log10"] > 0 for s in sel)
+    best = min(sel, key=lambda s: s["inner_mae_log10"])
+    assert list(model.features.groups) == best["features"]
+    model.save(tmp_path / "m")
+    pred = model.predict(test).mean_log10
+    np.testing.assert_allclose(Estimator.load(tmp_path / "m").predict(test).mean_log10, pred, rtol=1e-6)
+    # the chosen model is the one refitted on all training rows with those groups
+    again = build_model("lgbm", features={"groups": best["features"], "shell_tol": 0.25, "version": "1"},
+                        params=best["params"], inner_folds=2, seed=0).fit(train, train.y_log10)  # fmt: skip
+    np.testing.assert_allclose(again.predict(test).mean_log10, pred, rtol=1e-6)

@@ -17,6 +17,8 @@ from pymatgen.core import Composition, Element, Structure
 from bulkmod.data.records import Dataset, Problem, ValidationReport
 
 MIN_DISTANCE_A = 0.5  # closer atoms are overlapping: a broken file, not a crystal
+ISOLATION_RADIUS_A = 12.0  # an atom with no neighbour this close is a molecule in a box, not a crystal
+SPARSE_VOLUME_A3 = 100.0  # only cells this sparse (volume per atom) can hold such an atom: check them alone
 DEFAULT_MAX_ATOMS = 500  # cap on sites per structure; raise it with BULKMOD_MAX_ATOMS
 
 
@@ -83,6 +85,10 @@ def check_structure(structure: Structure, max_atoms: int | None = None) -> str |
         dmin = _min_distance(structure)
         if dmin < MIN_DISTANCE_A:
             return f"overlapping atoms ({dmin:.2f} A apart, minimum {MIN_DISTANCE_A} A)"
+    if volume / len(structure) > SPARSE_VOLUME_A3:
+        centers, _, _, _ = structure.get_neighbor_list(ISOLATION_RADIUS_A)
+        if len(np.unique(centers)) < len(structure):
+            return f"isolated atom: no neighbour within {ISOLATION_RADIUS_A} A (a molecule or atom in a box?)"
     return None
 
 

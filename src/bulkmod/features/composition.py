@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Composition
 
-from bulkmod.features.elements import MAGPIE_PROPS, N_Z, magpie_table
+from bulkmod.features.elements import EXTRA_PROPS, MAGPIE_PROPS, N_Z, element_table, magpie_table
 
 MAGPIE_STATS = ("minimum", "maximum", "range", "mean", "avg_dev", "mode")
 P_NORMS = (2, 3, 5, 7, 10)
@@ -25,15 +25,30 @@ def fraction_matrix(compositions: list[Composition]) -> np.ndarray:
     return frac
 
 
-def magpie_names() -> list[str]:
-    return [f"magpie_{stat}_{prop}" for prop in MAGPIE_PROPS for stat in MAGPIE_STATS]
+def magpie_names(prefix: str = "magpie", props: tuple[str, ...] = MAGPIE_PROPS) -> list[str]:
+    return [f"{prefix}_{stat}_{prop}" for prop in props for stat in MAGPIE_STATS]
 
 
-def magpie_features(frac: np.ndarray) -> np.ndarray:
-    """(n, 132) in matminer's column order (property-major, then statistic)."""
-    table = magpie_table()  # (N_Z, P)
+def extra_names() -> list[str]:
+    return magpie_names("elem", EXTRA_PROPS)
+
+
+def extra_features(frac: np.ndarray) -> np.ndarray:
+    """The same six statistics over the cohesion-related ``EXTRA_PROPS``."""
+    return magpie_features(frac, EXTRA_PROPS)
+
+
+def fraction_names() -> list[str]:
+    from pymatgen.core import Element
+
+    return [f"frac_{Element.from_Z(z).symbol}" for z in range(1, N_Z)]
+
+
+def magpie_features(frac: np.ndarray, props: tuple[str, ...] = MAGPIE_PROPS) -> np.ndarray:
+    """(n, 6 * len(props)) in matminer's column order (property-major, then statistic)."""
+    table = element_table(props)  # (N_Z, P)
     present = frac > 0
-    out = np.empty((len(frac), len(MAGPIE_PROPS), len(MAGPIE_STATS)))
+    out = np.empty((len(frac), len(props), len(MAGPIE_STATS)))
     # weighted mean ignoring NaN properties (matminer would return NaN; keep the information instead)
     valid = ~np.isnan(table)
     tab0 = np.where(valid, table, 0.0)

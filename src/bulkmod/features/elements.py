@@ -19,20 +19,32 @@ MAGPIE_PROPS = (
 )  # fmt: skip  # the 22 properties of matminer's "magpie" ElementProperty preset
 
 
+# elemental properties tied to cohesion and stiffness, beyond the Magpie preset (Miedema phi and n_ws^1/3,
+# elemental bulk/shear moduli, molar volume, polarizability, ...)
+EXTRA_PROPS = (
+    "BulkModulus", "ShearModulus", "MolarVolume", "Density", "Polarizability", "FirstIonizationEnergy",
+    "ElectronAffinity", "HeatFusion", "BoilingT", "phi", "n_ws^third", "MiracleRadius",
+)  # fmt: skip
+
+
 @cache
-def magpie_table() -> np.ndarray:
-    """(N_Z, 22) array of Magpie properties; NaN where Magpie has no value."""
+def element_table(props: tuple[str, ...] = MAGPIE_PROPS) -> np.ndarray:
+    """(N_Z, len(props)) array of matminer Magpie-data properties; NaN where there is no value."""
     from matminer.utils.data import MagpieData
 
     data = MagpieData().all_elemental_props
-    table = np.full((N_Z, len(MAGPIE_PROPS)), np.nan)
+    table = np.full((N_Z, len(props)), np.nan)
     for z in range(1, N_Z):
         sym = Element.from_Z(z).symbol
-        for j, prop in enumerate(MAGPIE_PROPS):
+        for j, prop in enumerate(props):
             val = data[prop].get(sym)
             if val is not None:
                 table[z, j] = float(val)
     return table
+
+
+def magpie_table() -> np.ndarray:
+    return element_table(MAGPIE_PROPS)
 
 
 @cache

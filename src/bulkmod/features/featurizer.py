@@ -19,7 +19,10 @@ from bulkmod.data.validate import structure_hash
 from bulkmod.errors import BulkmodError
 from bulkmod.features import structure as structure_mod
 from bulkmod.features.composition import (
+    extra_features,
+    extra_names,
     fraction_matrix,
+    fraction_names,
     magpie_features,
     magpie_names,
     stoichiometry_features,
@@ -29,11 +32,16 @@ from bulkmod.features.spacegroup import spacegroup_features, spacegroup_names, s
 from bulkmod.io import cache_dir, sha256_json
 
 FEATURE_VERSION = "1"
-COMPOSITION_GROUPS = ("magpie", "stoich")
+COMPOSITION_GROUPS = ("magpie", "stoich", "extra", "fractions")
 STRUCTURE_GROUPS = tuple(structure_mod.GROUP_NAMES)
 ALL_GROUPS = (*COMPOSITION_GROUPS, "spacegroup", *STRUCTURE_GROUPS)
-DEFAULT_STRUCTURE_GROUPS = ALL_GROUPS
-DEFAULT_COMPOSITION_GROUPS = (*COMPOSITION_GROUPS, "spacegroup")
+# v1 defaults (the shipped model and the committed mp-binary-2025 results use these)
+DEFAULT_STRUCTURE_GROUPS = ("magpie", "stoich", "spacegroup", *STRUCTURE_GROUPS)
+DEFAULT_COMPOSITION_GROUPS = ("magpie", "stoich", "spacegroup")
+COMPOSITION_NAMES = {"magpie": magpie_names, "stoich": stoichiometry_names, "extra": extra_names,
+                     "fractions": fraction_names, "spacegroup": spacegroup_names}  # fmt: skip
+COMPOSITION_FEATURES = {"magpie": magpie_features, "stoich": stoichiometry_features, "extra": extra_features,
+                        "fractions": lambda frac: frac[:, 1:]}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,9 +75,7 @@ class FeatureConfig:
     def names(self) -> list[str]:
         names: list[str] = []
         for g in self.groups:
-            names += {"magpie": magpie_names, "stoich": stoichiometry_names, "spacegroup": spacegroup_names}.get(
-                g, lambda g=g: structure_mod.GROUP_NAMES[g]
-            )()
+            names += COMPOSITION_NAMES[g]() if g in COMPOSITION_NAMES else structure_mod.GROUP_NAMES[g]
         return names
 
 
@@ -137,10 +143,9 @@ def featurize(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, st
     frac = fraction_matrix(ds.compositions)
     blocks: dict[str, np.ndarray] = {}
     errors: dict[int, str] = {}
-    if "magpie" in cfg.groups:
-        blocks["magpie"] = magpie_features(frac)
-    if "stoich" in cfg.groups:
-        blocks["stoich"] = stoichiometry_features(frac)
+    for g in cfg.groups:
+        if g in COMPOSITION_FEATURES:
+            blocks[g] = COMPOSITION_FEATURES[g](frac)
     spg = ds.spacegroup if ds.spacegroup is not None else np.zeros(len(ds), int)
     struct_groups = [g for g in cfg.groups if g in STRUCTURE_GROUPS]
     need_spg = "spacegroup" in cfg.groups and ds.has_structures and not np.all(spg > 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Structure
 
+from bulkmod.data.validate import ISOLATION_RADIUS_A
 from bulkmod.errors import BulkmodError
 from bulkmod.features.elements import (
     MAGPIE_PROPS,
@@ -20,7 +21,7 @@ from bulkmod.features.elements import (
 )
 
 CUTOFF_A = 6.0
-MAX_CUTOFF_A = 12.0
+MAX_CUTOFF_A = ISOLATION_RADIUS_A
 SHELL_TOL = 0.25  # first shell: neighbours within (1 + tol) x the nearest distance of that site
 AVOGADRO = 6.02214076e23
 

@@ -30,9 +30,10 @@ LOSS_OBJECTIVES = {
 class DescriptorModel(Estimator):
     """A tree ensemble on bulkmod descriptors.
 
-    Nested by construction: the number of boosting rounds is chosen by early stopping on folds carved
-    from the training data only (``inner_folds``); with ``inner_folds >= 2`` the out-of-fold residuals
-    of those inner models also calibrate a split-conformal 90 % interval.
+    Nested by construction: the number of boosting rounds, and the best of optional ``candidates``
+    (feature groups and/or booster parameters), are chosen on folds carved from the training data only
+    (``inner_folds``); with ``inner_folds >= 2`` the out-of-fold residuals of those inner models also
+    calibrate a split-conformal 90 % interval.
     """
 
     family: ClassVar[str] = "descriptor"
@@ -45,6 +46,7 @@ class DescriptorModel(Estimator):
         transform: dict | None = None,
         params: dict | None = None,
         inner_folds: int = 1,
+        candidates: list[dict] | None = None,
         loss: str = "mse",
         seed: int = 0,
     ) -> None:
@@ -58,6 +60,7 @@ class DescriptorModel(Estimator):
         self.transform = TargetTransform.from_dict(transform) if transform else TargetTransform()
         self.params = {**LOSS_OBJECTIVES[loss][backend], **(params or {})}
         self.inner_folds = inner_folds
+        self.candidates = candidates
         self.seed = seed
         self.rounds: int | None = None
         self._booster = None
@@ -69,53 +72,68 @@ class DescriptorModel(Estimator):
             "transform": self.transform.as_dict(),
             "params": self.params,
             "inner_folds": self.inner_folds,
+            "candidates": self.candidates,
             "loss": self.loss,
             "seed": self.seed,
         }
 
-    def _matrix(self, ds: Dataset) -> tuple[np.ndarray, dict[int, str]]:
-        assert self.features is not None
-        return featurize(ds, self.features)
-
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
-        self.features = self.features or FeatureConfig.default_for(ds)
-        X, errors = self._matrix(ds)
+        base = self.features or FeatureConfig.default_for(ds)
+        candidates = [
+            (tuple(c.get("features", base.groups)), self.params | c.get("params", {})) for c in self.candidates or [{}]
+        ]
+        union = FeatureConfig(tuple(dict.fromkeys(g for groups, _ in candidates for g in (*base.groups, *groups))))
+        X, errors = featurize(ds, union)
         if errors:
             i, why = next(iter(errors.items()))
             raise BulkmodError(f"{ds.name}: {len(errors)} rows could not be featurised, e.g. {ds.ids[i]}: {why}")
         z = self.transform.fit(y_log10).forward(y_log10)
-        rng = np.random.default_rng(self.seed)
         if val is not None:
-            Xv, _ = self._matrix(val)
             inner = [(np.arange(len(z)), None)]
-            val_data = (Xv, self.transform.forward(val.y_log10))
+            Xv, zv = featurize(val, union)[0], self.transform.forward(val.y_log10)
         elif self.inner_folds >= 2:
-            kf = KFold(self.inner_folds, shuffle=True, random_state=self.seed)
-            inner = list(kf.split(X))
+            inner = list(KFold(self.inner_folds, shuffle=True, random_state=self.seed).split(X))
         else:
-            perm = rng.permutation(len(z))
+            perm = np.random.default_rng(self.seed).permutation(len(z))
             cut = max(1, int(len(z) * HOLDOUT_FRACTION))
             inner = [(perm[cut:], perm[:cut])]
-        best, oof = [], np.full(len(z), np.nan)
-        for tr, te in inner:
-            booster = make_booster(self.backend, self.params, self.seed)
-            if te is None:
-                best.append(booster.train(X[tr], z[tr], val_data, None))
-                continue
-            best.append(booster.train(X[tr], z[tr], (X[te], z[te]), None))
-            oof[te] = booster.predict(X[te])
-        self.rounds = int(np.median(best))
+        column = {n: i for i, n in enumerate(union.names())}
+        trials = []
+        for groups, params in candidates:  # nested selection: scored on inner folds of the training data only
+            cols = np.array([column[n] for n in FeatureConfig(groups).names()])  # in the order predict() uses
+            rounds, oof, score = [], np.full(len(z), np.nan), []
+            for tr, te in inner:
+                booster = make_booster(self.backend, params, self.seed)
+                if te is None:
+                    rounds.append(booster.train(X[tr][:, cols], z[tr], (Xv[:, cols], zv), None))
+                    score.append(self._log10_mae(booster.predict(Xv[:, cols]), zv))
+                    continue
+                rounds.append(booster.train(X[tr][:, cols], z[tr], (X[te][:, cols], z[te]), None))
+                oof[te] = booster.predict(X[te][:, cols])
+                score.append(self._log10_mae(oof[te], z[te]))
+            trials.append({"features": list(groups), "params": params, "rounds": int(np.median(rounds)),
+                           "inner_mae_log10": float(np.mean(score)), "cols": cols, "oof": oof})  # fmt: skip
+        best = min(trials, key=lambda t: t["inner_mae_log10"])
+        self.features = FeatureConfig(tuple(best["features"]), base.shell_tol, base.version)
+        self.params, self.rounds = best["params"], best["rounds"]
         self._booster = make_booster(self.backend, self.params, self.seed)
-        self._booster.train(X, z, None, self.rounds)
+        self._booster.train(X[:, best["cols"]], z, None, self.rounds)
         if self.inner_folds >= 2 and val is None:
-            self.conformal = ConformalInterval.from_residuals(self.transform.inverse(oof) - y_log10)
+            self.conformal = ConformalInterval.from_residuals(self.transform.inverse(best["oof"]) - y_log10)
         self.train_info = {"dataset": ds.name, "n": len(ds), "data_hash": data_hash(ds), "rounds": self.rounds}
+        if len(trials) > 1:
+            self.train_info["selection"] = [
+                {k: t[k] for k in ("features", "params", "rounds", "inner_mae_log10")} for t in trials
+            ]
         return self
+
+    def _log10_mae(self, z_pred: np.ndarray, z_true: np.ndarray) -> float:
+        return float(np.mean(np.abs(self.transform.inverse(z_pred) - self.transform.inverse(z_true))))
 
     def predict(self, ds: Dataset) -> Prediction:
         if self._booster is None:
             raise BulkmodError("model is not fitted")
-        X, errors = self._matrix(ds)
+        X, errors = featurize(ds, self.features)
         mean = self.transform.inverse(self._booster.predict(X)) if len(X) else np.empty(0)
         for i in errors:
             mean[i] = np.nan
