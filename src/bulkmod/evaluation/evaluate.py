@@ -7,21 +7,32 @@ from pathlib import Path
 from typing import Any
 
 from bulkmod.data import load_dataset
+from bulkmod.data.records import Dataset
 from bulkmod.evaluation.benchmark import prediction_frame
 from bulkmod.evaluation.leaderboard import compare_with_leaderboard
 from bulkmod.evaluation.results import build_results, write_results
+from bulkmod.features import FeatureConfig
 from bulkmod.models.base import Estimator, read_manifest
-from bulkmod.models.pretrained import resolve_model_dir
+from bulkmod.models.pretrained import COMPOSITION_MODEL, resolve_model_dir
+
+
+def model_for_inputs(model: str, ds: Dataset) -> tuple[str, Path]:
+    """Structures when the rows have them and the model uses them; otherwise the composition path."""
+    directory = resolve_model_dir(model)
+    features = read_manifest(directory).get("config", {}).get("features")
+    if features and FeatureConfig.from_dict(features).needs_structure and not ds.has_structures:
+        return "composition (fallback model: no structures given)", resolve_model_dir(COMPOSITION_MODEL)
+    return ("structure" if ds.has_structures else "composition"), directory
 
 
 def evaluate(model: str, dataset: str, *, out: Path | str | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
-    directory = resolve_model_dir(model)
+    ds = load_dataset(dataset)
+    path, directory = model_for_inputs(model, ds)
     manifest = read_manifest(directory)
     est = Estimator.load(directory)
-    ds = load_dataset(dataset)
     preds = prediction_frame(ds.ids, 0, ds.y_log10, est.predict(ds))
-    extra: dict[str, Any] = {"model_dir": str(directory), "n_rejected_input": len(ds.report.rejected)}
+    extra: dict[str, Any] = {"model_dir": str(directory), "path": path, "n_rejected_input": len(ds.report.rejected)}
     if manifest.get("train", {}).get("dataset") == ds.name:
         extra["warning"] = "evaluated on the model's own training data: these are training errors"
     if dataset.startswith("matbench-log-kvrh"):

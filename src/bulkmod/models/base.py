@@ -45,6 +45,12 @@ def data_hash(ds: Dataset) -> str:
     return sha256_json({"ids": list(ds.ids), "k": np.round(ds.k_vrh, 6).tolist()})[:16]
 
 
+def training_summary(ds: Dataset) -> dict[str, Any]:
+    """What a manifest records about the training data, incl. the elements seen (the domain check uses them)."""
+    elements = sorted({el.symbol for comp in ds.compositions for el in comp.elements})
+    return {"dataset": ds.name, "n": len(ds), "data_hash": data_hash(ds), "elements": elements}
+
+
 def library_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in _VERSIONED:

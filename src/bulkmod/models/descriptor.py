@@ -11,7 +11,7 @@ from sklearn.model_selection import KFold
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
-from bulkmod.models.base import Estimator, Prediction, data_hash
+from bulkmod.models.base import Estimator, Prediction, training_summary
 from bulkmod.models.boosters import make_booster
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
@@ -20,11 +20,17 @@ HOLDOUT_FRACTION = 0.1
 # the same three losses the neural models offer, as each booster's objective
 LOSS_OBJECTIVES = {
     "mse": {"lgbm": {}, "rf": {}, "xgb": {}},
-    "huber": {"lgbm": {"objective": "huber", "alpha": 1.0}, "rf": {"objective": "huber", "alpha": 1.0},
-              "xgb": {"objective": "reg:pseudohubererror"}},
-    "l1": {"lgbm": {"objective": "regression_l1"}, "rf": {"objective": "regression_l1"},
-           "xgb": {"objective": "reg:absoluteerror"}},
-}  # fmt: skip
+    "huber": {
+        "lgbm": {"objective": "huber", "alpha": 1.0},
+        "rf": {"objective": "huber", "alpha": 1.0},
+        "xgb": {"objective": "reg:pseudohubererror"},
+    },
+    "l1": {
+        "lgbm": {"objective": "regression_l1"},
+        "rf": {"objective": "regression_l1"},
+        "xgb": {"objective": "reg:absoluteerror"},
+    },
+}
 
 
 class DescriptorModel(Estimator):
@@ -111,8 +117,16 @@ class DescriptorModel(Estimator):
                 rounds.append(booster.train(X[tr][:, cols], z[tr], (X[te][:, cols], z[te]), None))
                 oof[te] = booster.predict(X[te][:, cols])
                 score.append(self._log10_mae(oof[te], z[te]))
-            trials.append({"features": list(groups), "params": params, "rounds": int(np.median(rounds)),
-                           "inner_mae_log10": float(np.mean(score)), "cols": cols, "oof": oof})  # fmt: skip
+            trials.append(
+                {
+                    "features": list(groups),
+                    "params": params,
+                    "rounds": int(np.median(rounds)),
+                    "inner_mae_log10": float(np.mean(score)),
+                    "cols": cols,
+                    "oof": oof,
+                }
+            )
         best = min(trials, key=lambda t: t["inner_mae_log10"])
         self.features = FeatureConfig(tuple(best["features"]), base.shell_tol, base.version)
         self.params, self.rounds = best["params"], best["rounds"]
@@ -120,7 +134,7 @@ class DescriptorModel(Estimator):
         self._booster.train(X[:, best["cols"]], z, None, self.rounds)
         if self.inner_folds >= 2 and val is None:
             self.conformal = ConformalInterval.from_residuals(self.transform.inverse(best["oof"]) - y_log10)
-        self.train_info = {"dataset": ds.name, "n": len(ds), "data_hash": data_hash(ds), "rounds": self.rounds}
+        self.train_info = training_summary(ds) | {"rounds": self.rounds}
         if len(trials) > 1:
             self.train_info["selection"] = [
                 {k: t[k] for k in ("features", "params", "rounds", "inner_mae_log10")} for t in trials
@@ -164,7 +178,7 @@ class MeanModel(Estimator):
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
         self.value = float(np.mean(y_log10))
-        self.train_info = {"dataset": ds.name, "n": len(ds), "data_hash": data_hash(ds)}
+        self.train_info = training_summary(ds)
         return self
 
     def predict(self, ds: Dataset) -> Prediction:
