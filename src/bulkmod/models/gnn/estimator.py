@@ -159,6 +159,11 @@ class GraphModel(Estimator):
         except TypeError as exc:
             raise BulkmodError(f"{self.arch}: unknown parameter ({exc})") from None
 
+    def parameter_count(self) -> int:
+        """Trainable parameters of this configuration (fitted or not), for benchmark tables."""
+        net = self.net or self._build_net()
+        return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
     # ---- training ------------------------------------------------------------------------------------
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
         data, errors = self._data(ds)
@@ -181,7 +186,7 @@ class GraphModel(Estimator):
         self.net = self._build_net()
         report = self._maybe_pretrained()
         self.transform.fit(y_log10[tr])
-        self.n_fit = len(tr)
+        self.n_fit = len(tr) if self.transform.standardize else None  # no normaliser, nothing fitted
         if report and report["normalizer"] and self.transform.space == "log10" and self.transform.standardize:
             # keep fc_out's scale meaningful: fine-tune in the target units the checkpoint was trained in
             self.transform.mean, self.transform.std = report["normalizer"]["mean"], report["normalizer"]["std"]
@@ -213,7 +218,7 @@ class GraphModel(Estimator):
             "epochs_run": state.epoch,
             "best_epoch": state.best_epoch,
             "best_val_mae_log10": state.best_val,
-            "parameters": sum(p.numel() for p in self.net.parameters()),
+            "parameters": self.parameter_count(),
             "pretrained": report,
         }
         return self
