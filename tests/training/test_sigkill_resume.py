@@ -1,0 +1,70 @@
+"""A real SIGKILL in the middle of `bulkmod train`, then `--param resume=true`: same model as an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from bulkmod.models import Estimator
+from bulkmod.training.trainer import CHECKPOINT
+
+EPOCHS = 30
+ARGS = [
+    "--model", "cgcnn-deep", "--epochs", str(EPOCHS), "--batch-size", "16", "--seed", "3",
+    "--param", "n_conv=2", "--param", "hidden=16", "--param", "head_hidden=16", "--param", "patience=1000",
+]  # fmt: skip
+ENV = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _train(folder, out, *extra) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "bulkmod.cli", "train", "--dataset", str(folder), "--out", str(out), *ARGS, *extra]
+    return subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _epoch(ckdir) -> int:
+    found = list(ckdir.glob(f"*/{CHECKPOINT}"))
+    if not found:
+        return -1
+    return int(torch.load(found[0], map_location="cpu", weights_only=True)["state"]["epoch"])
+
+
+def test_sigkill_then_resume_matches_uninterrupted(mp_small, tmp_path):
+    folder = tmp_path / "crystals"
+    folder.mkdir()
+    rows = []
+    for i, (sid, s, k) in enumerate(zip(mp_small.ids, mp_small.structures, mp_small.k_vrh, strict=True)):
+        if i == 150:
+            break
+        s.to(filename=str(folder / f"{sid}.cif"))
+        rows.append(f"{sid},{k}")
+    (folder / "id_prop.csv").write_text("\n".join(rows) + "\n")
+
+    reference = _train(folder, tmp_path / "ref")
+    ckdir = tmp_path / "ck"
+    victim = _train(folder, tmp_path / "killed", "--param", f"checkpoint_dir={ckdir}")
+    deadline = time.time() + 300
+    while _epoch(ckdir) < 3 and time.time() < deadline and victim.poll() is None:
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    killed_at = _epoch(ckdir)
+    assert victim.returncode == -signal.SIGKILL and 3 <= killed_at < EPOCHS, killed_at
+    assert not (tmp_path / "killed" / "manifest.json").exists()
+    assert not list(ckdir.rglob("*.tmp"))  # atomic checkpoint writes: no half-written file
+
+    resumed = _train(folder, tmp_path / "resumed", "--param", f"checkpoint_dir={ckdir}", "--param", "resume=true")
+    assert resumed.wait(timeout=600) == 0, resumed.stderr.read().decode()[-2000:]
+    assert reference.wait(timeout=600) == 0, reference.stderr.read().decode()[-2000:]
+
+    test = mp_small.subset(range(200, 240))
+    a = Estimator.load(tmp_path / "ref").predict(test).mean_log10
+    b = Estimator.load(tmp_path / "resumed").predict(test).mean_log10
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
+    log_a = (tmp_path / "ref" / "train_log.csv").read_text()
+    assert log_a == (tmp_path / "resumed" / "train_log.csv").read_text()
