@@ -31,6 +31,17 @@ def test_loo_correction_learns_a_systematic_underestimate():
     assert info["interval90_halfwidth_log10"] >= np.quantile(np.abs(corrected - y), 0.85)
 
 
+def test_class_offsets_capture_class_specific_errors():
+    rng = np.random.default_rng(1)
+    y = rng.uniform(1.0, 2.5, 40)
+    classes = np.array(["metal", "ionic"] * 20)
+    pred = y - np.where(classes == "ionic", 0.05, 0.0) + rng.normal(0, 0.005, 40)
+    _, global_info = loo_correction(pred, y)
+    _, info = loo_correction(pred, y, classes)
+    assert info["loo_mae_log10"] < 0.5 * global_info["loo_mae_log10"]
+    assert info["class_offsets"]["ionic"] > info["class_offsets"]["metal"]
+
+
 @pytest.mark.skipif(not (PRETRAINED_DIR / COMPOSITION_MODEL).exists(), reason="composition model not built")
 def test_expt_jarvis_flags_noble_gases_and_scores_the_rest(tmp_path):
     res = evaluate_experimental("default", "expt-jarvis", correct=True, out=tmp_path / "e.json")
@@ -39,3 +50,5 @@ def test_expt_jarvis_flags_noble_gases_and_scores_the_rest(tmp_path):
     assert res["n"] == 27 - 3 and res["n_rejected_input"] == 5
     assert {r["material_class"] for r in res["per_class_corrected"]} >= {"all", "metal", "ionic"}
     assert res["correction"]["loo_mae_log10"] == pytest.approx(res["mae_log10"])
+    assert set(res["correction"]["class_offsets"]) == {"metal", "ionic"}
+    assert res["correction_global_only"]["class_offsets"] == {}
