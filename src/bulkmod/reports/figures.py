@@ -12,22 +12,25 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from bulkmod.evaluation.metrics import K_BIN_LABELS, K_BINS_GPA, k_bin_masks
 
 GPA_TICKS = FuncFormatter(lambda v, _: f"{10**v:.3g}")
+NICE_GPA = np.log10([0.3, 1, 3, 10, 30, 100, 300, 1000])
 
 
 def _gpa_axis(ax, which: str = "both") -> None:
-    if which in ("x", "both"):
-        ax.xaxis.set_major_formatter(GPA_TICKS)
-    if which in ("y", "both"):
-        ax.yaxis.set_major_formatter(GPA_TICKS)
+    """Data are log10(GPa); ticks sit at round GPa values and are labelled in GPa."""
+    axes = {"x": [ax.xaxis], "y": [ax.yaxis], "both": [ax.xaxis, ax.yaxis]}[which]
+    for axis in axes:
+        axis.set_major_locator(FixedLocator(NICE_GPA))
+        axis.set_major_formatter(GPA_TICKS)
 
 
-def parity(y: np.ndarray, p: np.ndarray, colour: np.ndarray | None = None, colour_label: str = "fold",
-           title: str = "") -> Figure:  # fmt: skip
+def parity(
+    y: np.ndarray, p: np.ndarray, colour: np.ndarray | None = None, colour_label: str = "fold", title: str = ""
+) -> Figure:
     """Predicted vs true K on log axes labelled in GPa, with the identity line."""
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     style = {"c": colour, "cmap": "viridis"} if colour is not None else {"color": "tab:blue"}
@@ -81,16 +84,22 @@ def error_by_group(groups: list[str], abs_err: np.ndarray, xlabel: str, title: s
     fig, ax = plt.subplots(figsize=(5.6, 3.4))
     bars = ax.bar(cats, mae)
     for bar, c in zip(bars, cats, strict=True):
-        ax.annotate(f"n={int((g == c).sum())}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=7)  # fmt: skip
+        ax.annotate(
+            f"n={int((g == c).sum())}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
     ax.set(xlabel=xlabel, ylabel="MAE (log10)", title=title)
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     return fig
 
 
-def calibration(y: np.ndarray, p: np.ndarray, lo: np.ndarray, hi: np.ndarray, std: np.ndarray | None,
-                title: str = "") -> Figure:  # fmt: skip
+def calibration(
+    y: np.ndarray, p: np.ndarray, lo: np.ndarray, hi: np.ndarray, std: np.ndarray | None, title: str = ""
+) -> Figure:
     """Observed vs nominal coverage (Gaussian levels from std when present) and the 90 % width per K bin."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.4, 3.6))
     if std is not None and np.isfinite(std).any():
@@ -99,7 +108,7 @@ def calibration(y: np.ndarray, p: np.ndarray, lo: np.ndarray, hi: np.ndarray, st
         levels = np.linspace(0.05, 0.95, 19)
         obs = [np.mean(np.abs(y - p) <= norm.ppf(0.5 + lv / 2) * std) for lv in levels]
         a1.plot(levels, obs, "o-", label="Gaussian from std")
-    cover = [np.mean((y[m] >= lo[m]) & (y[m] <= hi[m])) if m.any() else np.nan for m in k_bin_masks(y)]  # fmt: skip
+    cover = [np.mean((y[m] >= lo[m]) & (y[m] <= hi[m])) if m.any() else np.nan for m in k_bin_masks(y)]
     a1.plot([0.9], [np.mean((y >= lo) & (y <= hi))], "r*", ms=12, label="90 % interval, all")
     a1.plot([0, 1], [0, 1], "k--", lw=1)
     a1.set(xlabel="nominal coverage", ylabel="observed coverage", xlim=(0, 1), ylim=(0, 1), title=title)

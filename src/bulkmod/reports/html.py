@@ -25,6 +25,7 @@ from bulkmod.reports.tables import COLUMNS
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:49%;margin:4px 0}
+img.wide{max-width:98%}.scroll{overflow-x:auto}
 .verdict{font-size:1.3em;font-weight:bold}.skip{color:#a33}"""
 
 
@@ -43,9 +44,10 @@ class Report:
         self.parts.append(f"<p class='{cls}'>{html.escape(text)}</p>")
 
     def table(self, df: pd.DataFrame) -> None:
-        self.parts.append(df.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="", border=0))
+        table = df.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="", border=0)
+        self.parts.append(f"<div class='scroll'>{table}</div>")
 
-    def figure(self, name: str, fig: Figure) -> None:
+    def figure(self, name: str, fig: Figure, wide: bool = False) -> None:
         import matplotlib.pyplot as plt
 
         buf = io.BytesIO()
@@ -54,13 +56,16 @@ class Report:
         data = buf.getvalue()
         self.pngs[name] = data
         b64 = base64.b64encode(data).decode()
-        self.parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>")
+        cls = " class='wide'" if wide else ""
+        self.parts.append(f"<img{cls} alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>")
 
     def write(self, out: Path | str) -> Path:
         out = Path(out)
         body = "\n".join(self.parts)
-        doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
-               f"<style>{CSS}</style></head><body><h1>{html.escape(self.title)}</h1>{body}</body></html>")  # fmt: skip
+        doc = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
+            f"<style>{CSS}</style></head><body><h1>{html.escape(self.title)}</h1>{body}</body></html>"
+        )
         write_text_atomic(out, doc)
         fig_dir = out.with_name(out.stem + "_figures")
         fig_dir.mkdir(parents=True, exist_ok=True)
@@ -118,9 +123,19 @@ def _comparison(loaded: list[tuple[str, dict, pd.DataFrame]]) -> pd.DataFrame:
         p = np.nan
         if best_name != name and len(shared) > 10:
             p = float(wilcoxon(err[shared].to_numpy(), best_err[shared].to_numpy()).pvalue)
-        rows.append({"run": name, "model": res["model"], "dataset": res["dataset"], "split": res["split"],
-                     "n": res["n"], **{c: res.get(c) for c in COLUMNS},
-                     "best on dataset": best_name, "n shared": len(shared), "paired p vs best": p})  # fmt: skip
+        rows.append(
+            {
+                "run": name,
+                "model": res["model"],
+                "dataset": res["dataset"],
+                "split": res["split"],
+                "n": res["n"],
+                **{c: res.get(c) for c in COLUMNS},
+                "best on dataset": best_name,
+                "n shared": len(shared),
+                "paired p vs best": p,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -139,20 +154,29 @@ def build_report(paths: list[str], out: Path | str, title: str = "bulkmod report
         rep.heading(f"{name}: {res['model']} on {res['dataset']} ({res['split']})")
         ok = np.isfinite(preds["y_pred_log10"])
         y, p = preds["y_true_log10"].to_numpy()[ok], preds["y_pred_log10"].to_numpy()[ok]
-        rep.text(f"n = {res['n']}, MAE {res['mae_log10']:.4f} log10 ({res['mae_gpa']:.1f} GPa), "
-                 f"spread ratio {res['spread_ratio']:.2f}, R² (GPa) {res['r2_gpa']:.3f}")  # fmt: skip
+        rep.text(
+            f"n = {res['n']}, MAE {res['mae_log10']:.4f} log10 ({res['mae_gpa']:.1f} GPa), "
+            f"spread ratio {res['spread_ratio']:.2f}, R² (GPa) {res['r2_gpa']:.3f}"
+        )
         std = preds["std_log10"].to_numpy()[ok]
         has_std = np.isfinite(std).any()
-        rep.figure(f"{name}_parity", figures.parity(y, p, std if has_std else preds["fold"].to_numpy()[ok],
-                                                     "σ (log10)" if has_std else "fold", res["model"]))  # fmt: skip
+        rep.figure(
+            f"{name}_parity",
+            figures.parity(
+                y, p, std if has_std else preds["fold"].to_numpy()[ok], "σ (log10)" if has_std else "fold", res["model"]
+            ),
+        )
         rep.figure(f"{name}_residuals", figures.residuals_vs_true(y, p, "residual vs true K"))
         rep.figure(f"{name}_range", figures.range_picture(y, p, "prediction range vs true range"))
         groups = _sample_groups(res["dataset"], preds["id"][ok].tolist())
         for label, g in (groups or {}).items():
+            if len(set(g)) < 2:
+                rep.text(f"all {len(g)} crystals share one {label} ({g[0]}): no breakdown")
+                continue
             rep.figure(f"{name}_by_{label.replace(' ', '_')}", figures.error_by_group(g, np.abs(p - y), label))
         lo, hi = preds["lo90_log10"].to_numpy()[ok], preds["hi90_log10"].to_numpy()[ok]
         if np.isfinite(lo).any():
-            rep.figure(f"{name}_calibration", figures.calibration(y, p, lo, hi, std if has_std else None))
+            rep.figure(f"{name}_calibration", figures.calibration(y, p, lo, hi, std if has_std else None), wide=True)
         if res.get("leaderboard"):
             rep.heading("matbench leaderboard, same samples", 3)
             rep.table(pd.DataFrame(res["leaderboard"]))
