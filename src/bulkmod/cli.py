@@ -99,8 +99,10 @@ TARGETS = {
 
 def _model_config(args: argparse.Namespace) -> dict:
     """Options shared by `benchmark` and `train`, as the keyword arguments of the model's constructor."""
-    if args.model == "mean":
-        return {}
+    from bulkmod.models import MODELS
+
+    if args.model == "mean" or args.model not in MODELS:
+        return {}  # an unknown name is reported by build_model with the list of choices
     cfg: dict = {}
     if args.features:
         from bulkmod.features import FeatureConfig
@@ -111,6 +113,14 @@ def _model_config(args: argparse.Namespace) -> dict:
     for key in ("inner_folds", "seed", "loss", "epochs", "lr", "weight_decay", "batch_size"):
         if getattr(args, key, None) is not None:
             cfg[key] = getattr(args, key)
+    if (args.checkpoint_dir or args.resume) and MODELS[args.model].family not in ("graph", "hybrid"):
+        raise BulkmodError(f"--checkpoint-dir/--resume are for neural models; {args.model!r} trains in one go")
+    if args.checkpoint_dir:
+        cfg.setdefault("params", {})["checkpoint_dir"] = args.checkpoint_dir
+    if args.resume:
+        if not args.checkpoint_dir:
+            raise BulkmodError("--resume needs --checkpoint-dir DIR (where the killed run saved its checkpoints)")
+        cfg.setdefault("params", {})["resume"] = True
     for item in args.param or []:
         key, sep, value = item.partition("=")
         if not sep:
@@ -145,6 +155,10 @@ def _add_training_options(sp: argparse.ArgumentParser, inner_folds_default: int 
     g.add_argument("--lr", type=float, help="neural models: learning rate")
     g.add_argument("--weight-decay", type=float, help="neural models: AdamW weight decay")
     g.add_argument("--batch-size", type=int, help="neural models: batch size")
+    g.add_argument(
+        "--checkpoint-dir", help="neural models: save a checkpoint every epoch here (one sub-folder per fold)"
+    )
+    g.add_argument("--resume", action="store_true", help="neural models: continue a killed run from --checkpoint-dir")
     g.add_argument("--param", action="append", metavar="KEY=VALUE", help="model-specific hyper-parameter (repeatable)")
     g.add_argument("--seed", type=int, help="random seed (default 0)")
 

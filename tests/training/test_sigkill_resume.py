@@ -1,4 +1,4 @@
-"""A real SIGKILL in the middle of `bulkmod train`, then `--param resume=true`: same model as an uninterrupted run."""
+"""A real SIGKILL in the middle of `bulkmod train`, then `--resume`: same model as an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_sigkill_then_resume_matches_uninterrupted(mp_small, tmp_path):
 
     reference = _train(folder, tmp_path / "ref")
     ckdir = tmp_path / "ck"
-    victim = _train(folder, tmp_path / "killed", "--param", f"checkpoint_dir={ckdir}")
+    victim = _train(folder, tmp_path / "killed", "--checkpoint-dir", str(ckdir))
     deadline = time.time() + 300
     while _epoch(ckdir) < 3 and time.time() < deadline and victim.poll() is None:
         time.sleep(0.05)
@@ -58,7 +58,7 @@ def test_sigkill_then_resume_matches_uninterrupted(mp_small, tmp_path):
     assert not (tmp_path / "killed" / "manifest.json").exists()
     assert not list(ckdir.rglob("*.tmp"))  # atomic checkpoint writes: no half-written file
 
-    resumed = _train(folder, tmp_path / "resumed", "--param", f"checkpoint_dir={ckdir}", "--param", "resume=true")
+    resumed = _train(folder, tmp_path / "resumed", "--checkpoint-dir", str(ckdir), "--resume")
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read().decode()[-2000:]
     assert reference.wait(timeout=600) == 0, reference.stderr.read().decode()[-2000:]
 

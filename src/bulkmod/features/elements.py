@@ -22,9 +22,19 @@ MAGPIE_PROPS = (
 # elemental properties tied to cohesion and stiffness, beyond the Magpie preset (Miedema phi and n_ws^1/3,
 # elemental bulk/shear moduli, molar volume, polarizability, ...)
 EXTRA_PROPS = (
-    "BulkModulus", "ShearModulus", "MolarVolume", "Density", "Polarizability", "FirstIonizationEnergy",
-    "ElectronAffinity", "HeatFusion", "BoilingT", "phi", "n_ws^third", "MiracleRadius",
-)  # fmt: skip
+    "BulkModulus",
+    "ShearModulus",
+    "MolarVolume",
+    "Density",
+    "Polarizability",
+    "FirstIonizationEnergy",
+    "ElectronAffinity",
+    "HeatFusion",
+    "BoilingT",
+    "phi",
+    "n_ws^third",
+    "MiracleRadius",
+)
 
 
 @cache

@@ -38,10 +38,19 @@ ALL_GROUPS = (*COMPOSITION_GROUPS, "spacegroup", *STRUCTURE_GROUPS)
 # v1 defaults (the shipped model and the committed mp-binary-2025 results use these)
 DEFAULT_STRUCTURE_GROUPS = ("magpie", "stoich", "spacegroup", *STRUCTURE_GROUPS)
 DEFAULT_COMPOSITION_GROUPS = ("magpie", "stoich", "spacegroup")
-COMPOSITION_NAMES = {"magpie": magpie_names, "stoich": stoichiometry_names, "extra": extra_names,
-                     "fractions": fraction_names, "spacegroup": spacegroup_names}  # fmt: skip
-COMPOSITION_FEATURES = {"magpie": magpie_features, "stoich": stoichiometry_features, "extra": extra_features,
-                        "fractions": lambda frac: frac[:, 1:]}  # fmt: skip
+COMPOSITION_NAMES = {
+    "magpie": magpie_names,
+    "stoich": stoichiometry_names,
+    "extra": extra_names,
+    "fractions": fraction_names,
+    "spacegroup": spacegroup_names,
+}
+COMPOSITION_FEATURES = {
+    "magpie": magpie_features,
+    "stoich": stoichiometry_features,
+    "extra": extra_features,
+    "fractions": lambda frac: frac[:, 1:],
+}
 
 
 @dataclass(frozen=True)
