@@ -22,7 +22,7 @@ from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.graphs import ATOM_FEATURE_DIM, GraphConfig, build_graphs, to_data
 from bulkmod.io import sha256_json
-from bulkmod.models.base import Estimator, Prediction, data_hash
+from bulkmod.models.base import Estimator, Prediction, data_hash, training_summary
 from bulkmod.models.gnn import GRAPH_SPECS
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
 from bulkmod.models.gnn.nets import CGCNN, EncoderHead
@@ -209,10 +209,7 @@ class GraphModel(Estimator):
         self.train_log = state.log
         resid = self.transform.inverse(predict_batches(self.net, val_data)) - y_val
         self.conformal = ConformalInterval.from_residuals(resid)
-        self.train_info = {
-            "dataset": ds.name,
-            "n": len(ds),
-            "data_hash": data_hash(ds),
+        self.train_info = training_summary(ds) | {
             "n_train": len(tr),
             "n_val": len(y_val),
             "epochs_run": state.epoch,
