@@ -97,3 +97,9 @@ def test_composition_only_data_gets_composition_and_spacegroup_features():
 def test_unknown_group_is_refused():
     with pytest.raises(BulkmodError, match="unknown feature group"):
         FeatureConfig(("magpie", "vibes"))
+
+
+def test_neighbour_cap_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("BULKMOD_MAX_NEIGHBORS", "20")
+    with pytest.raises(BulkmodError, match="BULKMOD_MAX_NEIGHBORS"):
+        structure_features(_rocksalt(), STRUCT_GROUPS)  # ~90 neighbours within 6 A

@@ -61,7 +61,7 @@ def test_checkpoint_every_epoch_and_seeds(data, tmp_path):
     train, test = data
     a = _fit(train, tmp_path)
     (folder,) = tmp_path.iterdir()
-    assert (folder / CHECKPOINT).exists() and not list(folder.glob("*.tmp"))
+    assert (folder / CHECKPOINT).exists() and not list(folder.glob("*.tmp*"))
     assert torch.load(folder / CHECKPOINT, weights_only=True)["state"]["done"]
     b, c = _fit(train), _fit(train, seed=1)
     np.testing.assert_array_equal(a.predict(test).mean_log10, b.predict(test).mean_log10)

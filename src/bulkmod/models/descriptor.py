@@ -11,6 +11,7 @@ from sklearn.model_selection import KFold
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
+from bulkmod.io import atomic_path
 from bulkmod.models.base import Estimator, Prediction, training_summary
 from bulkmod.models.boosters import make_booster
 from bulkmod.models.transforms import TargetTransform
@@ -154,7 +155,8 @@ class DescriptorModel(Estimator):
         return self._with_intervals(Prediction(mean_log10=mean, errors=errors))
 
     def _write_weights(self, directory: Path) -> list[str]:
-        self._booster.save(directory / self._booster.weights_file)
+        with atomic_path(directory / self._booster.weights_file) as tmp:
+            self._booster.save(tmp)
         return [self._booster.weights_file]
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:

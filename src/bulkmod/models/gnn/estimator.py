@@ -21,7 +21,7 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.graphs import ATOM_FEATURE_DIM, GraphConfig, build_graphs, to_data
-from bulkmod.io import sha256_json
+from bulkmod.io import atomic_path, sha256_json
 from bulkmod.models.base import Estimator, Prediction, data_hash, training_summary
 from bulkmod.models.gnn import GRAPH_SPECS
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
@@ -261,7 +261,8 @@ class GraphModel(Estimator):
     def _write_weights(self, directory: Path) -> list[str]:
         if self.net is None:
             raise BulkmodError("model is not fitted")
-        save_model(self.net, str(directory / WEIGHTS))  # handles SchNet's shared filter-network tensors
+        with atomic_path(directory / WEIGHTS) as tmp:
+            save_model(self.net, str(tmp))  # handles SchNet's shared filter-network tensors
         if self.train_log:
             write_train_log(directory / TRAIN_LOG, self.train_log)
         return [WEIGHTS]
