@@ -94,3 +94,13 @@ def test_diagnose_json_on_a_collapsed_csv(tmp_path, capsys):
     assert main(["diagnose", str(path), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["verdict"] == "collapsed" and res["causes"] and res["fixes"]
+
+
+@needs_default
+def test_predict_corrected_to_experiment_raises_k_and_widens_interval(tmp_path):
+    plain, corrected = tmp_path / "p.csv", tmp_path / "c.csv"
+    assert main(["predict", str(EXAMPLES / "MgO.cif"), "--out", str(plain)]) == 0
+    assert main(["predict", str(EXAMPLES / "MgO.cif"), "--correct-to", "experiment", "--out", str(corrected)]) == 0
+    a, b = pd.read_csv(plain).iloc[0], pd.read_csv(corrected).iloc[0]
+    assert b.k_vrh_gpa > a.k_vrh_gpa  # PBE-trained predictions of ionic oxides sit low against experiment
+    assert b.k_vrh_high_gpa / b.k_vrh_low_gpa > a.k_vrh_high_gpa / a.k_vrh_low_gpa

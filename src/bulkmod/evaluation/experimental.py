@@ -8,6 +8,7 @@ so every number here is leave-one-out and the correction's interval comes from i
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,28 @@ def evaluate_experimental(
         write_results(res, scored, out)
         df.to_csv(Path(out).with_name(Path(out).stem + ".all_rows.csv"), index=False, float_format="%.5f")
     return res
+
+
+@dataclass(frozen=True)
+class ExperimentCorrection:
+    """The class-aware DFT -> experiment map as a wrapper around any model's predictions (`--correct-to`)."""
+
+    a: float
+    b: float
+    class_offsets: dict[str, float]
+    q90: float
+    loo_mae_log10: float
+    n_fit: int
+
+    @classmethod
+    def fit(cls, model: str = "default", dataset: str = "expt-jarvis") -> ExperimentCorrection:
+        c = evaluate_experimental(model, dataset, correct=True)["correction"]
+        return cls(c["a"], c["b"], c["class_offsets"], c["interval90_halfwidth_log10"], c["loo_mae_log10"], c["n_fit"])
+
+    def apply(self, pred_log10: np.ndarray, formulas: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Corrected log10 K and its 90 % interval (from the correction's own LOO residuals)."""
+        offsets = np.array(
+            [self.class_offsets.get(material_class(Composition(f)), 0.0) if f else 0.0 for f in formulas]
+        )
+        out = pred_log10 + self.a + self.b * (pred_log10 - 2.0) + offsets
+        return out, out - self.q90, out + self.q90

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from bulkmod.evaluation.metrics import K_BIN_LABELS
 
-COLUMNS = ("mae_log10", "rmse_log10", "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio", "coverage_90", "wall_s")
+COLUMNS = (
+    "mae_log10", "rmse_log10", "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio", "coverage_90", "mean_width90_log10",
+    "wall_s",
+)  # fmt: skip
 
 
 def _cell(v: object) -> str:
