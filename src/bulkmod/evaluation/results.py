@@ -51,8 +51,15 @@ def machine() -> str:
 
 
 def command_line() -> str:
-    prog = Path(sys.argv[0]).name
-    return shlex.join(["bulkmod" if prog in ("bulkmod", "__main__.py") else prog, *sys.argv[1:]])
+    """How this run was started, as a user would retype it (`bulkmod ...` or `python benchmarks/x.py ...`)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name in ("bulkmod", "__main__.py", "cli.py"):
+        return shlex.join(["bulkmod", *sys.argv[1:]])
+    try:
+        script = str(argv0.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        script = str(argv0)
+    return shlex.join(["python", script, *sys.argv[1:]])
 
 
 def build_results(
