@@ -42,11 +42,6 @@ class TargetTransform:
         y = np.asarray(z, float) * self.std + self.mean
         return y if self.space == "log10" else np.log10(np.maximum(y, MIN_GPA))
 
-    def scale_std(self, z_std: np.ndarray, y_log10: np.ndarray) -> np.ndarray:
-        """A standard deviation in model space converted to log10 space (delta method for GPa)."""
-        s = np.asarray(z_std, float) * self.std
-        return s if self.space == "log10" else s / (np.log(10) * 10.0 ** np.asarray(y_log10))
-
     def as_dict(self) -> dict:
         return asdict(self)
 
