@@ -71,9 +71,10 @@ def run_benchmark(
         t_fit = time.perf_counter() - t
         test = ds.subset(te)
         frames.append(prediction_frame(test.ids, k, test.y_log10, est.predict(test)))
-        fold_meta.append(
-            {"n_train": len(tr), "fit_s": round(t_fit, 2), "predict_s": round(time.perf_counter() - t - t_fit, 2)}
-        )
+        meta = {"n_train": len(tr), "fit_s": round(t_fit, 2), "predict_s": round(time.perf_counter() - t - t_fit, 2)}
+        if "selection" in est.train_info:  # what the nested selection chose on this fold's training part
+            meta["selection"] = est.train_info["selection"]
+        fold_meta.append(meta)
     preds = pd.concat(frames, ignore_index=True)
     extra: dict[str, Any] = {"limit": limit, "folds": len(splits), "model_config": model_config or {}}
     train_name, test_name = ds.name, ds.name
