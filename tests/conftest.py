@@ -9,6 +9,18 @@ import pytest
 
 os.environ.setdefault("BULKMOD_CACHE", tempfile.mkdtemp(prefix="bulkmod-test-cache-"))
 
+SUMMARY: dict[str, str] = {}  # tests put counts here that belong in the test output (e.g. the fuzz outcome)
+
+
+@pytest.fixture(scope="session")
+def summary() -> dict[str, str]:
+    return SUMMARY
+
+
+def pytest_terminal_summary(terminalreporter):
+    for title, text in SUMMARY.items():
+        terminalreporter.write_line(f"{title}: {text}")
+
 
 @pytest.fixture(scope="session")
 def mp_binary():

@@ -114,7 +114,7 @@ def corpus(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("fuzz"))
 
 
-def test_predict_survives_the_corpus(corpus):
+def test_predict_survives_the_corpus(corpus, summary):
     assert len(corpus) >= 500
     df = predict_files([p for p, _, _ in corpus], load_model(None))
     assert len(df) == len(corpus)
@@ -127,7 +127,10 @@ def test_predict_survives_the_corpus(corpus):
         if expect == "bad":
             assert has_err and np.isnan(row.k_vrh_low_gpa), (path.name, row.k_vrh_gpa)
         counts[(category, "K" if has_k else "error")] += 1
-    print("\nfuzz corpus outcome:", dict(sorted(counts.items())))
+    outcome = ", ".join(f"{cat} -> {what}: {n}" for (cat, what), n in sorted(counts.items()))
+    summary["fuzz corpus (predict)"] = (
+        f"{len(corpus)} files, {sum(1 for _, _, e in corpus if e != 'good')} corrupted; {outcome}"
+    )
 
 
 def test_data_validate_reports_every_bad_row(corpus, tmp_path):
