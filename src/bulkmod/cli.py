@@ -75,12 +75,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"wrote {len(df)} rows to {out}", file=sys.stderr)
     model_name = resolve_model_dir(args.model).name
     rows = [
-        [r.source, r.formula, _fmt(r.k_vrh_gpa), _fmt(r.k_vrh_low_gpa), _fmt(r.k_vrh_high_gpa), r.error]
+        [r.source, r.formula, _fmt(r.k_vrh_gpa), _fmt(r.k_vrh_low_gpa), _fmt(r.k_vrh_high_gpa), r.in_domain, r.error]
         for r in df.itertuples()
     ]
     _print_table(
         f"Bulk modulus K_VRH (GPa), model {model_name}, 90% interval",
-        ["source", "formula", "K", "low", "high", "error"],
+        ["source", "formula", "K", "low", "high", "in domain", "error"],
         rows,
     )
     n_ok = int(df["error"].eq("").sum())
@@ -167,7 +167,9 @@ def _add_training_options(sp: argparse.ArgumentParser, inner_folds_default: int 
     )
     g.add_argument("--epochs", type=int, help="neural models: maximum epochs")
     g.add_argument("--lr", type=float, help="neural models: learning rate")
-    g.add_argument("--weight-decay", type=float, help="neural models: AdamW weight decay")
+    g.add_argument(
+        "--weight-decay", type=float, help="neural models: weight decay (AdamW, or SGD with --param optimizer=sgd)"
+    )
     g.add_argument("--batch-size", type=int, help="neural models: batch size")
     g.add_argument(
         "--checkpoint-dir", help="neural models: save a checkpoint every epoch here (one sub-folder per fold)"

@@ -13,7 +13,7 @@ from bulkmod.data.validate import RawRow, build_dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.models.base import Estimator
 
-OUTPUT_COLUMNS = ["source", "formula", "k_vrh_gpa", "k_vrh_low_gpa", "k_vrh_high_gpa", "error"]
+OUTPUT_COLUMNS = ["source", "formula", "k_vrh_gpa", "k_vrh_low_gpa", "k_vrh_high_gpa", "in_domain", "error"]
 
 
 def expand_inputs(items: list[str]) -> list[Path]:
@@ -52,6 +52,7 @@ def predict_files(paths: list[Path], model: Estimator) -> pd.DataFrame:
             "k_vrh_gpa": np.nan,
             "k_vrh_low_gpa": np.nan,
             "k_vrh_high_gpa": np.nan,
+            "in_domain": "",
             "error": "",
         }
     )
@@ -59,6 +60,11 @@ def predict_files(paths: list[Path], model: Estimator) -> pd.DataFrame:
         pred = model.predict(ds)
         pos = np.array([int(i) for i in ds.ids])
         out.loc[pos, "formula"] = [s.composition.reduced_formula for s in ds.structures]
+        seen = set(model.train_info.get("elements", []))
+        if seen:  # an element the model never saw in training: the prediction is an extrapolation
+            out.loc[pos, "in_domain"] = [
+                "yes" if {e.symbol for e in c.elements} <= seen else "no: unseen element" for c in ds.compositions
+            ]
         out.loc[pos, "k_vrh_gpa"] = 10.0**pred.mean_log10
         if pred.lo90_log10 is not None:
             out.loc[pos, "k_vrh_low_gpa"] = 10.0**pred.lo90_log10

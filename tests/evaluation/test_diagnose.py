@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from bulkmod.evaluation.diagnose import diagnose, read_predictions
+from bulkmod.evaluation.diagnose import diagnose, model_causes, read_predictions
 
 rng = np.random.default_rng(0)
 TRUE = np.exp(rng.uniform(np.log(50), np.log(317), 400))
@@ -50,6 +50,24 @@ def test_model_manifest_names_the_ingredient(tmp_path):
     res = diagnose(TRUE, rng.uniform(128, 133, len(TRUE)), model_dir=tmp_path)
     text = " ".join(res["causes"])
     assert "no normalisation" in text and "learning rate" in text and "spread ratio ended at 0.05" in text
+
+
+def _manifest(path, **config):
+    path.mkdir()
+    (path / "manifest.json").write_text(json.dumps({"format": "bulkmod-model/1", "config": config}))
+    return path
+
+
+def test_sgd_on_an_unnormalised_target_is_named(tmp_path):
+    raw = {"space": "gpa", "standardize": False}
+    sgd = {"optimizer": "sgd", "momentum": 0.9}
+    found = model_causes(_manifest(tmp_path / "a", transform=raw, loss="mse", lr=0.01, params=sgd))
+    assert any("SGD (lr 0.01, momentum 0.9)" in c and "~200" in c for c in found)
+    # Adam(W)'s step does not grow with the gradient; a standardised target keeps SGD's gradient O(1)
+    adamw = model_causes(_manifest(tmp_path / "b", transform=raw, loss="mse", lr=0.01, params={}))
+    std = {"space": "log10", "standardize": True}
+    fixed = model_causes(_manifest(tmp_path / "c", transform=std, loss="mse", lr=0.01, params=sgd))
+    assert not any("SGD" in c for c in adamw + fixed)
 
 
 def test_reads_results_csv_in_log10(tmp_path):

@@ -28,16 +28,28 @@ def test_descriptor_models_learn_and_round_trip(key, split, tmp_path):
     np.testing.assert_allclose(loaded.predict(test).mean_log10, pred.mean_log10, rtol=1e-6)
 
 
-def test_inner_folds_give_conformal_intervals(split, tmp_path):
+def test_inner_folds_give_adaptive_conformal_intervals(split, tmp_path):
     train, test = split
     model = build_model("lgbm", inner_folds=3, **FAST).fit(train, train.y_log10)
     pred = model.predict(test)
-    assert model.conformal is not None and model.conformal.n_calibration == len(train)
-    assert np.all(pred.lo90_log10 < pred.mean_log10) and np.all(pred.hi90_log10 > pred.mean_log10)
+    assert model.conformal is not None and model.conformal.normalized
+    assert model.conformal.n_calibration == len(train)
+    width = pred.hi90_log10 - pred.lo90_log10
+    assert np.all(width > 0) and width.std() > 0.05 * width.mean()  # not one constant band
+    np.testing.assert_allclose(pred.std_log10 * 2 * 1.6448536, width, rtol=1e-6)
     cover = np.mean((test.y_log10 >= pred.lo90_log10) & (test.y_log10 <= pred.hi90_log10))
     assert cover > 0.7
     model.save(tmp_path / "m")
-    assert Estimator.load(tmp_path / "m").conformal == model.conformal
+    again = Estimator.load(tmp_path / "m").predict(test)
+    np.testing.assert_allclose(again.lo90_log10, pred.lo90_log10, rtol=1e-9)
+
+
+def test_constant_interval_option(split):
+    train, test = split
+    model = build_model("lgbm", inner_folds=3, interval="constant", **FAST).fit(train, train.y_log10)
+    pred = model.predict(test)
+    assert not model.conformal.normalized and pred.std_log10 is None
+    np.testing.assert_allclose(pred.hi90_log10 - pred.lo90_log10, 2 * model.conformal.q90)
 
 
 def test_tampered_weights_are_refused(split, tmp_path):

@@ -13,7 +13,7 @@ from pymatgen.core import Lattice, Structure
 
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
-from bulkmod.evaluation.diagnose import model_causes
+from bulkmod.evaluation.diagnose import diagnose, model_causes
 from bulkmod.models import MODELS, Estimator, build_model
 
 LEGACY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cgcnn-pretrained" / "bulk-moduli.pth.tar"
@@ -105,6 +105,23 @@ def test_raw_gpa_model_is_named_by_diagnose(train_set, tmp_path):
     ).fit(train_set, train_set.y_log10)
     causes = " ".join(model_causes(model.save(tmp_path / "raw")))
     assert "raw GPa with no normalisation" in causes and "MSE on raw GPa" in causes
+
+
+def test_original_sgd_on_raw_gpa_collapses_and_diagnose_names_it(mp_small, train_set, tmp_path):
+    """The original failure in miniature: CGCNN's SGD defaults on raw GPa give one constant prediction."""
+    torch.set_num_threads(1)
+    test = mp_small.subset(range(200, 260))
+    sgd = {"lr": 0.01, "epochs": 20, "batch_size": 16, "params": {"optimizer": "sgd", "momentum": 0.9}}
+    raw = build_model("cgcnn", transform={"space": "gpa", "standardize": False}, loss="mse", **sgd)
+    raw.fit(train_set, train_set.y_log10)
+    res = diagnose(10**test.y_log10, 10 ** raw.predict(test).mean_log10, model_dir=raw.save(tmp_path / "raw"))
+    assert res["verdict"] == "collapsed" and res["evidence"]["spread_ratio_gpa"] < 0.3
+    assert any(c.startswith("SGD (lr 0.01, momentum 0.9) on a target in raw GPa") for c in res["causes"])
+    # the same optimiser on a standardised log10 target learns
+    fixed = build_model("cgcnn", transform={"space": "log10", "standardize": True}, loss="mse", **sgd)
+    fixed.fit(train_set, train_set.y_log10)
+    res = diagnose(10**test.y_log10, 10 ** fixed.predict(test).mean_log10, model_dir=fixed.save(tmp_path / "fixed"))
+    assert res["verdict"] != "collapsed" and not any("SGD" in c for c in res["model_causes"])
 
 
 def test_unpredictable_rows_are_reported_not_crashed(fitted, probe):

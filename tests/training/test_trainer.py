@@ -95,7 +95,16 @@ def test_log_lr_schedule_and_early_stopping(data, tmp_path):
     assert lrs[0] == pytest.approx(1e-3) and all(x > y for x, y in itertools.pairwise(lrs))
 
 
-@pytest.mark.parametrize("kwargs", [{"loss": "hinge"}, {"epochs": 0}, {"params": {"schedule": "step"}}, {"lr": -1.0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"loss": "hinge"},
+        {"epochs": 0},
+        {"params": {"schedule": "step"}},
+        {"params": {"optimizer": "adam"}},
+        {"lr": -1.0},
+    ],
+)
 def test_invalid_settings(kwargs):
     with pytest.raises(BulkmodError):
         build_model("cgcnn", **kwargs)

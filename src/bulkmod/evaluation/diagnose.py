@@ -20,6 +20,7 @@ from bulkmod.evaluation.metrics import regression_metrics
 COLLAPSE_SPREAD = 0.3  # std(pred)/std(true) below this: the model has (nearly) stopped responding to input
 COLLAPSE_R2 = 0.3
 CLIP_FRACTION = 0.05  # this share of predictions piled on one value at the edge of the range
+TYPICAL_K_GPA = 100.0  # order of magnitude of a solid's bulk modulus (Materials Project median ~85 GPa)
 TRUE_COLS = ("y_true_log10", "y_true", "true", "target", "k_true", "y")
 PRED_COLS = ("y_pred_log10", "y_pred", "pred", "prediction", "k_pred", "yhat")
 
@@ -28,6 +29,8 @@ FIXES = {
         "train on log10(K) (the range 1-500 GPa spans 2.7 decades; MSE on raw GPa is dominated by stiff crystals)",
         "standardise the target with mean/std from the whole training set and save the transform with the model",
         "check the learning rate and weight decay: a too-large value drives the output layer to the mean",
+        "with SGD (the original CGCNN optimiser), standardise the target or use Adam(W), whose step does not "
+        "grow with the size of the target",
         "train longer with early stopping on a validation split; watch the spread ratio of validation predictions",
         "compare with a descriptor baseline (bulkmod benchmark --model lgbm) to separate data from model problems",
     ],
@@ -166,6 +169,9 @@ def model_causes(directory: Path) -> list[str]:
     if cfg.get("loss") == "mse" and tf.get("space") == "gpa":
         found.append("MSE on raw GPa: errors on stiff crystals (K > 200 GPa) dominate the loss")
     lr, wd = cfg.get("lr"), cfg.get("weight_decay")
+    sgd = _sgd_step(cfg)
+    if sgd is not None:
+        found.append(sgd)
     if lr is not None and lr >= 0.05:
         found.append(f"learning rate {lr} is high for Adam(W): updates overshoot and the output settles at the mean")
     if wd is not None and wd >= 0.01:
@@ -186,6 +192,33 @@ def model_causes(directory: Path) -> list[str]:
             if last[-1] < 0.9 * last[-4]:
                 found.append(f"training loss still falling at the last of {epochs} epochs: too few epochs")
     return found
+
+
+def _sgd_step(cfg: dict[str, Any]) -> str | None:
+    """Plain SGD's step grows with the loss gradient, i.e. with the target's size; Adam's does not.
+
+    MSE's gradient at the output is 2 (yhat - y), ~2 x 100 GPa for an unnormalised GPa target at initialisation
+    (outputs near 0); momentum m amplifies a steady gradient by 1 / (1 - m). When lr times that exceeds 1, one
+    update moves a weight further than its whole initial scale (PyTorch initialises weights below 1 in magnitude):
+    the weights blow up, the softplus hidden units are driven to exactly 0 and the output is the constant bias.
+    """
+    params = cfg.get("params") or {}
+    if params.get("optimizer") != "sgd" or cfg.get("lr") is None:
+        return None
+    tf = cfg.get("transform") or {}
+    scale = 1.0 if tf.get("standardize", True) else TYPICAL_K_GPA if tf.get("space") == "gpa" else 2.0
+    loss = cfg.get("loss", "mse")
+    grad = 2 * scale if loss == "mse" else float(params.get("huber_delta", 1.0)) if loss == "huber" else 1.0
+    momentum = float(params.get("momentum", 0.9))
+    step = cfg["lr"] * grad / (1 - momentum)
+    if step <= 1:
+        return None
+    target = "raw GPa, not normalised" if scale == TYPICAL_K_GPA else "log10, not standardised"
+    return (
+        f"SGD (lr {cfg['lr']}, momentum {momentum}) on a target in {target}: the {loss.upper()} gradient at the "
+        f"output is ~{grad:.0f}, so a momentum step moves a weight by ~{step:.0f}, more than its whole initial scale; "
+        "the weights blow up, the softplus hidden units go flat and the output is a constant (its bias)"
+    )
 
 
 def diagnose_to_json(result: dict[str, Any]) -> str:

@@ -47,6 +47,28 @@ def interval_metrics(y_log10: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dic
     return {"coverage_90": float(np.mean((y >= lo) & (y <= hi))), "mean_width90_log10": float(np.mean(hi - lo))}
 
 
+def uncertainty_metrics(y_log10: np.ndarray, pred_log10: np.ndarray, std_log10: np.ndarray) -> dict[str, float]:
+    """Is the predicted std right? Gaussian coverage, calibration error, NLL, and error-std ranking."""
+    from scipy.stats import norm, spearmanr
+
+    ok = np.isfinite(y_log10) & np.isfinite(pred_log10) & np.isfinite(std_log10) & (std_log10 > 0)
+    if ok.sum() < 10:
+        return {}
+    err, s = np.abs(pred_log10[ok] - y_log10[ok]), std_log10[ok]
+    levels = np.linspace(0.05, 0.95, 19)
+    observed = np.array([np.mean(err <= norm.ppf(0.5 + lv / 2) * s) for lv in levels])
+    top = s >= np.quantile(s, 0.9)
+    return {
+        "coverage_50_gaussian": float(np.mean(err <= norm.ppf(0.75) * s)),
+        "miscalibration_area": float(np.mean(np.abs(observed - levels))),
+        "nll": float(np.mean(0.5 * np.log(2 * np.pi * s**2) + 0.5 * (err / s) ** 2)),
+        "spearman_abs_err_std": float(spearmanr(err, s).statistic),
+        "mae_top10_uncertain": float(err[top].mean()),
+        "mae_rest": float(err[~top].mean()),
+        "width90_log10_p10_p90": [float(np.quantile(2 * norm.ppf(0.95) * s, q)) for q in (0.1, 0.9)],
+    }
+
+
 def k_bin_masks(y_log10: np.ndarray) -> list[np.ndarray]:
     """One boolean mask per true-K bin (``K_BIN_LABELS``)."""
     k = 10.0 ** np.asarray(y_log10, float)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bulkmod.errors import BulkmodError
-from bulkmod.evaluation.metrics import interval_metrics, per_k_bin, regression_metrics
+from bulkmod.evaluation.metrics import interval_metrics, per_k_bin, regression_metrics, uncertainty_metrics
 from bulkmod.io import REPO_ROOT, atomic_path, write_json_atomic
 
 SCHEMA = "bulkmod-results/1"
@@ -93,6 +93,7 @@ def build_results(
         **regression_metrics(y, p),
         "n_failed": int((~np.isfinite(p)).sum()),
         **interval_metrics(y, lo, hi),
+        **uncertainty_metrics(y, p, preds["std_log10"].to_numpy(float)),
         "per_k_bin": per_k_bin(y, p, lo, hi),
         "per_fold": per_fold,
         "command": command_line(),

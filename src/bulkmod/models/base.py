@@ -25,6 +25,7 @@ from bulkmod.io import sha256_file, sha256_json, write_json_atomic
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 MANIFEST = "manifest.json"
+Z90 = 1.6448536  # standard-normal quantile of 0.95: a 90 % interval spans +-Z90 std
 MODEL_FORMAT = "bulkmod-model/1"
 _VERSIONED = ("bulkmod", "numpy", "scikit-learn", "lightgbm", "xgboost-cpu", "pymatgen", "torch")
 
@@ -86,9 +87,12 @@ class Estimator(ABC):
     @abstractmethod
     def _read_weights(self, directory: Path, manifest: dict) -> None: ...
 
-    def _with_intervals(self, pred: Prediction) -> Prediction:
+    def _with_intervals(self, pred: Prediction, scale: np.ndarray | None = None) -> Prediction:
+        """Conformal 90 % bounds; with a per-crystal ``scale`` (adaptive) also a Gaussian-equivalent std."""
         if self.conformal is not None:
-            pred.lo90_log10, pred.hi90_log10 = self.conformal.bounds(pred.mean_log10)
+            pred.lo90_log10, pred.hi90_log10 = self.conformal.bounds(pred.mean_log10, scale=scale)
+            if self.conformal.normalized:
+                pred.std_log10 = (pred.hi90_log10 - pred.lo90_log10) / (2 * Z90)
         return pred
 
     def save(self, directory: Path | str, *, metrics: dict | None = None, name: str | None = None) -> Path:

@@ -18,6 +18,11 @@ from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 HOLDOUT_FRACTION = 0.1
+SIGMA_FILE = "sigma.lgbm.txt"
+SIGMA_PARAMS = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 20,
+                "feature_fraction": 0.5}  # fmt: skip
+SIGMA_ROUNDS = 300
+SIGMA_FLOOR = 1e-3  # log10 units: keeps log|r| finite for near-perfect predictions
 # the same three losses the neural models offer, as each booster's objective
 LOSS_OBJECTIVES = {
     "mse": {"lgbm": {}, "rf": {}, "xgb": {}},
@@ -54,6 +59,7 @@ class DescriptorModel(Estimator):
         params: dict | None = None,
         inner_folds: int = 1,
         candidates: list[dict] | None = None,
+        interval: str = "adaptive",
         loss: str = "mse",
         seed: int = 0,
     ) -> None:
@@ -68,9 +74,13 @@ class DescriptorModel(Estimator):
         self.params = {**LOSS_OBJECTIVES[loss][backend], **(params or {})}
         self.inner_folds = inner_folds
         self.candidates = candidates
+        if interval not in ("adaptive", "constant"):
+            raise BulkmodError(f"unknown interval {interval!r}: use adaptive or constant")
+        self.interval = interval
         self.seed = seed
         self.rounds: int | None = None
         self._booster = None
+        self._sigma = None  # LightGBM model of log|residual|: the per-crystal scale of adaptive intervals
 
     def config(self) -> dict[str, Any]:
         return {
@@ -80,6 +90,7 @@ class DescriptorModel(Estimator):
             "params": self.params,
             "inner_folds": self.inner_folds,
             "candidates": self.candidates,
+            "interval": self.interval,
             "loss": self.loss,
             "seed": self.seed,
         }
@@ -134,13 +145,33 @@ class DescriptorModel(Estimator):
         self._booster = make_booster(self.backend, self.params, self.seed)
         self._booster.train(X[:, best["cols"]], z, None, self.rounds)
         if self.inner_folds >= 2 and val is None:
-            self.conformal = ConformalInterval.from_residuals(self.transform.inverse(best["oof"]) - y_log10)
+            resid = self.transform.inverse(best["oof"]) - y_log10
+            if self.interval == "adaptive":
+                self._fit_sigma(X[:, best["cols"]], resid, inner)
+            else:
+                self.conformal = ConformalInterval.from_residuals(resid)
         self.train_info = training_summary(ds) | {"rounds": self.rounds}
         if len(trials) > 1:
             self.train_info["selection"] = [
                 {k: t[k] for k in ("features", "params", "rounds", "inner_mae_log10")} for t in trials
             ]
         return self
+
+    def _fit_sigma(self, X: np.ndarray, resid: np.ndarray, inner: list) -> None:
+        """Normalised conformal: a model of log|residual| cross-fitted on the same inner folds.
+
+        Each inner fold's scores |r| / sigma use a sigma model that never saw that fold, so the conformal
+        quantile stays honest; the final sigma model is then fitted on every out-of-fold residual.
+        """
+        target = np.log(np.abs(resid) + SIGMA_FLOOR)
+        sigma_oof = np.empty(len(resid))
+        for tr, te in inner:
+            booster = make_booster("lgbm", SIGMA_PARAMS, self.seed)
+            booster.train(X[tr], target[tr], None, SIGMA_ROUNDS)
+            sigma_oof[te] = np.exp(booster.predict(X[te]))
+        self.conformal = ConformalInterval.from_residuals(resid, scale=sigma_oof)
+        self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.seed)
+        self._sigma.train(X, target, None, SIGMA_ROUNDS)
 
     def _log10_mae(self, z_pred: np.ndarray, z_true: np.ndarray) -> float:
         return float(np.mean(np.abs(self.transform.inverse(z_pred) - self.transform.inverse(z_true))))
@@ -152,16 +183,24 @@ class DescriptorModel(Estimator):
         mean = self.transform.inverse(self._booster.predict(X)) if len(X) else np.empty(0)
         for i in errors:
             mean[i] = np.nan
-        return self._with_intervals(Prediction(mean_log10=mean, errors=errors))
+        scale = np.exp(self._sigma.predict(X)) if self._sigma is not None and len(X) else None
+        return self._with_intervals(Prediction(mean_log10=mean, errors=errors), scale=scale)
 
     def _write_weights(self, directory: Path) -> list[str]:
-        with atomic_path(directory / self._booster.weights_file) as tmp:
-            self._booster.save(tmp)
-        return [self._booster.weights_file]
+        files = {self._booster.weights_file: self._booster}
+        if self._sigma is not None:
+            files[SIGMA_FILE] = self._sigma
+        for name, booster in files.items():
+            with atomic_path(directory / name) as tmp:
+                booster.save(tmp)
+        return list(files)
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
         self._booster = make_booster(self.backend, self.params, self.seed)
         self._booster.load(directory / self._booster.weights_file)
+        if SIGMA_FILE in manifest.get("weights", {}):
+            self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.seed)
+            self._sigma.load(directory / SIGMA_FILE)
         self.rounds = manifest.get("train", {}).get("rounds")
 
 

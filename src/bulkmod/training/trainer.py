@@ -1,10 +1,11 @@
 """One training loop for every bulkmod neural network.
 
-AdamW, a cosine or plateau LR schedule, early stopping on a validation split carved from the training
-data, and a checkpoint every epoch (model, optimiser, scheduler, RNG states, log) written atomically.
-Resuming from that checkpoint replays the remaining epochs exactly, so a killed run finishes with the
-same metrics as an uninterrupted one (CPU, same thread count). The checkpoint holds tensors and plain
-Python values only and is read with ``torch.load(weights_only=True)``.
+AdamW (or SGD with momentum, the original CGCNN's optimiser, kept to reproduce its failure), a cosine or
+plateau LR schedule, early stopping on a validation split carved from the training data, and a checkpoint
+every epoch (model, optimiser, scheduler, RNG states, log) written atomically. Resuming from that checkpoint
+replays the remaining epochs exactly, so a killed run finishes with the same metrics as an uninterrupted one
+(CPU, same thread count). The checkpoint holds tensors and plain Python values only and is read with
+``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ LOSSES: dict[str, Callable[[float], nn.Module]] = {
     "l1": lambda _delta: nn.L1Loss(),
 }
 SCHEDULES = ("cosine", "plateau", "none")
+OPTIMIZERS = ("adamw", "sgd")
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,16 @@ class TrainSettings:
     schedule: str = "cosine"
     patience: int = 25  # epochs without a better validation MAE before stopping
     seed: int = 0
+    optimizer: str = "adamw"  # "sgd": the original CGCNN's SGD with momentum (its defaults: lr 0.01, momentum 0.9)
+    momentum: float = 0.9  # sgd only
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise BulkmodError(f"unknown loss {self.loss!r}: use {', '.join(LOSSES)}")
         if self.schedule not in SCHEDULES:
             raise BulkmodError(f"unknown schedule {self.schedule!r}: use {', '.join(SCHEDULES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise BulkmodError(f"unknown optimizer {self.optimizer!r}: use {', '.join(OPTIMIZERS)}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise BulkmodError(
                 f"invalid training settings: epochs={self.epochs}, batch_size={self.batch_size}, "
@@ -85,6 +91,12 @@ def predict_batches(model: nn.Module, data: list[Data], batch_size: int = 256) -
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
+
+
+def _optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
+    if s.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+    return torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
 
 
 def _scheduler(opt: torch.optim.Optimizer, s: TrainSettings) -> torch.optim.lr_scheduler.LRScheduler | Any:
@@ -121,7 +133,7 @@ class Trainer:
         s = self.s
         for d, zi in zip(train, z_train, strict=True):
             d.y = torch.tensor([zi], dtype=torch.float32)
-        opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+        opt = _optimizer(model, s)
         sched = _scheduler(opt, s)
         gen = torch.Generator().manual_seed(s.seed)
         loss_fn = LOSSES[s.loss](s.huber_delta)
@@ -197,7 +209,10 @@ class Trainer:
 
     def _restore(self, model, opt, sched, gen, fingerprint: str) -> tuple[TrainState, dict]:
         ck = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
-        if ck.get("fingerprint") != fingerprint or ck.get("settings") != asdict(self.s):
+        saved = ck.get("settings")
+        if isinstance(saved, dict):  # settings added since the checkpoint was written read as their defaults
+            saved = asdict(TrainSettings()) | saved
+        if ck.get("fingerprint") != fingerprint or saved != asdict(self.s):
             raise BulkmodError(
                 f"{self.checkpoint}: checkpoint is from a different model, data or settings; "
                 "remove it or train without resume"

@@ -1,4 +1,9 @@
-"""Split-conformal intervals from held-out residuals (never from the test fold)."""
+"""Split-conformal intervals from held-out residuals (never from the test fold).
+
+Constant: ``mean +- q``. Normalised (adaptive): ``mean +- q * sigma(x)``, where ``sigma`` is the model's
+own estimate of how hard a crystal is; then ``q`` is the conformal quantile of ``|residual| / sigma`` and
+intervals widen where the model is unsure instead of being one band for every crystal.
+"""
 
 from __future__ import annotations
 
@@ -18,21 +23,31 @@ class ConformalInterval:
     q90: float
     q50: float
     n_calibration: int
+    normalized: bool = False
 
     @classmethod
-    def from_residuals(cls, residuals: np.ndarray) -> ConformalInterval:
-        r = np.sort(np.abs(np.asarray(residuals, float)))
+    def from_residuals(cls, residuals: np.ndarray, scale: np.ndarray | None = None) -> ConformalInterval:
+        r = np.abs(np.asarray(residuals, float))
+        if scale is not None:
+            r = r / np.asarray(scale, float)
+        r = np.sort(r)
         n = len(r)
 
         def q(alpha: float) -> float:
             k = min(int(np.ceil((n + 1) * (1 - alpha))), n) - 1
             return float(r[k])
 
-        return cls(q90=q(0.1), q50=q(0.5), n_calibration=n)
+        return cls(q90=q(0.1), q50=q(0.5), n_calibration=n, normalized=scale is not None)
 
-    def bounds(self, mean: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-        q = self.q90 if level == 0.9 else self.q50
-        return mean - q, mean + q
+    def bounds(
+        self, mean: np.ndarray, level: float = 0.9, scale: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        half = self.q90 if level == 0.9 else self.q50
+        if self.normalized:
+            if scale is None:
+                raise ValueError("a normalised interval needs the model's per-crystal scale")
+            half = half * np.asarray(scale, float)
+        return mean - half, mean + half
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -36,7 +36,7 @@ HOLDOUT_FRACTION = 0.1
 # descriptor columns that change when the same crystal is described by a bigger cell
 CELL_DEPENDENT = ("log_n_sites",)
 GRAPH_KEYS = {f.name for f in fields(GraphConfig)}
-TRAIN_KEYS = {"patience", "schedule", "huber_delta"}
+TRAIN_KEYS = {"patience", "schedule", "huber_delta", "optimizer", "momentum"}
 RUN_KEYS = {"checkpoint_dir", "resume", "pretrained"}  # how to run this fit; never change the trained model
 
 
@@ -72,9 +72,10 @@ class GraphModel(Estimator):
     """A graph network on periodic crystal graphs, trained with :class:`bulkmod.training.trainer.Trainer`.
 
     ``params`` holds architecture settings (e.g. ``n_conv``), graph settings (``cutoff``, ``max_neighbors``,
-    ``angles``), training extras (``patience``, ``schedule``, ``huber_delta``) and run options:
-    ``checkpoint_dir`` (a checkpoint every epoch, one sub-folder per training set), ``resume`` (continue
-    from it) and ``pretrained`` (cgcnn only: start from the legacy checkpoint).
+    ``angles``), training extras (``patience``, ``schedule``, ``huber_delta``, ``optimizer`` adamw or sgd,
+    ``momentum`` for sgd) and run options: ``checkpoint_dir`` (a checkpoint every epoch, one sub-folder per
+    training set), ``resume`` (continue from it) and ``pretrained`` (cgcnn only: start from the legacy
+    checkpoint).
     """
 
     family: ClassVar[str] = "graph"
