@@ -3,13 +3,30 @@
     python benchmarks/gnn_ablation.py                       # the full ablation (hours on CPU)
     python benchmarks/gnn_ablation.py --limit 1000 --epochs 30 --rows 1,2,3,4   # a CPU-feasible slice
 
-Rows: 1 the original failure (cgcnn, raw GPa, MSE, no normalisation); 2 + log10 target; 3 + standardised;
-4 + Huber loss; 5 cgcnn-deep; 6 schnet; 7 megnet; 8 hybrid; 9 cgcnn fine-tuned from the legacy checkpoint.
-Each row is one results file ``benchmarks/results/gnn_<row>.json`` (existing ones are skipped, so a killed run
-resumes row by row); ``gnn_ablation.json`` collects them and ``gnn_ablation.md`` tabulates them. With ``--limit``
-or ``--epochs`` the file names carry the setting, so a reduced run never passes for the full one. Every row is
-reproducible from the CLI, e.g. ``bulkmod benchmark --dataset mp-binary-2025 --model cgcnn --target raw --loss mse``.
-Row 1 also trains one model on fold 0 and records what ``bulkmod diagnose --model`` says about it.
+Rows: 1 the original failure: cgcnn trained with the original CGCNN code's optimiser defaults (SGD, lr 0.01,
+momentum 0.9, no weight decay) on raw GPa with MSE and no normalisation; 1a the same with AdamW (lr 1e-3)
+instead of SGD, the control that isolates the optimiser; 2 row 1 + log10 target; 3 + standardised; 4 + Huber
+loss; 5 cgcnn-deep; 6 schnet; 7 megnet; 8 hybrid; 9 cgcnn fine-tuned from the legacy checkpoint.
+
+Why SGD in row 1: raw GPa + MSE + no normalisation alone does not collapse with AdamW (row 1a), and neither
+does a higher AdamW learning rate (0.01-0.1) or weight decay 0.1; 3 epochs instead of 20 collapse, but to
+5-23 GPa, far below the mean (the output has not yet learnt the ~100 GPa offset), not to the original's one
+value near the mean. Plain SGD reproduces that: MSE's gradient at the output is ~2 x 100 GPa
+on an unnormalised target, momentum 0.9 amplifies it tenfold, so at lr 0.01 a step moves a weight by ~20; the
+weights blow up, every softplus hidden unit is driven to 0 and the network outputs its bias for every crystal.
+The original CGCNN code got away with SGD only because its normaliser standardised the target. Rows 2-4 keep
+SGD so that each row adds exactly one fix to row 1 (with the log10 target of row 2 the gradient is ~2 x 2 and
+SGD no longer collapses); rows 5-9 use bulkmod's default AdamW (lr 1e-3), so row 4 -> 5 changes the
+optimiser as well as the network.
+
+Each row is one results file ``benchmarks/results/gnn_<row>.json`` (an existing one made with the row's current
+configuration is skipped, so a killed run resumes row by row and a redefined row is re-run; ``--force``
+re-runs every row named); ``gnn_ablation.json`` collects the rows of this
+invocation and ``gnn_ablation.md`` tabulates them. With ``--limit`` or ``--epochs`` the file names carry the
+setting, so a reduced run never passes for the full one. Every row is reproducible from the CLI, e.g.
+``bulkmod benchmark --dataset mp-binary-2025 --model cgcnn --target raw --loss mse --lr 0.01 --param
+optimizer=sgd --param momentum=0.9 --weight-decay 0``. Row 1 also trains one model on fold 0, saves it with
+its fold-0 predictions and records what ``bulkmod diagnose PREDICTIONS --model DIR`` says about it.
 """
 
 from __future__ import annotations
@@ -26,7 +43,7 @@ import torch
 
 from bulkmod.data import load_dataset
 from bulkmod.data.splits import make_split
-from bulkmod.evaluation.benchmark import limit_rows, run_benchmark
+from bulkmod.evaluation.benchmark import limit_rows, prediction_frame, run_benchmark
 from bulkmod.evaluation.diagnose import diagnose
 from bulkmod.io import REPO_ROOT, cache_dir, shared_data_dir, write_json_atomic, write_text_atomic
 from bulkmod.models import build_model
@@ -37,16 +54,29 @@ RAW = {"space": "gpa", "standardize": False}
 LOG = {"space": "log10", "standardize": False}
 LOG_STD = {"space": "log10", "standardize": True}
 LEGACY = "cgcnn-pretrained/bulk-moduli.pth.tar"
+# the original CGCNN code's optimiser defaults (main.py: --optim SGD --lr 0.01 --momentum 0.9 --weight-decay 0)
+CGCNN_SGD = {"lr": 0.01, "weight_decay": 0.0, "params": {"optimizer": "sgd", "momentum": 0.9}}
+
+ROWS_NOTE = (
+    "Rows 1-4 train with the original CGCNN code's optimiser defaults (SGD, lr 0.01, momentum 0.9, no weight "
+    "decay) and each adds one fix to row 1; row 1a is row 1 with bulkmod's AdamW (lr 1e-3) instead, the control "
+    "showing that raw GPa + MSE without normalisation does not collapse with AdamW, whose step does not grow with "
+    "the gradient. With SGD, MSE's gradient on an unnormalised GPa target is ~200 and momentum 0.9 makes a step "
+    "~10 x lr x that (~20 at lr 0.01): the weights blow up, every softplus hidden unit is 0 and the network outputs "
+    "one constant. A log10 target (~2, step ~0.4) already avoids it. Rows 5-9 use AdamW (lr 1e-3)."
+)
 
 
 def rows() -> dict[str, tuple[str, str, dict[str, Any]]]:
     """row -> (model, what changed, constructor kwargs except epochs)."""
     legacy = str(shared_data_dir() / LEGACY)
     return {
-        "1": ("cgcnn", "original failure: raw GPa, MSE, no normalisation", {"transform": RAW, "loss": "mse"}),
-        "2": ("cgcnn", "+ log10 target", {"transform": LOG, "loss": "mse"}),
-        "3": ("cgcnn", "+ standardised log10", {"transform": LOG_STD, "loss": "mse"}),
-        "4": ("cgcnn", "+ Huber loss", {"transform": LOG_STD, "loss": "huber"}),
+        "1": ("cgcnn", "original failure: SGD lr 0.01 (CGCNN defaults), raw GPa, MSE, no normalisation",
+              {"transform": RAW, "loss": "mse"} | CGCNN_SGD),
+        "1a": ("cgcnn", "row 1 with AdamW lr 1e-3 instead of SGD", {"transform": RAW, "loss": "mse"}),
+        "2": ("cgcnn", "+ log10 target (SGD)", {"transform": LOG, "loss": "mse"} | CGCNN_SGD),
+        "3": ("cgcnn", "+ standardised log10 (SGD)", {"transform": LOG_STD, "loss": "mse"} | CGCNN_SGD),
+        "4": ("cgcnn", "+ Huber loss (SGD)", {"transform": LOG_STD, "loss": "huber"} | CGCNN_SGD),
         "5": ("cgcnn-deep", "deep CGCNN: angles, attention, density", {"transform": LOG_STD, "loss": "huber"}),
         "6": ("schnet", "SchNet", {"transform": LOG_STD, "loss": "huber"}),
         "7": ("megnet", "MEGNet", {"transform": LOG_STD, "loss": "huber"}),
@@ -60,20 +90,33 @@ def rows() -> dict[str, tuple[str, str, dict[str, Any]]]:
 
 
 def diagnose_fold0(model: str, cfg: dict[str, Any], limit: int | None, folds: int) -> dict[str, Any]:
-    """Train on fold 0's training part, save, and diagnose its fold-0 predictions with the saved model."""
+    """Train on fold 0's training part, save it with its fold-0 predictions, and diagnose them with the model."""
     ds, splits = make_split("kfold", limit_rows(load_dataset(DATASET), limit), folds)
     tr, te = splits[0]
     est = build_model(model, **cfg).fit(ds.subset(tr), ds.y_log10[tr])
-    directory = est.save(cache_dir("gnn-ablation") / f"row1-fold0-{limit}-{cfg.get('epochs')}")
-    pred = est.predict(ds.subset(te)).mean_log10
-    res = diagnose(10.0 ** ds.y_log10[te], 10.0**pred, model_dir=directory)
-    return {"model_dir": str(directory), "verdict": res["verdict"], "model_causes": res["model_causes"]}
+    directory = est.save(cache_dir("gnn-ablation") / f"row1-sgd-fold0-{limit}-{cfg.get('epochs')}")
+    test = ds.subset(te)
+    frame = prediction_frame(test.ids, 0, test.y_log10, est.predict(test))
+    frame.to_csv(directory / "fold0_predictions.csv", index=False)  # for `bulkmod diagnose CSV --model DIR`
+    res = diagnose(10.0 ** frame["y_true_log10"], 10.0 ** frame["y_pred_log10"], model_dir=directory)
+    return {
+        "model_dir": str(directory),
+        "predictions": str(directory / "fold0_predictions.csv"),
+        "verdict": res["verdict"],
+        "pred_range_gpa": [round(v, 1) for v in res["evidence"]["pred_range_gpa"]],
+        "model_causes": res["model_causes"],
+    }
+
+
+def _stale(out: Path, cfg: dict[str, Any]) -> bool:
+    """A results file made with another configuration (the row was redefined) is re-run, not reused."""
+    return json.loads(out.read_text()).get("model_config") != json.loads(json.dumps(cfg))
 
 
 def run_row(row: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
     model, label, cfg = rows()[row]
     cfg = cfg | {"epochs": args.epochs, "seed": 0}
-    if not out.exists() or args.force:
+    if not out.exists() or args.force or _stale(out, cfg):
         print(f"== row {row}: {model}: {label}", file=sys.stderr, flush=True)
         run_benchmark(DATASET, model, folds=args.folds, limit=args.limit, model_config=cfg, out=out)
     res = json.loads(out.read_text())
@@ -133,11 +176,16 @@ def main() -> None:
         f"{args.limit or 'all'} crystals, {args.folds}-fold CV, at most {args.epochs} epochs, "
         f"early stopping on 10 % of each training fold, seed 0, torch threads {args.threads}"
     )
-    notes = [
-        f"- row 1 diagnosis from a fold-0 model (`diagnose --model`): {r['ablation']['diagnose_model']}"
-        for r in results
-        if "diagnose_model" in r["ablation"]
-    ]
+    notes = [ROWS_NOTE]
+    for r in results:
+        d = r["ablation"].get("diagnose_model")
+        if d:
+            notes.append(
+                f"Row 1 model trained on fold 0: `bulkmod diagnose {d.get('predictions', '(fold-0 predictions)')} "
+                f"--model {d['model_dir']}` says **{d['verdict']}** (predictions "
+                f"{d.get('pred_range_gpa', '?')} GPa); causes from the manifest and training log:\n\n"
+                + "\n".join(f"- {c}" for c in d["model_causes"])
+            )
     write_text_atomic(
         RESULTS / f"gnn_ablation{suffix}.md",
         f"# Graph-network ablation on {DATASET}\n\nMade by `{cmd}` ({setting}; {time.perf_counter() - t0:.0f} s "
@@ -145,7 +193,7 @@ def main() -> None:
         f"Descriptor reference: LightGBM on Magpie + density, 5-fold MAE 0.0557 log10 (full data).\n\n"
         + table(results)
         + "\n\n"
-        + "\n".join(notes)
+        + "\n\n".join(notes)
         + "\n",
     )
     print(table(results))
