@@ -40,7 +40,12 @@ def test_model_manifest_names_the_ingredient(tmp_path):
         json.dumps(
             {
                 "format": "bulkmod-model/1",
-                "config": {"transform": {"space": "gpa", "standardize": False}, "loss": "mse", "lr": 0.1},
+                "config": {
+                    "transform": {"space": "gpa", "standardize": False},
+                    "loss": "mse",
+                    "lr": 0.01,
+                    "params": {"optimizer": "sgd", "momentum": 0.9},
+                },
             }
         )
     )
@@ -49,7 +54,7 @@ def test_model_manifest_names_the_ingredient(tmp_path):
     )
     res = diagnose(TRUE, rng.uniform(128, 133, len(TRUE)), model_dir=tmp_path)
     text = " ".join(res["causes"])
-    assert "no normalisation" in text and "learning rate" in text and "spread ratio ended at 0.05" in text
+    assert "no normalisation" in text and "SGD (lr 0.01" in text and "spread ratio ended at 0.05" in text
 
 
 def _manifest(path, **config):

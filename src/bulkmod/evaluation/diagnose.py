@@ -28,7 +28,6 @@ FIXES = {
     "collapsed": [
         "train on log10(K) (the range 1-500 GPa spans 2.7 decades; MSE on raw GPa is dominated by stiff crystals)",
         "standardise the target with mean/std from the whole training set and save the transform with the model",
-        "check the learning rate and weight decay: a too-large value drives the output layer to the mean",
         "with SGD (the original CGCNN optimiser), standardise the target or use Adam(W), whose step does not "
         "grow with the size of the target",
         "train longer with early stopping on a validation split; watch the spread ratio of validation predictions",
@@ -168,16 +167,9 @@ def model_causes(directory: Path) -> list[str]:
         found.append(f"target normaliser fitted on only {n_fit} samples: its mean/std are noisy estimates")
     if cfg.get("loss") == "mse" and tf.get("space") == "gpa":
         found.append("MSE on raw GPa: errors on stiff crystals (K > 200 GPa) dominate the loss")
-    lr, wd = cfg.get("lr"), cfg.get("weight_decay")
     sgd = _sgd_step(cfg)
     if sgd is not None:
         found.append(sgd)
-    if lr is not None and lr >= 0.05:
-        found.append(f"learning rate {lr} is high for Adam(W): updates overshoot and the output settles at the mean")
-    if wd is not None and wd >= 0.01:
-        found.append(
-            f"weight decay {wd} shrinks the weights towards zero: the output falls back to its bias (the mean)"
-        )
     log_path = directory / "train_log.csv"
     if log_path.exists():
         log = pd.read_csv(log_path)
