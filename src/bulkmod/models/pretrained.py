@@ -14,7 +14,7 @@ from bulkmod.models.base import MANIFEST, Estimator
 from bulkmod.models.registry import MODELS
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-DEFAULT_MODEL = "LGBM-MPBinary2025-v1-KVRH"
+DEFAULT_MODEL = "LGBM-MPBinary2025-v2-KVRH"
 COMPOSITION_MODEL = "LGBM-MatbenchComp-v1-KVRH"  # the composition path, for inputs without structures
 
 

@@ -28,7 +28,18 @@ def train_and_save(
         res = run_benchmark(dataset, model, split="kfold", folds=cv_folds, model_config=model_config, out=cv_out)
         metrics = {
             k: res[k]
-            for k in ("mae_log10", "rmse_log10", "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio", "coverage_90", "n")
+            for k in (
+                "mae_log10",
+                "rmse_log10",
+                "r2_log10",
+                "mae_gpa",
+                "r2_gpa",
+                "spread_ratio",
+                "coverage_90",
+                "n",
+                "spearman_abs_err_std",
+                "width90_log10_p10_p90",
+            )
             if k in res
         }
         metrics |= {"cv": f"kfold-{cv_folds}", "per_k_bin": res["per_k_bin"]}
