@@ -180,7 +180,9 @@ def _add_training_options(sp: argparse.ArgumentParser, inner_folds_default: int 
 
 
 def _print_results(res: dict) -> None:
-    keys = ["n", "mae_log10", "rmse_log10", "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio", "coverage_90"]
+    from bulkmod.evaluation.metrics import HEADLINE
+
+    keys = ["n", *HEADLINE, "coverage_90"]
     rows = [[k, _fmt(res.get(k), ".4f") if k != "n" else str(res["n"])] for k in keys if k in res]
     rows += [[f"MAE K {b['k_bin_gpa']} GPa (n={b['n']})", _fmt(b["mae_log10"], ".4f")] for b in res["per_k_bin"]]
     _print_table(

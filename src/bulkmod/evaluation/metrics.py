@@ -8,6 +8,7 @@ import numpy as np
 
 K_BINS_GPA = (0.0, 10.0, 30.0, 100.0, 200.0, np.inf)
 K_BIN_LABELS = ("<10", "10-30", "30-100", "100-200", ">200")
+HEADLINE = ("mae_log10", "rmse_log10", "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio")  # what tables lead with
 
 
 def _r2(y: np.ndarray, p: np.ndarray) -> float:

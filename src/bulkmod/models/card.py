@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bulkmod.evaluation.metrics import HEADLINE
 from bulkmod.io import write_text_atomic
 from bulkmod.models.base import read_manifest
 
@@ -23,7 +24,7 @@ def write_model_card(directory: Path, command: str = "") -> Path:
     if metrics:
         lines += [f"## Cross-validated errors ({metrics.get('cv', 'cv')}, same folds as `bulkmod benchmark`)", ""]
         lines += ["| metric | value |", "|---|---|"]
-        for key in ("n", "mae_log10", "rmse_log10", "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio", "coverage_90"):
+        for key in ("n", *HEADLINE, "coverage_90"):
             if key in metrics:
                 val = metrics[key]
                 lines.append(f"| {key} | {val if isinstance(val, int) else f'{val:.4f}'} |")

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from bulkmod.evaluation.metrics import K_BIN_LABELS
+from bulkmod.evaluation.metrics import HEADLINE, K_BIN_LABELS
 
-COLUMNS = (
-    "mae_log10", "rmse_log10", "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio", "coverage_90", "mean_width90_log10",
-    "wall_s",
-)  # fmt: skip
+COLUMNS = (*HEADLINE, "coverage_90", "mean_width90_log10", "wall_s")
 
 
 def _cell(v: object) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkmod.data import load_dataset
+from bulkmod.evaluation.metrics import HEADLINE
 from bulkmod.evaluation.results import command_line
 from bulkmod.models import build_model
 from bulkmod.models.card import write_model_card
@@ -26,22 +27,8 @@ def train_and_save(
         from bulkmod.evaluation.benchmark import run_benchmark
 
         res = run_benchmark(dataset, model, split="kfold", folds=cv_folds, model_config=model_config, out=cv_out)
-        metrics = {
-            k: res[k]
-            for k in (
-                "mae_log10",
-                "rmse_log10",
-                "r2_log10",
-                "mae_gpa",
-                "r2_gpa",
-                "spread_ratio",
-                "coverage_90",
-                "n",
-                "spearman_abs_err_std",
-                "width90_log10_p10_p90",
-            )
-            if k in res
-        }
+        keep = ("n", *HEADLINE, "coverage_90", "spearman_abs_err_std", "width90_log10_p10_p90")
+        metrics = {k: res[k] for k in keep if k in res}
         metrics |= {"cv": f"kfold-{cv_folds}", "per_k_bin": res["per_k_bin"]}
     ds = load_dataset(dataset)
     est = build_model(model, **(model_config or {})).fit(ds, ds.y_log10)
