@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bulkmod.errors import BulkmodError
 from bulkmod.models.base import Estimator
 from bulkmod.models.descriptor import DescriptorModel, MeanModel
+from bulkmod.models.ensemble import EnsembleModel
 from bulkmod.models.gnn import GRAPH_MODELS
 
 
@@ -23,7 +24,10 @@ MODELS: dict[str, ModelSpec] = {
     "rf": ModelSpec(lambda **kw: DescriptorModel("rf", **kw), "descriptor", "random forest (LightGBM rf mode)"),
     "lgbm": ModelSpec(lambda **kw: DescriptorModel("lgbm", **kw), "descriptor", "LightGBM gradient boosting"),
     "xgb": ModelSpec(lambda **kw: DescriptorModel("xgb", **kw), "descriptor", "XGBoost gradient boosting"),
-    **{key: ModelSpec(*spec) for key, spec in GRAPH_MODELS.items()},  # torch is imported on first use only
+    **{key: ModelSpec(*spec) for key, spec in GRAPH_MODELS.items()},
+    "ensemble": ModelSpec(
+        EnsembleModel, "ensemble", "N members of any model (--param member=lgbm --param members=5), calibrated spread"
+    ),  # torch is imported on first use only
 }
 
 

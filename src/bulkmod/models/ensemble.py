@@ -1,0 +1,110 @@
+"""Deep-ensemble-style uncertainty for any registry model: N members, their spread, a calibrated interval.
+
+Members differ by seed (and optionally by bootstrap resampling) and are trained in parallel processes.
+A calibration split carved from the training data (never the test fold) turns the members' spread into a
+normalised conformal interval, so the printed uncertainty is measured to be right, not just printed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from bulkmod.data.records import Dataset
+from bulkmod.errors import BulkmodError
+from bulkmod.models.base import MANIFEST, Estimator, Prediction, training_summary
+from bulkmod.uncertainty.conformal import ConformalInterval
+
+ENSEMBLE_KEYS = ("member", "members", "bootstrap", "calib_fraction", "n_jobs")
+STD_FLOOR = 1e-4  # log10: members that agree exactly still get a finite interval
+
+
+def _fit_member(args: tuple[str, dict, Dataset, np.ndarray]) -> Estimator:
+    from bulkmod.models.registry import build_model
+
+    key, config, ds, y = args
+    return build_model(key, **config).fit(ds, y)
+
+
+class EnsembleModel(Estimator):
+    """Options come in ``params`` (``member``, ``members``, ``bootstrap``, ``calib_fraction``, ``n_jobs``);
+    every other keyword, and the rest of ``params``, configures each member."""
+
+    key: ClassVar[str] = "ensemble"
+    family: ClassVar[str] = "ensemble"
+
+    def __init__(self, *, params: dict | None = None, seed: int = 0, **member_config: Any) -> None:
+        super().__init__()
+        params = dict(params or {})
+        own = {k: params.pop(k) for k in ENSEMBLE_KEYS if k in params}
+        self.member = str(own.get("member", "lgbm"))
+        self.n_members = int(own.get("members", 5))
+        self.bootstrap = bool(own.get("bootstrap", False))
+        self.calib_fraction = float(own.get("calib_fraction", 0.15))
+        self.n_jobs = int(own.get("n_jobs", min(self.n_members, os.cpu_count() or 1)))
+        if self.member in ("ensemble", "mean") or self.n_members < 2 or not 0 < self.calib_fraction < 0.5:
+            raise BulkmodError("ensemble: member must be a trainable model, members >= 2, 0 < calib_fraction < 0.5")
+        self.seed = seed
+        self.member_config = member_config | ({"params": params} if params else {})
+        self.members: list[Estimator] = []
+
+    def config(self) -> dict[str, Any]:
+        params = dict(self.member_config.get("params", {}))
+        params |= {"member": self.member, "members": self.n_members, "bootstrap": self.bootstrap,
+                   "calib_fraction": self.calib_fraction, "n_jobs": self.n_jobs}  # fmt: skip
+        return {k: v for k, v in self.member_config.items() if k != "params"} | {"params": params, "seed": self.seed}
+
+    def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
+        rng = np.random.default_rng(self.seed)
+        perm = rng.permutation(len(ds))
+        cut = max(2, int(len(ds) * self.calib_fraction))
+        calib, train = np.sort(perm[:cut]), np.sort(perm[cut:])
+        jobs = []
+        for i in range(self.n_members):
+            rows = np.sort(rng.choice(train, size=len(train), replace=True)) if self.bootstrap else train
+            config = self.member_config | {"seed": self.seed + i}
+            jobs.append((self.member, config, ds.subset(rows), y_log10[rows]))
+        if self.n_jobs > 1:
+            # spawn, not fork: forking after LightGBM/torch started their OpenMP threads can deadlock
+            with ProcessPoolExecutor(self.n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                self.members = list(pool.map(_fit_member, jobs))
+        else:
+            self.members = [_fit_member(j) for j in jobs]
+        cal = self._combine(ds.subset(calib))
+        self.conformal = ConformalInterval.from_residuals(cal.mean_log10 - y_log10[calib], scale=cal.std_log10)
+        self.train_info = training_summary(ds) | {"n_calibration": len(calib), "n_member_train": len(train)}
+        return self
+
+    def _combine(self, ds: Dataset) -> Prediction:
+        preds = [m.predict(ds) for m in self.members]
+        stack = np.stack([p.mean_log10 for p in preds])
+        errors = {i: why for p in preds for i, why in p.errors.items()}
+        return Prediction(stack.mean(0), np.maximum(stack.std(0), STD_FLOOR), errors=errors)
+
+    def predict(self, ds: Dataset) -> Prediction:
+        if not self.members:
+            raise BulkmodError("model is not fitted")
+        pred = self._combine(ds)
+        return self._with_intervals(pred, scale=pred.std_log10)  # std becomes the calibrated one
+
+    def member_predictions(self, ds: Dataset) -> np.ndarray:
+        """(members, rows): lets a benchmark check that the ensemble beats its members."""
+        return np.stack([m.predict(ds).mean_log10 for m in self.members])
+
+    def _write_weights(self, directory: Path) -> list[str]:
+        files = []
+        for i, m in enumerate(self.members):
+            sub = directory / f"member_{i}"
+            m.save(sub)
+            files += [f"member_{i}/{p.name}" for p in sorted(sub.iterdir()) if p.is_file()]
+        return files
+
+    def _read_weights(self, directory: Path, manifest: dict) -> None:
+        self.members = [Estimator.load(directory / f"member_{i}") for i in range(self.n_members)]
+        if any(not (directory / f"member_{i}" / MANIFEST).exists() for i in range(self.n_members)):
+            raise BulkmodError(f"{directory}: an ensemble member is missing")

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from bulkmod.errors import BulkmodError
+from bulkmod.models import Estimator, build_model
+
+FAST = {"learning_rate": 0.1}
+
+
+@pytest.fixture(scope="module")
+def split(mp_small):
+    return mp_small.subset(range(240)), mp_small.subset(range(240, 300))
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    train, _ = split
+    params = FAST | {"member": "lgbm", "members": 3, "bootstrap": True, "n_jobs": 2}
+    return build_model("ensemble", params=params).fit(train, train.y_log10)
+
+
+def test_ensemble_spread_is_calibrated_and_varies(fitted, split):
+    _, test = split
+    pred = fitted.predict(test)
+    width = pred.hi90_log10 - pred.lo90_log10
+    assert fitted.conformal.normalized and fitted.train_info["n_calibration"] == 36
+    assert width.std() > 0.05 * width.mean()  # an interval per crystal, not one band
+    members = fitted.member_predictions(test)
+    assert members.shape == (3, len(test)) and not np.allclose(members[0], members[1])  # seeds + bootstrap differ
+    np.testing.assert_allclose(pred.mean_log10, members.mean(0))
+    ens_mae = np.mean(np.abs(pred.mean_log10 - test.y_log10))
+    assert ens_mae <= np.mean(np.abs(members - test.y_log10), axis=1).max()
+
+
+def test_ensemble_round_trip_and_member_tampering(fitted, split, tmp_path):
+    _, test = split
+    fitted.save(tmp_path / "ens")
+    again = Estimator.load(tmp_path / "ens")
+    np.testing.assert_allclose(again.predict(test).hi90_log10, fitted.predict(test).hi90_log10, rtol=1e-9)
+    weights = tmp_path / "ens" / "member_1" / "model.lgbm.txt"
+    weights.write_text(weights.read_text() + "\n")
+    with pytest.raises(BulkmodError, match="sha256"):
+        Estimator.load(tmp_path / "ens")
+
+
+def test_ensemble_options_are_checked():
+    with pytest.raises(BulkmodError, match="members"):
+        build_model("ensemble", params={"members": 1})
