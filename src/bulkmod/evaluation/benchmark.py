@@ -74,6 +74,9 @@ def run_benchmark(
         meta = {"n_train": len(tr), "fit_s": round(t_fit, 2), "predict_s": round(time.perf_counter() - t - t_fit, 2)}
         if "selection" in est.train_info:  # what the nested selection chose on this fold's training part
             meta["selection"] = est.train_info["selection"]
+        if hasattr(est, "member_predictions"):  # an ensemble should be no worse than its best member
+            members = est.member_predictions(test)
+            meta["member_mae_log10"] = np.nanmean(np.abs(members - test.y_log10), axis=1).round(5).tolist()
         fold_meta.append(meta)
     preds = pd.concat(frames, ignore_index=True)
     extra: dict[str, Any] = {"limit": limit, "folds": len(splits), "model_config": model_config or {}}
