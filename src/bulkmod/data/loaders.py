@@ -34,7 +34,7 @@ FORMULA_COLUMNS = ("formula", "composition", "pretty_formula")
 ID_COLUMNS = ("id", "material_id", "mp_id", "jid", "mbid")
 
 
-def _parse_composition(text: str, source: str, row: int) -> tuple[Composition | None, str | None]:
+def _parse_composition(text: str) -> tuple[Composition | None, str | None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -87,8 +87,8 @@ def load_matbench_comp() -> Dataset:
     df.index = df.index.astype(int)
     df = df.sort_index()
     rows = []
-    for i, r in enumerate(df.itertuples()):
-        comp, err = _parse_composition(r.composition, path.name, i)
+    for r in df.itertuples():
+        comp, err = _parse_composition(r.composition)
         rows.append(
             RawRow(
                 id=r.mbid,
@@ -128,15 +128,13 @@ def read_matbench_split_json(path: Path, name: str = "matbench-log-kvrh") -> Dat
     except (KeyError, ValueError, TypeError) as exc:
         raise BulkmodError(f"{path}: not a matbench split-orient file ({exc})") from None
     rows = []
-    for i, (idx, rec) in enumerate(zip(index, data, strict=True)):
+    for idx, rec in zip(index, data, strict=True):
         mbid = idx if isinstance(idx, str) else f"mb-log-kvrh-{int(idx) + 1:05d}"
         try:
             structure, err = Structure.from_dict(rec[s_col]), None
         except Exception as exc:
             structure, err = None, f"unparseable structure ({exc})"
         rows.append(RawRow(id=mbid, source=path.name, structure=structure, k_vrh=10 ** float(rec[y_col]), error=err))
-        if err is None and structure is None:
-            rows[i].error = "missing structure"
     return build_dataset(name, rows)
 
 
@@ -195,7 +193,7 @@ def load_csv(
             except BulkmodError as exc:
                 row.error = str(exc)
         elif f_col:
-            row.composition, row.error = _parse_composition(r[f_col], path.name, i)
+            row.composition, row.error = _parse_composition(r[f_col])
         else:
             row.error = "neither a structure file nor a formula given"
         rows.append(row)
