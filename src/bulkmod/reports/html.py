@@ -80,7 +80,10 @@ def _load(paths: list[str]) -> tuple[list[tuple[str, dict, pd.DataFrame]], list[
         try:
             res = read_results(p)
             preds = pd.read_csv(Path(p).parent / res["predictions"], keep_default_na=True)
-        except (BulkmodError, OSError, KeyError) as exc:
+        except BulkmodError as exc:  # its message already names the file
+            skipped.append(str(exc))
+            continue
+        except (OSError, KeyError) as exc:
             skipped.append(f"{p}: {exc}")
             continue
         loaded.append((Path(p).stem, res, preds))
