@@ -112,7 +112,6 @@ class _Cache:
 
 def _structure_block(ds: Dataset, cfg: FeatureConfig, groups: list[str]) -> tuple[dict[str, np.ndarray], dict]:
     """Structure-derived groups (incl. detected space group), from cache where possible."""
-    structure_mod.SHELL_TOL = cfg.shell_tol
     tag = sha256_json({"v": cfg.version, "tol": cfg.shell_tol})[:12]
     hashes = [structure_hash(s) for s in ds.structures]
     cache = _Cache(cache_dir() / "features.sqlite")
@@ -124,7 +123,7 @@ def _structure_block(ds: Dataset, cfg: FeatureConfig, groups: list[str]) -> tupl
     struct_groups = tuple(g for g in groups if g != "spacegroup")
     for i in tqdm(todo, desc="structure features", unit="crystal", disable=len(todo) < 200, file=sys.stderr):
         try:
-            row = structure_mod.structure_features(ds.structures[i], struct_groups)
+            row = structure_mod.structure_features(ds.structures[i], struct_groups, cfg.shell_tol)
             if "spacegroup" in groups:
                 row["spacegroup"] = np.array([spacegroup_number(ds.structures[i])], dtype=float)
         except BulkmodError as exc:

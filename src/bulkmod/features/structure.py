@@ -78,7 +78,9 @@ def _econ(lengths: np.ndarray) -> float:
     return float(np.exp(1 - (lengths / lav) ** 6).sum())
 
 
-def structure_features(structure: Structure, groups: tuple[str, ...]) -> dict[str, np.ndarray]:
+def structure_features(
+    structure: Structure, groups: tuple[str, ...], shell_tol: float = SHELL_TOL
+) -> dict[str, np.ndarray]:
     """One row per requested group for one crystal."""
     z = np.array([site.specie.Z for site in structure])
     n = len(z)
@@ -107,7 +109,7 @@ def structure_features(structure: Structure, groups: tuple[str, ...]) -> dict[st
     dists = np.linalg.norm(vecs, axis=1)
     dmin = np.full(n, np.inf)
     np.minimum.at(dmin, centers, dists)
-    shell = dists <= dmin[centers] * (1 + SHELL_TOL)
+    shell = dists <= dmin[centers] * (1 + shell_tol)
     sc, sn, sv, sd = centers[shell], nbrs[shell], vecs[shell], dists[shell]
     if "coordination" in groups:
         cn_strict = np.bincount(centers[dists <= dmin[centers] * 1.1], minlength=n)
