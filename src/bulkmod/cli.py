@@ -49,7 +49,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from bulkmod.predict import expand_inputs, predict_files
 
     model = load_model(args.model)
-    df = predict_files(expand_inputs(args.files), model)
+    df = predict_files(expand_inputs(args.files), model, relax=None if args.relax == "none" else args.relax)
     if args.correct_to:
         import numpy as np
 
@@ -351,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--correct-to",
         choices=["experiment"],
         help="map the DFT-level prediction to experiment with the correction fitted on expt-jarvis (see README)",
+    )
+    sp.add_argument(
+        "--relax",
+        choices=["none", "chgnet", "sevennet"],
+        default="none",
+        help="relax each structure (cell + ions) with a universal potential first: use for hand-built or strained "
+        "cells, whose density-based descriptors would otherwise be off (chgnet ~1 s/crystal, sevennet ~30 s)",
     )
 
     model_help = "registry key (see `bulkmod models`): mean, rf, lgbm, xgb, ..."

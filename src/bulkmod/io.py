@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bulkmod.errors import BulkmodError
 
@@ -87,3 +90,25 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+class VectorCache:
+    """A tiny SQLite store of float vectors by key; transactions make concurrent or killed writers safe."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, timeout=60)
+        self.conn.execute("CREATE TABLE IF NOT EXISTS feat (key TEXT PRIMARY KEY, vec BLOB)")
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        out = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            q = f"SELECT key, vec FROM feat WHERE key IN ({','.join('?' * len(chunk))})"
+            out.update({k: np.frombuffer(v, dtype=float) for k, v in self.conn.execute(q, chunk)})
+        return out
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO feat VALUES (?, ?)", [(k, v.astype(float).tobytes()) for k, v in items.items()]
+            )

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bulkmod.data.files import is_structure_file, read_structure
+from bulkmod.data.records import Dataset
 from bulkmod.data.validate import RawRow, build_dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.models.base import Estimator
@@ -33,8 +34,12 @@ def expand_inputs(items: list[str]) -> list[Path]:
     return out
 
 
-def predict_files(paths: list[Path], model: Estimator) -> pd.DataFrame:
-    """Predict K for each file; unreadable or invalid files get an ``error`` and an empty K."""
+def predict_files(paths: list[Path], model: Estimator, *, relax: str | None = None) -> pd.DataFrame:
+    """Predict K for each file; unreadable or invalid files get an ``error`` and an empty K.
+
+    ``relax`` names a potential that relaxes each structure first (column ``relaxed`` says how it went);
+    model-specific outputs (e.g. the E–V fit's ``k_prime``) come as extra columns after ``error``.
+    """
     rows = []
     for i, path in enumerate(paths):
         row = RawRow(id=str(i), source=str(path))
@@ -56,6 +61,11 @@ def predict_files(paths: list[Path], model: Estimator) -> pd.DataFrame:
             "error": "",
         }
     )
+    extra_cols: dict[str, pd.Series] = {}
+    if len(ds) and relax:
+        ds, relax_notes, relax_errors = _relaxed(ds, relax)
+        extra_cols["relaxed"] = pd.Series(relax_notes, index=[int(i) for i in ds.ids])
+        errors |= relax_errors
     if len(ds):
         pred = model.predict(ds)
         pos = np.array([int(i) for i in ds.ids])
@@ -71,7 +81,22 @@ def predict_files(paths: list[Path], model: Estimator) -> pd.DataFrame:
             out.loc[pos, "k_vrh_high_gpa"] = 10.0**pred.hi90_log10
         for j, why in pred.errors.items():
             errors[int(pos[j])] = why
+        extra_cols |= {name: pd.Series(values, index=pos) for name, values in pred.extra.items()}
     for i, why in errors.items():
         out.loc[i, ["k_vrh_gpa", "k_vrh_low_gpa", "k_vrh_high_gpa"]] = np.nan
         out.loc[i, "error"] = why
-    return out[OUTPUT_COLUMNS]
+    for name, col in extra_cols.items():
+        out[name] = col
+    return out[OUTPUT_COLUMNS + list(extra_cols)]
+
+
+def _relaxed(ds: Dataset, potential: str) -> tuple[Dataset, list[str], dict[int, str]]:
+    """The rows whose relaxation worked, with relaxed structures; failures become row errors."""
+    from bulkmod.physics.relax import relax_structures
+
+    outcomes = relax_structures(ds.structures, potential)
+    keep = [j for j, o in enumerate(outcomes) if o.structure is not None]
+    errors = {int(ds.ids[j]): o.note for j, o in enumerate(outcomes) if o.structure is None}
+    sub = ds.subset(keep)
+    sub.structures = [outcomes[j].structure for j in keep]
+    return sub, [outcomes[j].note for j in keep], errors

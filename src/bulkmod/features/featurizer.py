@@ -6,10 +6,8 @@ an ablation or a prediction on known structures costs a lookup, not a recomputat
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -29,12 +27,16 @@ from bulkmod.features.composition import (
     stoichiometry_names,
 )
 from bulkmod.features.spacegroup import spacegroup_features, spacegroup_names, spacegroup_number
-from bulkmod.io import cache_dir, sha256_json
+from bulkmod.io import VectorCache, cache_dir, sha256_json
+from bulkmod.physics.features import EOS_NAMES, embedding_features, embedding_names, eos_features
+from bulkmod.physics.potentials import POTENTIALS
 
 FEATURE_VERSION = "1"
 COMPOSITION_GROUPS = ("magpie", "stoich", "extra", "fractions")
 STRUCTURE_GROUPS = tuple(structure_mod.GROUP_NAMES)
-ALL_GROUPS = (*COMPOSITION_GROUPS, "spacegroup", *STRUCTURE_GROUPS)
+# computed by a universal interatomic potential (bulkmod.physics): E–V fit and crystal embedding
+PHYSICS_GROUPS = ("umlip-eos", "umlip-embed")
+ALL_GROUPS = (*COMPOSITION_GROUPS, "spacegroup", *STRUCTURE_GROUPS, *PHYSICS_GROUPS)
 # v1 defaults (the shipped model and the committed mp-binary-2025 results use these)
 DEFAULT_STRUCTURE_GROUPS = ("magpie", "stoich", "spacegroup", *STRUCTURE_GROUPS)
 DEFAULT_COMPOSITION_GROUPS = ("magpie", "stoich", "spacegroup")
@@ -60,22 +62,30 @@ class FeatureConfig:
     groups: tuple[str, ...] = DEFAULT_STRUCTURE_GROUPS
     shell_tol: float = structure_mod.SHELL_TOL
     version: str = field(default=FEATURE_VERSION)
+    potential: str = "chgnet"  # for the umlip-* groups
 
     def __post_init__(self) -> None:
         unknown = [g for g in self.groups if g not in ALL_GROUPS]
         if unknown:
             raise BulkmodError(f"unknown feature group(s) {unknown}: use {', '.join(ALL_GROUPS)}")
+        if self.potential not in POTENTIALS:
+            raise BulkmodError(f"unknown potential {self.potential!r}: use {', '.join(POTENTIALS)}")
 
     @property
     def needs_structure(self) -> bool:
-        return any(g in STRUCTURE_GROUPS for g in self.groups)
+        return any(g in STRUCTURE_GROUPS or g in PHYSICS_GROUPS for g in self.groups)
 
     def as_dict(self) -> dict:
         return asdict(self) | {"groups": list(self.groups)}
 
     @classmethod
     def from_dict(cls, d: dict) -> FeatureConfig:
-        return cls(groups=tuple(d["groups"]), shell_tol=d["shell_tol"], version=d["version"])
+        return cls(
+            groups=tuple(d["groups"]),
+            shell_tol=d["shell_tol"],
+            version=d["version"],
+            potential=d.get("potential", "chgnet"),  # models saved before the physics groups existed
+        )
 
     @classmethod
     def default_for(cls, ds: Dataset) -> FeatureConfig:
@@ -84,37 +94,20 @@ class FeatureConfig:
     def names(self) -> list[str]:
         names: list[str] = []
         for g in self.groups:
-            names += COMPOSITION_NAMES[g]() if g in COMPOSITION_NAMES else structure_mod.GROUP_NAMES[g]
+            if g in COMPOSITION_NAMES:
+                names += COMPOSITION_NAMES[g]()
+            elif g in PHYSICS_GROUPS:
+                names += EOS_NAMES if g == "umlip-eos" else embedding_names(self.potential)
+            else:
+                names += structure_mod.GROUP_NAMES[g]
         return names
-
-
-class _Cache:
-    """A tiny SQLite key-value store; SQLite transactions make concurrent or killed writers safe."""
-
-    def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(path, timeout=60)
-        self.conn.execute("CREATE TABLE IF NOT EXISTS feat (key TEXT PRIMARY KEY, vec BLOB)")
-
-    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
-        out = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            q = f"SELECT key, vec FROM feat WHERE key IN ({','.join('?' * len(chunk))})"
-            out.update({k: np.frombuffer(v, dtype=float) for k, v in self.conn.execute(q, chunk)})
-        return out
-
-    def put_many(self, items: dict[str, np.ndarray]) -> None:
-        with self.conn:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO feat VALUES (?, ?)", [(k, v.astype(float).tobytes()) for k, v in items.items()]
-            )
 
 
 def _structure_block(ds: Dataset, cfg: FeatureConfig, groups: list[str]) -> tuple[dict[str, np.ndarray], dict]:
     """Structure-derived groups (incl. detected space group), from cache where possible."""
     tag = sha256_json({"v": cfg.version, "tol": cfg.shell_tol})[:12]
     hashes = [structure_hash(s) for s in ds.structures]
-    cache = _Cache(cache_dir() / "features.sqlite")
+    cache = VectorCache(cache_dir() / "features.sqlite")
     keys = {g: [f"{g}|{tag}|{h}" for h in hashes] for g in groups}
     found = cache.get_many([k for ks in keys.values() for k in ks])
     todo = [i for i in range(len(ds)) if any(keys[g][i] not in found for g in groups)]
@@ -145,7 +138,7 @@ def featurize(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, st
     """(n, n_features) matrix in ``cfg.names()`` order, and per-row errors (rows left NaN)."""
     if cfg.needs_structure and not ds.has_structures:
         raise BulkmodError(
-            f"{ds.name}: feature groups {[g for g in cfg.groups if g in STRUCTURE_GROUPS]} need structures; "
+            f"{ds.name}: feature groups {[g for g in cfg.groups if g not in COMPOSITION_NAMES]} need structures; "
             "this dataset has compositions only"
         )
     frac = fraction_matrix(ds.compositions)
@@ -164,5 +157,9 @@ def featurize(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, st
             spg = np.where(spg > 0, spg, np.nan_to_num(sblocks.pop("spacegroup")[:, 0]).astype(int))
     if "spacegroup" in cfg.groups:
         blocks["spacegroup"] = spacegroup_features(spg)
+    if "umlip-eos" in cfg.groups:  # NaN where the fit has no number; umlip_flagged says why it is missing
+        blocks["umlip-eos"] = eos_features(ds.structures, cfg.potential)
+    if "umlip-embed" in cfg.groups:
+        blocks["umlip-embed"] = embedding_features(ds.structures, cfg.potential)
     X = np.column_stack([blocks[g] for g in cfg.groups]).astype(float)
     return X, errors

@@ -27,7 +27,7 @@ from bulkmod.uncertainty.conformal import ConformalInterval
 MANIFEST = "manifest.json"
 Z90 = 1.6448536  # standard-normal quantile of 0.95: a 90 % interval spans +-Z90 std
 MODEL_FORMAT = "bulkmod-model/1"
-_VERSIONED = ("bulkmod", "numpy", "scikit-learn", "lightgbm", "xgboost-cpu", "pymatgen", "torch")
+_VERSIONED = ("bulkmod", "numpy", "scikit-learn", "lightgbm", "xgboost-cpu", "pymatgen", "torch", "chgnet", "sevenn")
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Prediction:
     lo90_log10: np.ndarray | None = None
     hi90_log10: np.ndarray | None = None
     errors: dict[int, str] = field(default_factory=dict)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # model-specific output columns, per row
 
 
 def data_hash(ds: Dataset) -> str:

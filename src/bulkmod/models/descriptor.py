@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -61,6 +62,7 @@ class DescriptorModel(Estimator):
         candidates: list[dict] | None = None,
         interval: str = "adaptive",
         loss: str = "mse",
+        baseline: str | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -77,6 +79,11 @@ class DescriptorModel(Estimator):
         if interval not in ("adaptive", "constant"):
             raise BulkmodError(f"unknown interval {interval!r}: use adaptive or constant")
         self.interval = interval
+        if baseline not in (None, "umlip-eos"):
+            raise BulkmodError(f"unknown baseline {baseline!r}: use umlip-eos (learn log10 K - log10 K_uMLIP) or none")
+        if baseline and self.transform.space != "log10":
+            raise BulkmodError("a baseline offset is a ratio: it needs the log10 target space")
+        self.baseline = baseline
         self.seed = seed
         self.rounds: int | None = None
         self._booster = None
@@ -92,6 +99,7 @@ class DescriptorModel(Estimator):
             "candidates": self.candidates,
             "interval": self.interval,
             "loss": self.loss,
+            "baseline": self.baseline,
             "seed": self.seed,
         }
 
@@ -100,15 +108,22 @@ class DescriptorModel(Estimator):
         candidates = [
             (tuple(c.get("features", base.groups)), self.params | c.get("params", {})) for c in self.candidates or [{}]
         ]
-        union = FeatureConfig(tuple(dict.fromkeys(g for groups, _ in candidates for g in (*base.groups, *groups))))
+        union = replace(base, groups=tuple(dict.fromkeys(g for gs, _ in candidates for g in (*base.groups, *gs))))
+        if self.baseline and not all(self.baseline in groups for groups, _ in candidates):
+            raise BulkmodError(
+                f"baseline {self.baseline!r} needs the {self.baseline!r} feature group in every candidate"
+            )
         X, errors = featurize(ds, union)
         if errors:
             i, why = next(iter(errors.items()))
             raise BulkmodError(f"{ds.name}: {len(errors)} rows could not be featurised, e.g. {ds.ids[i]}: {why}")
-        z = self.transform.fit(y_log10).forward(y_log10)
+        self.train_info = {"baseline_fill": float(np.mean(y_log10))} if self.baseline else {}
+        delta = y_log10 - self._offset(X, union)
+        z = self.transform.fit(delta).forward(delta)
         if val is not None:
             inner = [(np.arange(len(z)), None)]
-            Xv, zv = featurize(val, union)[0], self.transform.forward(val.y_log10)
+            Xv = featurize(val, union)[0]
+            zv = self.transform.forward(val.y_log10 - self._offset(Xv, union))
         elif self.inner_folds >= 2:
             inner = list(KFold(self.inner_folds, shuffle=True, random_state=self.seed).split(X))
         else:
@@ -118,7 +133,7 @@ class DescriptorModel(Estimator):
         column = {n: i for i, n in enumerate(union.names())}
         trials = []
         for groups, params in candidates:  # nested selection: scored on inner folds of the training data only
-            cols = np.array([column[n] for n in FeatureConfig(groups).names()])  # in the order predict() uses
+            cols = np.array([column[n] for n in replace(base, groups=groups).names()])  # in predict()'s order
             rounds, oof, score = [], np.full(len(z), np.nan), []
             for tr, te in inner:
                 booster = make_booster(self.backend, params, self.seed)
@@ -140,17 +155,17 @@ class DescriptorModel(Estimator):
                 }
             )
         best = min(trials, key=lambda t: t["inner_mae_log10"])
-        self.features = FeatureConfig(tuple(best["features"]), base.shell_tol, base.version)
+        self.features = replace(base, groups=tuple(best["features"]))
         self.params, self.rounds = best["params"], best["rounds"]
         self._booster = make_booster(self.backend, self.params, self.seed)
         self._booster.train(X[:, best["cols"]], z, None, self.rounds)
         if self.inner_folds >= 2 and val is None:
-            resid = self.transform.inverse(best["oof"]) - y_log10
+            resid = self.transform.inverse(best["oof"]) - delta
             if self.interval == "adaptive":
                 self._fit_sigma(X[:, best["cols"]], resid, inner)
             else:
                 self.conformal = ConformalInterval.from_residuals(resid)
-        self.train_info = training_summary(ds) | {"rounds": self.rounds}
+        self.train_info |= training_summary(ds) | {"rounds": self.rounds}
         if len(trials) > 1:
             self.train_info["selection"] = [
                 {k: t[k] for k in ("features", "params", "rounds", "inner_mae_log10")} for t in trials
@@ -173,6 +188,14 @@ class DescriptorModel(Estimator):
         self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.seed)
         self._sigma.train(X, target, None, SIGMA_ROUNDS)
 
+    def _offset(self, X: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+        """log10 K of the potential's E–V fit where usable, else the training mean (0 without a baseline)."""
+        if not self.baseline:
+            return np.zeros(len(X))
+        names = cfg.names()
+        k0, flagged = X[:, names.index("umlip_log10_k0")], X[:, names.index("umlip_flagged")] > 0
+        return np.where(np.isfinite(k0) & ~flagged, k0, self.train_info["baseline_fill"])
+
     def _log10_mae(self, z_pred: np.ndarray, z_true: np.ndarray) -> float:
         return float(np.mean(np.abs(self.transform.inverse(z_pred) - self.transform.inverse(z_true))))
 
@@ -180,7 +203,9 @@ class DescriptorModel(Estimator):
         if self._booster is None:
             raise BulkmodError("model is not fitted")
         X, errors = featurize(ds, self.features)
-        mean = self.transform.inverse(self._booster.predict(X)) if len(X) else np.empty(0)
+        mean = (
+            self.transform.inverse(self._booster.predict(X)) + self._offset(X, self.features) if len(X) else np.empty(0)
+        )
         for i in errors:
             mean[i] = np.nan
         scale = np.exp(self._sigma.predict(X)) if self._sigma is not None and len(X) else None

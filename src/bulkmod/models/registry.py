@@ -6,10 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bulkmod.errors import BulkmodError
+from bulkmod.features.featurizer import DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.models.base import Estimator
 from bulkmod.models.descriptor import DescriptorModel, MeanModel
 from bulkmod.models.ensemble import EnsembleModel
 from bulkmod.models.gnn import GRAPH_MODELS
+from bulkmod.models.umlip import UMLIPEOSModel
+
+HYBRID_FEATURES = FeatureConfig((*DEFAULT_STRUCTURE_GROUPS, "umlip-eos", "umlip-embed")).as_dict()
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,19 @@ MODELS: dict[str, ModelSpec] = {
     "lgbm": ModelSpec(lambda **kw: DescriptorModel("lgbm", **kw), "descriptor", "LightGBM gradient boosting"),
     "xgb": ModelSpec(lambda **kw: DescriptorModel("xgb", **kw), "descriptor", "XGBoost gradient boosting"),
     **{key: ModelSpec(*spec) for key, spec in GRAPH_MODELS.items()},
+    "umlip-eos": ModelSpec(
+        UMLIPEOSModel, "physics", "zero-shot K0 from a universal potential's E-V fit (chgnet|sevennet)"
+    ),
+    "umlip-hybrid": ModelSpec(
+        lambda **kw: DescriptorModel("lgbm", **({"features": HYBRID_FEATURES} | kw)),
+        "physics",
+        "LightGBM on descriptors + CHGNet E-V fit features and crystal embedding",
+    ),
+    "umlip-delta": ModelSpec(
+        lambda **kw: DescriptorModel("lgbm", **({"features": HYBRID_FEATURES, "baseline": "umlip-eos"} | kw)),
+        "physics",
+        "LightGBM learning log10 K - log10 K_uMLIP on the umlip-hybrid features",
+    ),
     "ensemble": ModelSpec(
         EnsembleModel, "ensemble", "N members of any model (--param member=lgbm --param members=5), calibrated spread"
     ),  # torch is imported on first use only

@@ -1,0 +1,182 @@
+"""Bulk modulus the way physics defines it, K = V d²E/dV², from a potential's energy–volume curve.
+
+Each crystal is strained isotropically (fixed fractional coordinates) to ``points`` volumes around a centre;
+all copies of a chunk go through the potential in one batch. If the lowest energy sits at the edge of the
+window, the window is re-centred there and scanned again: a ±6 % scan around the input volume misses the
+potential's own minimum for soft, layered crystals. A Birch–Murnaghan fit (pymatgen) gives K₀, K′, V₀ and
+the fit residual; anything that is not a clean bracketed minimum carries a flag, never a silent number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from pymatgen.analysis.eos import EOS, EOSError
+from pymatgen.core import Lattice, Structure
+from scipy.optimize import curve_fit
+from tqdm import tqdm
+
+from bulkmod.errors import BulkmodError
+from bulkmod.physics.potentials import Potential
+
+# flag codes are stored in the feature cache: append only
+FLAGS = ("ok", "not-bracketed", "non-convex", "k0<=0", "fit-failed", "potential-error", "k-prime-fixed")
+USABLE = ("ok", "k-prime-fixed")  # a K₀ the zero-shot model reports
+EV_PER_A3_TO_GPA = 160.21766
+K_PRIME_RANGE = (0.0, 30.0)  # outside this the fit is a numerical artefact, not a material property
+CHUNK = 48  # crystals per batch: 48 x 7 strained copies stay well under 1 GB
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """``max_recentre=0`` is the plain fixed-window scan."""
+
+    points: int = 7
+    half_width: float = 0.06
+    max_recentre: int = 4
+
+    def __post_init__(self) -> None:
+        if self.points < 5 or not 0 < self.half_width < 0.3 or self.max_recentre < 0:
+            raise BulkmodError("EOS scan needs points >= 5, 0 < half_width < 0.3 and max_recentre >= 0")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EOSResult:
+    """K₀ in GPa, V₀ relative to the input volume, E₀ in eV/atom, rms fit residual in meV/atom."""
+
+    k0_gpa: float
+    k_prime: float
+    v0_ratio: float
+    e0_ev_atom: float
+    residual_mev: float
+    flag: str
+    n_scans: int
+
+    @property
+    def usable(self) -> bool:
+        return self.flag in USABLE
+
+    def as_vector(self) -> np.ndarray:
+        vals = (self.k0_gpa, self.k_prime, self.v0_ratio, self.e0_ev_atom, self.residual_mev)
+        return np.array([*vals, FLAGS.index(self.flag), self.n_scans], dtype=float)
+
+    @classmethod
+    def from_vector(cls, v: np.ndarray) -> EOSResult:
+        return cls(*map(float, v[:5]), flag=FLAGS[int(v[5])], n_scans=int(v[6]))
+
+    @classmethod
+    def failed(cls, flag: str, n_scans: int = 0, v0_ratio: float = np.nan) -> EOSResult:
+        return cls(np.nan, np.nan, v0_ratio, np.nan, np.nan, flag, n_scans)
+
+
+def strained(structure: Structure, volume_ratio: float) -> Structure:
+    """Isotropic strain at fixed fractional coordinates (cheaper than ``Structure.scale_lattice``)."""
+    lattice = Lattice(structure.lattice.matrix * volume_ratio ** (1 / 3))
+    return Structure(lattice, structure.species, structure.frac_coords)
+
+
+def _bm_energy(v: np.ndarray, e0: float, b0: float, v0: float, b1: float = 4.0) -> np.ndarray:
+    """Birch–Murnaghan E(V); ``b0`` in eV/Å³."""
+    x = (v0 / v) ** (2 / 3) - 1
+    return e0 + 9 * v0 * b0 / 16 * (x**3 * b1 + x**2 * (6 - 4 * (x + 1)))
+
+
+def _fixed_kprime_fit(vols: np.ndarray, energies: np.ndarray, guess: tuple[float, float, float]) -> tuple:
+    """Birch–Murnaghan with K′ = 4: energies from a potential are too noisy over ±6 % to pin K′ for stiff
+    crystals (the free fit then returns K′ < 0 with a tiny residual), but they still pin K₀."""
+    params, _ = curve_fit(_bm_energy, vols, energies, p0=guess, maxfev=2000)
+    return params
+
+
+def fit_birch_murnaghan(
+    volume_ratios: np.ndarray, energies: np.ndarray, volume_per_atom: float, n_scans: int
+) -> EOSResult:
+    """Fit E(V) per atom; flag non-convex curves, failed fits, K₀ ≤ 0, and a K′ that had to be fixed at 4."""
+    e_min_ratio = float(volume_ratios[np.argmin(energies)]) if np.isfinite(energies).all() else np.nan
+    if not np.isfinite(energies).all():
+        return EOSResult.failed("potential-error", n_scans)
+    if np.polyfit(volume_ratios, energies, 2)[0] <= 0:
+        return EOSResult.failed("non-convex", n_scans, e_min_ratio)
+    vols = volume_ratios * volume_per_atom
+    flag = "not-bracketed" if int(np.argmin(energies)) in (0, len(energies) - 1) else "ok"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = EOS("birch_murnaghan").fit(vols, energies)
+            e0, b0, b1, v0 = (float(p) for p in fit.eos_params)
+            if not K_PRIME_RANGE[0] < b1 < K_PRIME_RANGE[1]:
+                e0, b0, v0 = _fixed_kprime_fit(vols, energies, (e0, max(b0, 1e-3), v0))
+                b1 = 4.0
+                flag = "k-prime-fixed" if flag == "ok" else flag
+    except (EOSError, ValueError, RuntimeError, np.linalg.LinAlgError):
+        return EOSResult.failed("fit-failed", n_scans, e_min_ratio)
+    k0 = b0 * EV_PER_A3_TO_GPA
+    if not np.isfinite(k0) or k0 <= 0:
+        return EOSResult.failed("k0<=0", n_scans, e_min_ratio)
+    residual = float(np.sqrt(np.mean((_bm_energy(vols, e0, b0, v0, b1) - energies) ** 2)) * 1e3)
+    return EOSResult(k0, b1, v0 / volume_per_atom, e0, residual, flag, n_scans)
+
+
+def _energies_isolating_failures(potential: Potential, batch: list[Structure], owner: list[int]) -> np.ndarray:
+    """One batch; if it fails, evaluate crystal by crystal so one bad input costs only its own row."""
+    try:
+        return potential.energies(batch)
+    except BulkmodError:
+        out = np.full(len(batch), np.nan)
+        for crystal in dict.fromkeys(owner):
+            rows = [j for j, o in enumerate(owner) if o == crystal]
+            with contextlib.suppress(BulkmodError):  # stays NaN -> "potential-error"
+                out[rows] = potential.energies([batch[j] for j in rows])
+        return out
+
+
+def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfig) -> list[EOSResult]:
+    """Bracketed, re-centred E–V scans of a few crystals, each round one batched call."""
+    grid = 1.0 + np.linspace(-cfg.half_width, cfg.half_width, cfg.points)
+    centre = np.ones(len(structures))
+    last: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+    active = list(range(len(structures)))
+    for round_ in range(cfg.max_recentre + 1):
+        ratios = {i: centre[i] * grid for i in active}
+        batch = [strained(structures[i], r) for i in active for r in ratios[i]]
+        owner = [i for i in active for _ in grid]
+        energies = _energies_isolating_failures(potential, batch, owner).reshape(len(active), cfg.points)
+        again = []
+        for row, i in enumerate(active):
+            last[i] = (ratios[i], energies[row], round_ + 1)
+            k = int(np.argmin(energies[row])) if np.isfinite(energies[row]).all() else -1
+            if k in (0, cfg.points - 1) and round_ < cfg.max_recentre:
+                centre[i] = ratios[i][k]
+                again.append(i)
+        active = again
+        if not active:
+            break
+    return [
+        fit_birch_murnaghan(r, e, s.volume / len(s), n)
+        for s, (r, e, n) in zip(structures, (last[i] for i in range(len(structures))), strict=True)
+    ]
+
+
+def scan_eos(
+    structures: list[Structure], potential: Potential, cfg: ScanConfig | None = None, *, progress: bool = True
+) -> list[EOSResult]:
+    cfg = cfg or ScanConfig()
+    out: list[EOSResult] = []
+    chunks = range(0, len(structures), CHUNK)
+    bar = tqdm(
+        chunks,
+        desc=f"E-V scans ({potential.name})",
+        unit="chunk",
+        file=sys.stderr,
+        disable=not progress or len(chunks) < 3,
+    )
+    for start in bar:
+        out += scan_chunk(structures[start : start + CHUNK], potential, cfg)
+    return out

@@ -1,0 +1,92 @@
+"""Potential-derived descriptors, cached on disk by (potential version, scan config, structure hash).
+
+The cache is written after every chunk, so a killed batch over thousands of crystals resumes where it
+stopped. Features: log10 K₀, K′, V₀/V, E₀, log10 fit residual, a flagged indicator, and (CHGNet) the
+64-d crystal embedding of the input structure.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from pymatgen.core import Structure
+from tqdm import tqdm
+
+from bulkmod.data.validate import structure_hash
+from bulkmod.errors import BulkmodError
+from bulkmod.io import VectorCache, cache_dir, sha256_json
+from bulkmod.physics.eos import CHUNK, EOSResult, ScanConfig, scan_chunk
+from bulkmod.physics.potentials import POTENTIALS, Potential, get_potential
+
+EOS_NAMES = ["umlip_log10_k0", "umlip_k_prime", "umlip_v0_ratio", "umlip_e0", "umlip_log10_residual", "umlip_flagged"]
+BLOCK = 4 * CHUNK  # crystals per cache write
+
+
+def _cached(kind: str, structures: list[Structure], tag: str, compute, width: int, progress: bool) -> np.ndarray:
+    """Look up ``kind`` vectors by structure hash; compute the missing ones block by block, saving each."""
+    cache = VectorCache(cache_dir() / "physics.sqlite")
+    keys = [f"{kind}|{tag}|{structure_hash(s)}" for s in structures]
+    found = cache.get_many(keys)
+    todo = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in found))
+    bar = tqdm(total=len(todo), desc=kind, unit="crystal", file=sys.stderr, disable=not progress or len(todo) < 100)
+    for start in range(0, len(todo), BLOCK):
+        rows = todo[start : start + BLOCK]
+        new = dict(zip((keys[i] for i in rows), compute([structures[i] for i in rows]), strict=True))
+        cache.put_many(new)
+        found.update(new)
+        bar.update(len(rows))
+    bar.close()
+    return np.array([found[k] for k in keys]).reshape(len(keys), width)
+
+
+def eos_results(
+    structures: list[Structure], potential: str = "chgnet", cfg: ScanConfig | None = None, *, progress: bool = True
+) -> list[EOSResult]:
+    """Bracketed E–V fits for many crystals, from cache where possible."""
+    cfg = cfg or ScanConfig()
+    pot = get_potential(potential)
+    tag = f"{pot.version}|{sha256_json(cfg.as_dict())[:10]}"
+
+    def compute(batch: list[Structure]) -> list[np.ndarray]:
+        out = []
+        for s in range(0, len(batch), CHUNK):
+            out += [r.as_vector() for r in scan_chunk(batch[s : s + CHUNK], pot, cfg)]
+        return out
+
+    width = len(EOSResult.failed("ok").as_vector())
+    return [EOSResult.from_vector(v) for v in _cached("eos", structures, tag, compute, width, progress)]
+
+
+def eos_features(structures: list[Structure], potential: str = "chgnet", *, progress: bool = True) -> np.ndarray:
+    """(n, 6) matrix in ``EOS_NAMES`` order; a flagged fit keeps its numbers (NaN where none) and says so."""
+    rows = []
+    for r in eos_results(structures, potential, progress=progress):
+        k0 = np.log10(r.k0_gpa) if r.k0_gpa > 0 else np.nan
+        res = np.log10(max(r.residual_mev, 1e-4)) if np.isfinite(r.residual_mev) else np.nan
+        rows.append([k0, r.k_prime, r.v0_ratio, r.e0_ev_atom, res, float(not r.usable)])
+    return np.array(rows, dtype=float).reshape(len(rows), len(EOS_NAMES))
+
+
+def embedding_names(potential: str = "chgnet") -> list[str]:
+    return [f"{potential}_emb_{i}" for i in range(POTENTIALS[potential].embedding_size)]
+
+
+def embedding_features(structures: list[Structure], potential: str = "chgnet", *, progress: bool = True) -> np.ndarray:
+    """The potential's crystal embedding of each input structure (CHGNet: 64-d)."""
+    pot = get_potential(potential)
+
+    def compute(batch: list[Structure]) -> list[np.ndarray]:
+        try:
+            return list(pot.embeddings(batch))
+        except BulkmodError:  # one crystal the potential cannot take must not cost the whole block
+            return [_one_embedding(pot, s) for s in batch]
+
+    return _cached("embed", structures, pot.version, compute, pot.embedding_size, progress)
+
+
+def _one_embedding(pot: Potential, structure: Structure) -> np.ndarray:
+    try:
+        return pot.embeddings([structure])[0]
+    except BulkmodError:
+        return np.full(pot.embedding_size, np.nan)

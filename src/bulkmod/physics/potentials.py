@@ -1,0 +1,119 @@
+"""Universal interatomic potentials behind one small interface: energies, crystal embeddings, an ASE calculator.
+
+CHGNet evaluates many strained copies in one batched forward pass (its graphs are built once per copy and
+stacked); SevenNet's wheel exposes an ASE calculator that evaluates forces and stress with every energy, so it
+runs one structure at a time and is ~100x slower here (see ``benchmarks/results/umlip_speed.md``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from abc import ABC, abstractmethod
+from functools import cache
+from importlib import metadata
+from typing import ClassVar
+
+import numpy as np
+from pymatgen.core import Structure
+
+from bulkmod.errors import BulkmodError
+
+
+class Potential(ABC):
+    """A pretrained potential: ``energies`` in eV/atom, ``embeddings`` as fixed-length vectors."""
+
+    name: ClassVar[str]
+    package: ClassVar[str]
+    model_name: ClassVar[str]
+    embedding_size: ClassVar[int] = 0
+
+    @property
+    def version(self) -> str:
+        """Part of every cache key: new weights never reuse old numbers."""
+        return f"{self.package}-{metadata.version(self.package)}-{self.model_name}"
+
+    @abstractmethod
+    def energies(self, structures: list[Structure]) -> np.ndarray: ...
+
+    def embeddings(self, structures: list[Structure]) -> np.ndarray:
+        raise BulkmodError(f"potential {self.name!r} exposes no crystal embedding: use --potential chgnet")
+
+    @abstractmethod
+    def calculator(self):
+        """An ASE calculator (relaxation goes through matcalc)."""
+
+
+class CHGNetPotential(Potential):
+    name = "chgnet"
+    package = "chgnet"
+    model_name = "0.3.0"
+    embedding_size = 64
+    batch_size = 64
+
+    def __init__(self) -> None:
+        from chgnet.model import CHGNet
+
+        with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its parameter count on load
+            self.model = CHGNet.load(model_name=self.model_name, verbose=False)
+
+    def _graphs(self, structures: list[Structure]) -> list:
+        try:
+            return [self.model.graph_converter(s) for s in structures]
+        except (ValueError, RuntimeError) as exc:  # e.g. an atom with no neighbour inside the 5 Å cutoff
+            raise BulkmodError(f"CHGNet cannot build a graph: {exc}") from None
+
+    def _run(self, structures: list[Structure], crystal_feas: bool) -> list[dict]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = self.model.predict_graph(
+                self._graphs(structures), task="e", batch_size=self.batch_size, return_crystal_feas=crystal_feas
+            )
+        return [out] if isinstance(out, dict) else out
+
+    def energies(self, structures: list[Structure]) -> np.ndarray:
+        return np.array([float(o["e"]) for o in self._run(structures, False)])
+
+    def embeddings(self, structures: list[Structure]) -> np.ndarray:
+        return np.array([o["crystal_fea"] for o in self._run(structures, True)], dtype=float)
+
+    def calculator(self):
+        from chgnet.model.dynamics import CHGNetCalculator
+
+        return CHGNetCalculator(model=self.model)
+
+
+class SevenNetPotential(Potential):
+    name = "sevennet"
+    package = "sevenn"
+    model_name = "7net-0"
+
+    def __init__(self) -> None:
+        from sevenn.calculator import SevenNetCalculator
+
+        self._calc = SevenNetCalculator(self.model_name, device="cpu")
+
+    def energies(self, structures: list[Structure]) -> np.ndarray:
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        out = np.empty(len(structures))
+        for i, s in enumerate(structures):
+            atoms = AseAtomsAdaptor.get_atoms(s)
+            atoms.calc = self._calc
+            out[i] = atoms.get_potential_energy() / len(atoms)
+        return out
+
+    def calculator(self):
+        return self._calc
+
+
+POTENTIALS: dict[str, type[Potential]] = {"chgnet": CHGNetPotential, "sevennet": SevenNetPotential}
+
+
+@cache
+def get_potential(name: str) -> Potential:
+    """One loaded instance per process: loading the weights costs more than a small batch."""
+    if name not in POTENTIALS:
+        raise BulkmodError(f"unknown potential {name!r}: use {', '.join(POTENTIALS)}")
+    return POTENTIALS[name]()

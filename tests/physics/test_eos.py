@@ -1,0 +1,86 @@
+"""E–V scans and Birch–Murnaghan fits: exact on an analytic potential, flagged when the curve is bad."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from bulkmod.errors import BulkmodError
+from bulkmod.physics.eos import (
+    EV_PER_A3_TO_GPA,
+    FLAGS,
+    EOSResult,
+    ScanConfig,
+    _bm_energy,
+    fit_birch_murnaghan,
+    scan_chunk,
+)
+from bulkmod.physics.potentials import Potential
+
+
+class AnalyticPotential(Potential):
+    """Birch–Murnaghan energies with a known K₀ and a minimum away from the input volume."""
+
+    name = "analytic"
+    package = "numpy"
+    model_name = "bm"
+
+    def __init__(self, k0_gpa: dict[str, float], v0_ratio: float, bad: str | None = None) -> None:
+        self.k0, self.v0_ratio, self.bad, self.calls = k0_gpa, v0_ratio, bad, 0
+
+    def energies(self, structures):
+        self.calls += 1
+        if self.bad and any(s.composition.reduced_formula == self.bad for s in structures):
+            raise BulkmodError("cannot evaluate")
+        out = []
+        for s in structures:
+            k = self.k0[s.composition.reduced_formula] / EV_PER_A3_TO_GPA
+            v = s.volume / len(s)
+            out.append(_bm_energy(np.array([v]), -3.0, k, V_REF[s.composition.reduced_formula] * self.v0_ratio, 4.5)[0])
+        return np.array(out)
+
+    def calculator(self):
+        raise NotImplementedError
+
+
+V_REF: dict[str, float] = {}
+
+
+def _cubic(symbol: str, a: float) -> Structure:
+    s = Structure(Lattice.cubic(a), [symbol], [[0, 0, 0]])
+    V_REF[s.composition.reduced_formula] = s.volume
+    return s
+
+
+def test_fit_recovers_known_modulus_and_flags_bad_curves():
+    ratios = 1 + np.linspace(-0.06, 0.06, 7)
+    e = _bm_energy(ratios * 20.0, -5.0, 100 / EV_PER_A3_TO_GPA, 20.0, 4.2)
+    r = fit_birch_murnaghan(ratios, e, 20.0, 1)
+    assert r.flag == "ok" and r.k0_gpa == pytest.approx(100, rel=1e-3) and r.k_prime == pytest.approx(4.2, rel=1e-2)
+    assert r.v0_ratio == pytest.approx(1.0, abs=1e-4) and r.residual_mev < 1e-3
+    assert fit_birch_murnaghan(ratios, -e, 20.0, 1).flag == "non-convex"
+    assert fit_birch_murnaghan(ratios, np.r_[e[:-1], np.nan], 20.0, 1).flag == "potential-error"
+    monotone = _bm_energy(ratios * 20.0, -5.0, 100 / EV_PER_A3_TO_GPA, 23.0, 4.2)  # minimum beyond the window
+    assert fit_birch_murnaghan(ratios, monotone, 20.0, 1).flag == "not-bracketed"
+    noisy = e + np.random.default_rng(0).normal(0, 2e-4, 7)  # noise a potential has: K' unpinned, K0 still fine
+    r = fit_birch_murnaghan(ratios, noisy, 20.0, 1)
+    assert r.usable and r.k0_gpa == pytest.approx(100, rel=0.1)
+    assert EOSResult.from_vector(r.as_vector()) == r
+
+
+def test_scan_recentres_on_the_potential_minimum_and_isolates_failures():
+    crystals = [_cubic("Cu", 3.0), _cubic("Na", 4.2), _cubic("Al", 3.3)]
+    pot = AnalyticPotential({"Cu": 140.0, "Na": 6.0, "Al": 75.0}, v0_ratio=1.2, bad="Al")
+    plain = scan_chunk(crystals, pot, ScanConfig(max_recentre=0))
+    assert [r.flag for r in plain] == ["not-bracketed", "not-bracketed", "potential-error"]
+    res = scan_chunk(crystals, pot, ScanConfig())
+    assert [r.flag for r in res[:2]] == ["ok", "ok"] and res[2].flag == "potential-error"
+    assert res[0].k0_gpa == pytest.approx(140, rel=1e-2) and res[1].k0_gpa == pytest.approx(6, rel=1e-2)
+    assert res[0].v0_ratio == pytest.approx(1.2, rel=1e-3) and res[0].n_scans >= 3
+    assert set(FLAGS) >= {r.flag for r in res}
+
+
+def test_scan_config_is_validated():
+    with pytest.raises(BulkmodError, match="points"):
+        ScanConfig(points=3)
