@@ -1,0 +1,169 @@
+"""Physics prior (issue 4): E–V scan speed, and zero-shot / hybrid / delta models against descriptors.
+
+    python benchmarks/umlip.py speed            # s/crystal: plain vs bracketed scan, batched vs one at a time
+    python benchmarks/umlip.py models [--only NAME ...] [--force]
+    python benchmarks/umlip.py summary          # rebuild umlip.md from the JSON files
+
+Each model run writes ``benchmarks/results/<name>.json`` (bulkmod-results/1) + predictions and is skipped
+when its JSON exists, so a killed session loses at most one run. The potential's features are cached on disk
+(``$BULKMOD_CACHE/physics.sqlite``), so the first run pays for the E–V scans once.
+The descriptor rows are the foundation's committed ``mp-binary-2025_lgbm_*`` runs (same folds, same samples).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import wilcoxon
+
+from bulkmod.data import load_dataset
+from bulkmod.evaluation.benchmark import limit_rows, run_benchmark
+from bulkmod.evaluation.results import command_line, git_commit, machine
+from bulkmod.io import write_json_atomic
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SPLITS = ("kfold", "formula-grouped", "ood-elastic2015")
+MODELS = {"umlip-eos": {}, "umlip-hybrid": {"inner_folds": 5}, "umlip-delta": {"inner_folds": 5}}
+RUNS = {f"mp-binary-2025_{m}_{s}": (m, s, cfg) for s in SPLITS for m, cfg in MODELS.items()}
+BASELINE = "lgbm"  # committed by the foundation with the same folds
+BINS = [(0, 10), (10, 30), (30, 100), (100, 200), (200, 1e9)]
+
+
+def speed(n: int = 192) -> dict:
+    """Seconds per crystal on the same crystals, each variant timed in one run (fresh, empty caches)."""
+    os.environ["BULKMOD_CACHE"] = tempfile.mkdtemp(prefix="bulkmod-umlip-speed-")
+    from bulkmod.physics.eos import ScanConfig, scan_chunk, scan_eos
+    from bulkmod.physics.potentials import get_potential
+
+    ds = limit_rows(load_dataset("mp-binary-2025"), n)
+    pot = get_potential("chgnet")
+    pot.energies(ds.structures[:4])  # warm-up: first call pays for lazy imports
+    rows = {}
+    variants = {
+        "plain 7-point, batched": (ScanConfig(max_recentre=0), True),
+        "bracketed + re-centred, batched": (ScanConfig(), True),
+        "plain 7-point, one crystal at a time": (ScanConfig(max_recentre=0), False),
+        "bracketed + re-centred, one crystal at a time": (ScanConfig(), False),
+    }
+    for label, (cfg, batched) in variants.items():
+        t = time.perf_counter()
+        if batched:
+            res = scan_eos(ds.structures, pot, cfg, progress=False)
+        else:
+            res = [scan_chunk([s], pot, cfg)[0] for s in ds.structures]
+        rows[label] = {
+            "s_per_crystal": (time.perf_counter() - t) / len(ds),
+            "usable": float(np.mean([r.usable for r in res])),
+            "mean_scans": float(np.mean([r.n_scans for r in res])),
+        }
+    sev = get_potential("sevennet")
+    few = ds.structures[:8]
+    t = time.perf_counter()
+    scan_eos(few, sev, ScanConfig(max_recentre=0), progress=False)
+    rows["sevennet plain 7-point (8 crystals)"] = {"s_per_crystal": (time.perf_counter() - t) / len(few)}
+    out = {
+        "n_crystals": len(ds),
+        "variants": rows,
+        "load_avg_1m_after": os.getloadavg()[0],
+        "command": command_line(),
+        "commit": git_commit(),
+        "machine": machine(),
+        "python": platform.python_version(),
+    }
+    write_json_atomic(RESULTS / "umlip_speed.json", out)
+    return out
+
+
+def run_models(only: list[str] | None, force: bool) -> None:
+    for name, (model, split, cfg) in RUNS.items():
+        out = RESULTS / f"{name}.json"
+        if (only and name not in only) or (out.exists() and not force):
+            continue
+        res = run_benchmark("mp-binary-2025", model, split=split, model_config=cfg, out=out)
+        print(f"{name}: MAE {res['mae_log10']:.4f} ({res['wall_s']:.0f} s)")
+
+
+def _preds(name: str) -> pd.DataFrame | None:
+    path = RESULTS / f"{name}.predictions.csv"
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _n_elements() -> dict[str, int]:
+    out = {}
+    for ds_name in ("mp-binary-2025", "elastic-2015"):
+        ds = load_dataset(ds_name)
+        out |= {i: len(c.elements) for i, c in zip(ds.ids, ds.compositions, strict=True)}
+    return out
+
+
+def _mae(df: pd.DataFrame) -> str:
+    err = (df["y_pred_log10"] - df["y_true_log10"]).abs().dropna()
+    return f"{err.mean():.4f} ({len(err)})" if len(err) else "–"
+
+
+def summary() -> str:
+    n_el = _n_elements()
+    lines = ["# Physics prior: universal-potential bulk moduli (issue 4)", ""]
+    sp = RESULTS / "umlip_speed.json"
+    if sp.exists():
+        s = json.loads(sp.read_text())
+        lines += [f"## E–V scan speed, CHGNet 0.3.0 on CPU ({s['n_crystals']} crystals, {s['machine']})", "",
+                  "| variant | s/crystal | usable fits | mean scans |", "|---|---|---|---|"]  # fmt: skip
+        for label, r in s["variants"].items():
+            usable = f"{r['usable']:.2f}" if "usable" in r else ""
+            scans = f"{r['mean_scans']:.2f}" if "mean_scans" in r else ""
+            lines.append(f"| {label} | {r['s_per_crystal']:.3f} | {usable} | {scans} |")
+        lines += ["", f"Load average after the run: {s['load_avg_1m_after']:.1f} (2 cores). `{s['command']}`", ""]
+    for split in SPLITS:
+        base = _preds(f"mp-binary-2025_{BASELINE}_{split}")
+        lines += [f"## {split}", "", "| model | MAE log10 (n) | " + " | ".join(f"K {a}–{b:g}" if b < 1e9 else f"K > {a}"
+                  for a, b in BINS) + " | binary | ternary+ | paired vs lgbm (p) |", "|---" * 10 + "|"]  # fmt: skip
+        for model in (BASELINE, *MODELS):
+            df = _preds(f"mp-binary-2025_{model}_{split}")
+            if df is None:
+                continue
+            k = 10 ** df["y_true_log10"]
+            cells = [_mae(df[(k >= a) & (k < b)]) for a, b in BINS]
+            ne = df["id"].map(n_el)
+            cells += [_mae(df[ne == 2]), _mae(df[ne > 2])]
+            paired = ""
+            if model != BASELINE and base is not None:
+                m = base.merge(df, on="id", suffixes=("_b", "_m")).dropna()
+                eb, em = (
+                    (m["y_pred_log10_b"] - m["y_true_log10_b"]).abs(),
+                    (m["y_pred_log10_m"] - m["y_true_log10_m"]).abs(),
+                )
+                paired = f"{em.mean() - eb.mean():+.4f} (p {wilcoxon(em, eb).pvalue:.1g}, n {len(m)})"
+            lines.append(f"| {model} | {_mae(df)} | " + " | ".join(cells) + f" | {paired} |")
+        lines.append("")
+    lines += ["Rows with no usable E–V fit have no zero-shot prediction (brackets: how many were scored); the",
+              "paired column compares mean |error| on the crystals both models predicted (Wilcoxon signed-rank).",
+              "", "Made by `python benchmarks/umlip.py summary` from the JSON/CSV files beside it."]  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    (RESULTS / "umlip.md").write_text(text)
+    return text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("part", choices=["speed", "models", "summary"])
+    ap.add_argument("--only", nargs="*", help=f"run names: {', '.join(RUNS)}")
+    ap.add_argument("--force", action="store_true", help="re-run even if the JSON exists")
+    args = ap.parse_args()
+    if args.part == "speed":
+        print(json.dumps(speed(), indent=2))
+    elif args.part == "models":
+        run_models(args.only, args.force)
+    print(summary())
+
+
+if __name__ == "__main__":
+    main()
