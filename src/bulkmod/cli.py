@@ -117,6 +117,8 @@ def _model_config(args: argparse.Namespace) -> dict:
 
     if args.model == "mean" or args.model not in MODELS:
         return {}  # an unknown name is reported by build_model with the list of choices
+    if MODELS[args.model].family == "zero-shot":  # nothing is trained: only --param (e.g. potential=sevennet)
+        return {"params": _params(args)} if args.param else {}
     cfg: dict = {}
     if args.features:
         from bulkmod.features import FeatureConfig
@@ -135,16 +137,23 @@ def _model_config(args: argparse.Namespace) -> dict:
         if not args.checkpoint_dir:
             raise BulkmodError("--resume needs --checkpoint-dir DIR (where the killed run saved its checkpoints)")
         cfg.setdefault("params", {})["resume"] = True
+    if args.param:
+        cfg.setdefault("params", {}).update(_params(args))
+    return cfg
+
+
+def _params(args: argparse.Namespace) -> dict:
+    """``--param KEY=VALUE`` pairs; values parse as JSON where they can (numbers, lists, booleans)."""
+    out = {}
     for item in args.param or []:
         key, sep, value = item.partition("=")
         if not sep:
             raise BulkmodError(f"--param {item!r}: use KEY=VALUE")
         try:
-            parsed = json.loads(value)
+            out[key] = json.loads(value)
         except json.JSONDecodeError:
-            parsed = value
-        cfg.setdefault("params", {})[key] = parsed
-    return cfg
+            out[key] = value
+    return out
 
 
 def _add_training_options(sp: argparse.ArgumentParser, inner_folds_default: int | None) -> None:

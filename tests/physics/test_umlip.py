@@ -77,3 +77,19 @@ def test_predict_relax_and_extra_columns(small, tmp_path):
     # relaxed back onto the potential surface: its E–V minimum lies ~13 % below the strained input volume
     assert abs(df.loc[0, "v0_a3"] / read_structure(path).volume - 1) > 0.05
     assert df.loc[1, "error"] and np.isnan(df.loc[1, "k_vrh_gpa"])
+
+
+def test_cli_zero_shot_shipped_model_and_params(tmp_path):
+    from bulkmod.cli import main
+
+    out = tmp_path / "k.csv"
+    assert (
+        main(["predict", str(EXAMPLES / "Si.cif"), "--model", "CHGNetEOS-MPBinary2025-v1-KVRH", "--out", str(out)]) == 0
+    )
+    row = __import__("pandas").read_csv(out).iloc[0]
+    assert row["fit_flag"] == "ok" and 55 < row["k_vrh_gpa"] < 120 and 2 < row["k_prime"] < 8
+    # a zero-shot model takes no training options, only --param (here: a plain scan, no re-centring)
+    res = tmp_path / "r.json"
+    args = ["benchmark", "--dataset", "mp-binary-2025", "--model", "umlip-eos", "--limit", "60", "--folds", "2"]
+    assert main([*args, "--param", "max_recentre=0", "--out", str(res)]) == 0
+    assert __import__("json").loads(res.read_text())["model_config"]["params"] == {"max_recentre": 0}

@@ -30,7 +30,7 @@ MODELS: dict[str, ModelSpec] = {
     "xgb": ModelSpec(lambda **kw: DescriptorModel("xgb", **kw), "descriptor", "XGBoost gradient boosting"),
     **{key: ModelSpec(*spec) for key, spec in GRAPH_MODELS.items()},
     "umlip-eos": ModelSpec(
-        UMLIPEOSModel, "physics", "zero-shot K0 from a universal potential's E-V fit (chgnet|sevennet)"
+        UMLIPEOSModel, "zero-shot", "zero-shot K0 from a universal potential's E-V fit (chgnet|sevennet)"
     ),
     "umlip-hybrid": ModelSpec(
         lambda **kw: DescriptorModel("lgbm", **({"features": HYBRID_FEATURES} | kw)),

@@ -22,10 +22,16 @@ from bulkmod.uncertainty.conformal import ConformalInterval
 
 class UMLIPEOSModel(Estimator):
     key: ClassVar[str] = "umlip-eos"
-    family: ClassVar[str] = "physics"
+    family: ClassVar[str] = "zero-shot"
 
-    def __init__(self, *, potential: str = "chgnet", scan: dict | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, *, potential: str = "chgnet", scan: dict | None = None, params: dict | None = None, seed: int = 0
+    ) -> None:
+        """``params`` (``--param``) may set ``potential`` and the scan's points, half_width, max_recentre."""
         super().__init__()
+        params = dict(params or {})
+        potential = params.pop("potential", potential)
+        scan = (scan or {}) | params
         if potential not in POTENTIALS:
             raise BulkmodError(f"unknown potential {potential!r}: use {', '.join(POTENTIALS)}")
         self.potential = potential
