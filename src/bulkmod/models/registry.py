@@ -13,7 +13,9 @@ from bulkmod.models.ensemble import EnsembleModel
 from bulkmod.models.gnn import GRAPH_MODELS
 from bulkmod.models.umlip import UMLIPEOSModel
 
-HYBRID_FEATURES = FeatureConfig((*DEFAULT_STRUCTURE_GROUPS, "umlip-eos", "umlip-embed")).as_dict()
+# E–V fit features only: the 64-d embedding adds nothing out of distribution and costs 0.002 in distribution
+# (benchmarks/results/umlip.md, the *-embed rows); add it with --features ...,umlip-embed
+HYBRID_FEATURES = FeatureConfig((*DEFAULT_STRUCTURE_GROUPS, "umlip-eos")).as_dict()
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ MODELS: dict[str, ModelSpec] = {
     "umlip-hybrid": ModelSpec(
         lambda **kw: DescriptorModel("lgbm", **({"features": HYBRID_FEATURES} | kw)),
         "physics",
-        "LightGBM on descriptors + CHGNet E-V fit features and crystal embedding",
+        "LightGBM on descriptors + CHGNet E-V fit features (K0, K', V0/V, E0, residual, flag)",
     ),
     "umlip-delta": ModelSpec(
         lambda **kw: DescriptorModel("lgbm", **({"features": HYBRID_FEATURES, "baseline": "umlip-eos"} | kw)),
