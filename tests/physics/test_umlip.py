@@ -47,7 +47,7 @@ def test_physics_feature_groups(small):
     assert np.isfinite(X[:, 138:]).all() and X[:, 138:].std(axis=0).max() > 0
 
 
-@pytest.mark.parametrize("key", ["umlip-eos", "umlip-delta"])
+@pytest.mark.parametrize("key", ["umlip-eos", "umlip-delta", "umlip-blend"])
 def test_umlip_models_fit_save_load_predict(small, key, tmp_path):
     train, test = small.subset(range(45)), small.subset(range(45, 60))
     model = build_model(key, inner_folds=3) if key != "umlip-eos" else build_model(key)

@@ -11,7 +11,7 @@ from bulkmod.models.base import Estimator
 from bulkmod.models.descriptor import DescriptorModel, MeanModel
 from bulkmod.models.ensemble import EnsembleModel
 from bulkmod.models.gnn import GRAPH_MODELS
-from bulkmod.models.umlip import UMLIPEOSModel
+from bulkmod.models.umlip import BlendModel, UMLIPEOSModel
 
 # E–V fit features only: the 64-d embedding adds nothing out of distribution and costs 0.002 in distribution
 # (benchmarks/results/umlip.md, the *-embed rows); add it with --features ...,umlip-embed
@@ -44,6 +44,7 @@ MODELS: dict[str, ModelSpec] = {
         "physics",
         "LightGBM learning log10 K - log10 K_uMLIP on the umlip-hybrid features",
     ),
+    "umlip-blend": ModelSpec(BlendModel, "physics", "mean of lgbm (descriptors) and umlip-hybrid (+ E-V fit)"),
     "ensemble": ModelSpec(
         EnsembleModel, "ensemble", "N members of any model (--param member=lgbm --param members=5), calibrated spread"
     ),  # torch is imported on first use only
