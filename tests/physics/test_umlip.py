@@ -93,3 +93,13 @@ def test_cli_zero_shot_shipped_model_and_params(tmp_path):
     args = ["benchmark", "--dataset", "mp-binary-2025", "--model", "umlip-eos", "--limit", "60", "--folds", "2"]
     assert main([*args, "--param", "max_recentre=0", "--out", str(res)]) == 0
     assert __import__("json").loads(res.read_text())["model_config"]["params"] == {"max_recentre": 0}
+
+
+def test_sevennet_gives_a_modulus_and_no_embedding():
+    from bulkmod.errors import BulkmodError
+
+    si = read_structure(EXAMPLES / "Si.cif")
+    (res,) = phys.eos_results([si], potential="sevennet")
+    assert res.usable and 60 < res.k0_gpa < 120  # PBE 88 GPa
+    with pytest.raises(BulkmodError, match="no crystal embedding"):
+        phys.embedding_features([si], potential="sevennet")

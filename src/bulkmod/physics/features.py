@@ -17,7 +17,7 @@ from bulkmod.data.validate import structure_hash
 from bulkmod.errors import BulkmodError
 from bulkmod.io import VectorCache, cache_dir, sha256_json
 from bulkmod.physics.eos import CHUNK, EOSResult, ScanConfig, scan_chunk
-from bulkmod.physics.potentials import POTENTIALS, Potential, get_potential
+from bulkmod.physics.potentials import NO_EMBEDDING, POTENTIALS, Potential, get_potential
 
 EOS_NAMES = ["umlip_log10_k0", "umlip_k_prime", "umlip_v0_ratio", "umlip_e0", "umlip_log10_residual", "umlip_flagged"]
 BLOCK = 4 * CHUNK  # crystals per cache write
@@ -75,6 +75,8 @@ def embedding_names(potential: str = "chgnet") -> list[str]:
 def embedding_features(structures: list[Structure], potential: str = "chgnet", *, progress: bool = True) -> np.ndarray:
     """The potential's crystal embedding of each input structure (CHGNet: 64-d)."""
     pot = get_potential(potential)
+    if not pot.embedding_size:
+        raise BulkmodError(NO_EMBEDDING.format(potential))
 
     def compute(batch: list[Structure]) -> list[np.ndarray]:
         try:

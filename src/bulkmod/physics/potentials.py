@@ -20,6 +20,8 @@ from pymatgen.core import Structure
 
 from bulkmod.errors import BulkmodError
 
+NO_EMBEDDING = "potential {!r} exposes no crystal embedding: use the chgnet potential for umlip-embed"
+
 
 class Potential(ABC):
     """A pretrained potential: ``energies`` in eV/atom, ``embeddings`` as fixed-length vectors."""
@@ -38,7 +40,7 @@ class Potential(ABC):
     def energies(self, structures: list[Structure]) -> np.ndarray: ...
 
     def embeddings(self, structures: list[Structure]) -> np.ndarray:
-        raise BulkmodError(f"potential {self.name!r} exposes no crystal embedding: use --potential chgnet")
+        raise BulkmodError(NO_EMBEDDING.format(self.name))
 
     @abstractmethod
     def calculator(self):
