@@ -19,6 +19,9 @@ EPILOG = """examples:
   bulkmod predict my.cif POSCAR --out k.csv         choose files, write a CSV (or .json)
   bulkmod benchmark --dataset mp-binary-2025 --model lgbm --out r.json
   bulkmod train --model lgbm --dataset my_data.csv --out models/mine
+  bulkmod tune --model lgbm --dataset mp-binary-2025 --out tuned/ --backend ray
+  bulkmod train --config tuned/best_config.json --dataset mp-binary-2025 --out models/tuned
+  bulkmod predict big.jsonl --out k.csv --backend ray --ray-address HEAD:6379   (add --resume after a kill)
   bulkmod diagnose r.predictions.csv --json         collapsed / biased / clipped / ok, with causes
   bulkmod data validate my_data.csv                 what would be rejected, and why
 
@@ -44,62 +47,138 @@ def _fmt(x: float | None, spec: str = ".1f") -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
+TABLE_ROWS = 200  # a screening run's CSV is not echoed row by row
+
+
+def _backend(args: argparse.Namespace):
+    from bulkmod.parallel import Backend
+
+    return Backend(args.backend, address=args.ray_address, workers=args.workers)
+
+
+def _experiment_correction(model: str):
+    """Per-batch map of DFT-level predictions to experiment (fitted once, on expt-jarvis)."""
+    import numpy as np
+
+    from bulkmod.evaluation.experimental import ExperimentCorrection
+
+    corr = ExperimentCorrection.fit(model)
+    print(
+        f"corrected to experiment: map fitted on {corr.n_fit} measured solids, leave-one-out MAE "
+        f"{corr.loo_mae_log10:.3f} log10; intervals are the correction's own (±{corr.q90:.3f} log10)",
+        file=sys.stderr,
+    )
+
+    def apply(df):
+        ok = df["error"].eq("")
+        if ok.any():
+            k, lo, hi = corr.apply(np.log10(df.loc[ok, "k_vrh_gpa"].to_numpy(float)), df.loc[ok, "formula"].tolist())
+            df.loc[ok, "k_vrh_gpa"], df.loc[ok, "k_vrh_low_gpa"], df.loc[ok, "k_vrh_high_gpa"] = 10**k, 10**lo, 10**hi
+        return df
+
+    return apply
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+    from tqdm import tqdm
+
+    from bulkmod.data.stream import iter_items
     from bulkmod.models.pretrained import load_model, resolve_model_dir
-    from bulkmod.predict import expand_inputs, predict_files
+    from bulkmod.parallel import write_run_record
+    from bulkmod.predict import predict_batches, predict_stream
 
     model = load_model(args.model)
-    df = predict_files(expand_inputs(args.files), model, relax=None if args.relax == "none" else args.relax)
-    if args.correct_to:
-        import numpy as np
-
-        from bulkmod.evaluation.experimental import ExperimentCorrection
-
-        corr = ExperimentCorrection.fit(args.model)
-        ok = df["error"].eq("")
-        k, lo, hi = corr.apply(np.log10(df.loc[ok, "k_vrh_gpa"].to_numpy(float)), df.loc[ok, "formula"].tolist())
-        df.loc[ok, "k_vrh_gpa"], df.loc[ok, "k_vrh_low_gpa"], df.loc[ok, "k_vrh_high_gpa"] = 10**k, 10**lo, 10**hi
-        print(
-            f"corrected to experiment: map fitted on {corr.n_fit} measured solids, leave-one-out MAE "
-            f"{corr.loo_mae_log10:.3f} log10; intervals are the correction's own (±{corr.q90:.3f} log10)",
-            file=sys.stderr,
-        )
-    if args.out:
-        from bulkmod.io import write_text_atomic
-
-        out = Path(args.out)
-        if out.suffix == ".json":
-            write_text_atomic(out, df.to_json(orient="records", indent=2))
+    model_dir = resolve_model_dir(args.model)
+    relax = None if args.relax == "none" else args.relax
+    transform = _experiment_correction(args.model) if args.correct_to else None
+    out = Path(args.out) if args.out else None
+    stream = out is not None and out.suffix != ".json"
+    if args.resume and not stream:
+        raise BulkmodError("--resume continues a CSV: give --out X.csv")
+    items = iter_items(args.files)
+    with _backend(args) as backend, tqdm(unit="crystal", file=sys.stderr, disable=None) as bar:
+        if stream:
+            run = {"inputs": args.files, "model": str(model_dir.resolve()), "correct_to": args.correct_to,
+                   "relax": relax}  # fmt: skip
+            sink = predict_stream(
+                items, model, out, backend, fingerprint=run, resume=args.resume, batch_size=args.batch_size,
+                relax=relax, transform=transform, progress=bar.update,
+            )  # fmt: skip
+            n_rows, n_ok = sink.rows, sink.n_ok
+            df = pd.read_csv(out, keep_default_na=False) if n_rows <= TABLE_ROWS else None
         else:
-            write_text_atomic(out, df.to_csv(index=False, float_format="%.3f"))
-        print(f"wrote {len(df)} rows to {out}", file=sys.stderr)
-    model_name = resolve_model_dir(args.model).name
-    rows = [
-        [r.source, r.formula, _fmt(r.k_vrh_gpa), _fmt(r.k_vrh_low_gpa), _fmt(r.k_vrh_high_gpa), r.in_domain, r.error]
-        for r in df.itertuples()
-    ]
-    _print_table(
-        f"Bulk modulus K_VRH (GPa), model {model_name}, 90% interval",
-        ["source", "formula", "K", "low", "high", "in domain", "error"],
-        rows,
-    )
-    n_ok = int(df["error"].eq("").sum())
+            frames = [transform(f) if transform else f for f in predict_batches(items, model, backend, relax=relax)]
+            df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            n_rows, n_ok = len(df), int(df["error"].eq("").sum()) if len(df) else 0
+            if out is not None:
+                from bulkmod.io import write_text_atomic
+
+                write_text_atomic(out, df.to_json(orient="records", indent=2))
+        if n_rows == 0:
+            raise BulkmodError("no structure files or rows found in the inputs")
+        if out is not None:
+            write_run_record(out, backend, n_rows=n_rows, n_ok=n_ok, batch_size=args.batch_size)
+    if out is not None:
+        print(f"wrote {n_rows} rows ({n_rows - n_ok} with an error) to {out}", file=sys.stderr)
+    if df is not None:
+        num = lambda c: pd.to_numeric(df[c], errors="coerce")  # noqa: E731
+        rows = [
+            [r.source, r.formula, _fmt(k), _fmt(lo), _fmt(hi), r.in_domain, r.error]
+            for r, k, lo, hi in zip(
+                df.itertuples(), num("k_vrh_gpa"), num("k_vrh_low_gpa"), num("k_vrh_high_gpa"), strict=True
+            )
+        ]
+        _print_table(
+            f"Bulk modulus K_VRH (GPa), model {model_dir.name}, 90% interval",
+            ["source", "formula", "K", "low", "high", "in domain", "error"],
+            rows,
+        )
     return 0 if n_ok > 0 else 1
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from bulkmod.evaluation.benchmark import run_benchmark
+    from bulkmod.parallel import write_run_record
 
-    res = run_benchmark(
-        args.dataset,
-        args.model,
-        split=args.split,
-        folds=args.folds,
-        limit=args.limit,
-        model_config=_model_config(args),
-        out=args.out,
-    )
+    with _backend(args) as backend:
+        res = run_benchmark(
+            args.dataset,
+            args.model,
+            split=args.split,
+            folds=args.folds,
+            limit=args.limit,
+            model_config=_model_config(args),
+            out=args.out,
+        )
+        write_run_record(args.out, backend)
     _print_results(res)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from bulkmod.parallel import write_run_record
+    from bulkmod.training.tune import CONFIG_FILE, tune
+
+    with _backend(args) as backend:
+        res = tune(
+            args.dataset,
+            args.model,
+            args.out,
+            trials=args.trials,
+            timeout=args.timeout,
+            split=args.split,
+            outer_folds=args.folds,
+            inner_folds=args.inner_cv,
+            limit=args.limit,
+            storage=args.storage,
+            seed=args.seed or 0,
+            batch=args.parallel_trials,
+            model_config=_model_config(args),
+        )
+        write_run_record(args.out, backend)
+    _print_results(res)
+    print(f"best config: {Path(args.out) / CONFIG_FILE} (use `bulkmod train --config FILE`)", file=sys.stderr)
     return 0
 
 
@@ -156,7 +235,7 @@ def _params(args: argparse.Namespace) -> dict:
     return out
 
 
-def _add_training_options(sp: argparse.ArgumentParser, inner_folds_default: int | None) -> None:
+def _add_training_options(sp: argparse.ArgumentParser) -> None:
     from bulkmod.features.featurizer import ALL_GROUPS
 
     g = sp.add_argument_group("model and training options")
@@ -170,9 +249,8 @@ def _add_training_options(sp: argparse.ArgumentParser, inner_folds_default: int 
     g.add_argument(
         "--inner-folds",
         type=int,
-        default=inner_folds_default,
         help="folds carved from the training part for early stopping; >= 2 also calibrates conformal "
-        "intervals (nested: the test fold never chooses anything)",
+        "intervals (nested: the test fold never chooses anything; `train` default 5)",
     )
     g.add_argument("--epochs", type=int, help="neural models: maximum epochs")
     g.add_argument("--lr", type=float, help="neural models: learning rate")
@@ -186,6 +264,15 @@ def _add_training_options(sp: argparse.ArgumentParser, inner_folds_default: int 
     g.add_argument("--resume", action="store_true", help="neural models: continue a killed run from --checkpoint-dir")
     g.add_argument("--param", action="append", metavar="KEY=VALUE", help="model-specific hyper-parameter (repeatable)")
     g.add_argument("--seed", type=int, help="random seed (default 0)")
+
+
+def _add_backend_options(sp: argparse.ArgumentParser) -> None:
+    g = sp.add_argument_group("where tasks run")
+    g.add_argument("--backend", choices=["local", "ray"], default="local", help="local processes (default) or Ray")
+    g.add_argument(
+        "--ray-address", help="join this Ray cluster (HOST:PORT of `ray start --head`); default: start a local one"
+    )
+    g.add_argument("--workers", type=int, help="CPUs of a local Ray instance, or local worker processes")
 
 
 def _print_results(res: dict) -> None:
@@ -247,11 +334,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from bulkmod.parallel import write_run_record
+    from bulkmod.training.config_file import merge_config, read_config
     from bulkmod.training.fit import train_and_save
 
-    path = train_and_save(
-        args.model, args.dataset, Path(args.out), model_config=_model_config(args), cv_folds=args.cv, cv_out=args.cv_out
-    )
+    config = {}
+    if args.config:
+        model, config = read_config(args.config)
+        if args.model and args.model != model:
+            raise BulkmodError(f"--model {args.model} disagrees with {args.config} (model {model}): drop one")
+        args.model = model
+    elif not args.model:
+        raise BulkmodError("train needs --model KEY or --config FILE")
+    from bulkmod.models import MODELS
+
+    defaults = {"inner_folds": 5} if args.model in MODELS and args.model != "mean" else {}
+    config = merge_config(merge_config(defaults, config), _model_config(args))
+    with _backend(args) as backend:
+        path = train_and_save(
+            args.model, args.dataset, Path(args.out), model_config=config, cv_folds=args.cv, cv_out=args.cv_out
+        )
+        write_run_record(args.out, backend)
     print(f"saved model to {path}")
     return 0
 
@@ -353,9 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     sp = add("predict", cmd_predict, "predict K_VRH (GPa) with a 90%% interval for CIF/POSCAR/extxyz files")
-    sp.add_argument("files", nargs="+", help="structure files, folders or glob patterns")
+    sp.add_argument(
+        "files", nargs="+", help="structure files, folders, glob patterns, multi-frame extxyz or JSON-lines files"
+    )
     sp.add_argument("--model", default="default", help="shipped model name, saved model directory, or 'default'")
-    sp.add_argument("--out", help="write results to X.csv or X.json (one row per input file)")
+    sp.add_argument("--out", help="write results to X.json, or X.csv: appended batch by batch, resumable with --resume")
     sp.add_argument(
         "--correct-to",
         choices=["experiment"],
@@ -368,6 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="relax each structure (cell + ions) with a universal potential first: use for hand-built or strained "
         "cells, whose density-based descriptors would otherwise be off (chgnet ~1 s/crystal, sevennet ~30 s)",
     )
+    sp.add_argument("--batch-size", type=int, default=256, help="structures per task (default 256)")
+    sp.add_argument(
+        "--resume", action="store_true", help="continue a killed run into the same --out CSV (no row lost or repeated)"
+    )
+    _add_backend_options(sp)
 
     model_help = "registry key (see `bulkmod models`): mean, rf, lgbm, xgb, ..."
     sp = add("benchmark", cmd_benchmark, "cross-validate a model on a dataset and write a results JSON")
@@ -376,8 +486,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--split", default="kfold", choices=list(SPLITS), help="train/test split (default kfold)")
     sp.add_argument("--folds", type=int, default=5, help="K for kfold/formula-grouped (default 5)")
     sp.add_argument("--limit", type=int, help="use a fixed seeded random subset of exactly N rows")
-    _add_training_options(sp, None)
+    _add_training_options(sp)
+    _add_backend_options(sp)
     sp.add_argument("--out", required=True, help="results JSON; predictions CSV is written beside it")
+
+    sp = add("tune", cmd_tune, "search tree-model hyper-parameters with nested cross-validation (Optuna)")
+    sp.add_argument("--dataset", required=True, help="dataset name, CSV or CGCNN folder")
+    sp.add_argument("--model", required=True, choices=["lgbm", "rf", "xgb"], help="tree model to tune")
+    sp.add_argument("--out", required=True, help="folder for results.json, best_config.json and the study database")
+    sp.add_argument("--trials", type=int, default=20, help="complete trials per study (default 20)")
+    sp.add_argument("--timeout", type=float, help="stop asking for new trials after this many seconds per study")
+    sp.add_argument("--split", default="kfold", choices=["kfold", "formula-grouped"], help="outer split")
+    sp.add_argument("--folds", type=int, default=5, help="outer folds (default 5)")
+    sp.add_argument("--inner-cv", type=int, default=3, help="inner CV folds scoring each trial (default 3)")
+    sp.add_argument("--parallel-trials", type=int, default=4, help="trials asked and run at once (default 4)")
+    sp.add_argument("--limit", type=int, help="use a fixed seeded random subset of exactly N rows")
+    sp.add_argument(
+        "--storage", help="study database (any SQLAlchemy URL; default sqlite:///OUT/study.sqlite3): reruns resume"
+    )
+    _add_training_options(sp)
+    _add_backend_options(sp)
 
     sp = add("evaluate", cmd_evaluate, "evaluate a trained model on a whole dataset and write a results JSON")
     sp.add_argument("--model", required=True, help="shipped model name or saved model directory")
@@ -391,14 +519,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sp = add("train", cmd_train, "train a model on a whole dataset and save it (manifest + safe weights)")
-    sp.add_argument("--model", required=True, help=model_help)
+    sp.add_argument("--model", help=model_help + " (or take it from --config)")
+    sp.add_argument("--config", help="model config file (JSON/YAML), e.g. best_config.json from `bulkmod tune`")
     sp.add_argument(
         "--dataset", required=True, help="dataset name, CSV (structure file or formula + target) or CGCNN folder"
     )
     sp.add_argument("--out", required=True, help="directory to save the model in")
     sp.add_argument("--cv", type=int, default=0, help="also run K-fold CV first and store its metrics in the manifest")
     sp.add_argument("--cv-out", help="with --cv: also write the CV results JSON (and predictions CSV) here")
-    _add_training_options(sp, 5)
+    _add_training_options(sp)
+    _add_backend_options(sp)
 
     sp = add("diagnose", cmd_diagnose, "say whether predictions collapsed, are biased, clipped or ok, and why")
     sp.add_argument("predictions", help="CSV with y_true/y_pred columns (GPa) or y_true_log10/y_pred_log10")

@@ -1,58 +1,61 @@
-"""Batch prediction from structure files: one output row per input, good or bad."""
+"""Batch prediction: one output row per input, good or bad, in input order.
+
+``predict_stream`` screens inputs of any size: batches of ``batch_size`` items are parsed, featurised and
+predicted as backend tasks with a bounded number in flight, and each finished batch is appended to the CSV
+(flushed and fsynced) before a small progress file records it, so a killed run resumes without losing or
+repeating rows.
+"""
 
 from __future__ import annotations
 
-import glob
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bulkmod.data.files import is_structure_file, read_structure
 from bulkmod.data.records import Dataset
+from bulkmod.data.stream import Item, file_item
 from bulkmod.data.validate import RawRow, build_dataset
 from bulkmod.errors import BulkmodError
+from bulkmod.io import write_json_atomic
 from bulkmod.models.base import Estimator
+from bulkmod.parallel import Backend, Shared
 
 OUTPUT_COLUMNS = ["source", "formula", "k_vrh_gpa", "k_vrh_low_gpa", "k_vrh_high_gpa", "in_domain", "error"]
-
-
-def expand_inputs(items: list[str]) -> list[Path]:
-    """Files, directories (their structure files) and glob patterns, in the order given."""
-    out: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            out += sorted(p for p in path.iterdir() if p.is_file() and is_structure_file(p))
-        elif any(ch in item for ch in "*?[") and not path.exists():
-            matches = sorted(Path(p) for p in glob.glob(item))
-            out += matches if matches else [path]
-        else:
-            out.append(path)
-    if not out:
-        raise BulkmodError("no input files given")
-    return out
+FLOAT_FORMAT = "%.3f"
+BATCH_SIZE = 256
+PROGRESS_FORMAT = "bulkmod-predict-progress/1"
 
 
 def predict_files(paths: list[Path], model: Estimator, *, relax: str | None = None) -> pd.DataFrame:
-    """Predict K for each file; unreadable or invalid files get an ``error`` and an empty K.
+    """Predict K for each file; unreadable or invalid files get an ``error`` and an empty K."""
+    return predict_items([file_item(p) for p in paths], model, relax=relax)
+
+
+def predict_items(items: list[Item], model: Estimator, *, relax: str | None = None) -> pd.DataFrame:
+    """Parse, validate and predict a batch; exactly one row per item, failures in ``error``.
 
     ``relax`` names a potential that relaxes each structure first (column ``relaxed`` says how it went);
     model-specific outputs (e.g. the E–V fit's ``k_prime``) come as extra columns after ``error``.
     """
     rows = []
-    for i, path in enumerate(paths):
-        row = RawRow(id=str(i), source=str(path))
+    for i, item in enumerate(items):
+        row = RawRow(id=str(i), source=item.source)
         try:
-            row.structure = read_structure(path)
+            row.source, row.structure = item.read()
         except BulkmodError as exc:
-            row.error = str(exc).removeprefix(f"{path}: ")
+            row.error = str(exc).removeprefix(f"{item.source}: ")
         rows.append(row)
     ds = build_dataset("input", rows, require_target=False)
     errors = {p.row: p.reason for p in ds.report.rejected}
     out = pd.DataFrame(
         {
-            "source": [str(p) for p in paths],
+            "source": [r.source for r in rows],
             "formula": "",
             "k_vrh_gpa": np.nan,
             "k_vrh_low_gpa": np.nan,
@@ -100,3 +103,113 @@ def _relaxed(ds: Dataset, potential: str) -> tuple[Dataset, list[str], dict[int,
     sub = ds.subset(keep)
     sub.structures = [outcomes[j].structure for j in keep]
     return sub, [outcomes[j].note for j in keep], errors
+
+
+def _predict_batch(task: tuple[Shared, list[Item], str | None]) -> pd.DataFrame:
+    """The unit a backend runs: the model arrives once per worker, the batch as raw text or paths."""
+    model, items, relax = task
+    return predict_items(items, model.get(), relax=relax)
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def predict_batches(
+    items: Iterable[Item],
+    model: Estimator,
+    backend: Backend,
+    *,
+    batch_size: int = BATCH_SIZE,
+    relax: str | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Frames of predictions in input order; at most two batches per worker are in flight at any time."""
+    if batch_size < 1:
+        raise BulkmodError(f"--batch-size {batch_size}: need at least 1")
+    shared = backend.share(model)
+    tasks = ((shared, batch, relax) for batch in _batches(items, batch_size))
+    return backend.imap(_predict_batch, tasks, window=2 * backend.capacity())
+
+
+class ResumableCsv:
+    """An append-only CSV plus ``<stem>.progress.json`` (rows and bytes committed, and what the run was).
+
+    The CSV is fsynced before the progress file is atomically replaced, so after a kill the progress file never
+    counts a row that is not on disk; bytes written after it (a half batch) are cut off on resume.
+    """
+
+    def __init__(self, out: Path, fingerprint: dict[str, Any], *, resume: bool) -> None:
+        self.out, self.fingerprint = out, fingerprint
+        self.progress = out.with_name(out.stem + ".progress.json")
+        state = self._read_state() if resume else None
+        if state is None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(out, "wb") as fh:
+                fh.write((",".join(OUTPUT_COLUMNS) + "\n").encode())
+            self.rows, self.n_ok, self.complete = 0, 0, False
+            self._commit()
+        else:
+            with open(out, "r+b") as fh:
+                fh.truncate(state["bytes"])
+            self.rows, self.n_ok, self.complete = state["rows"], state["n_ok"], state["complete"]
+
+    def _read_state(self) -> dict[str, Any] | None:
+        if not self.progress.exists() or not self.out.exists():
+            return None
+        state = json.loads(self.progress.read_text())
+        if state.get("format") != PROGRESS_FORMAT or state.get("run") != self.fingerprint:
+            raise BulkmodError(
+                f"{self.progress}: --resume needs the same inputs, model and options as the killed run "
+                f"(it was {state.get('run')}); drop --resume to start over"
+            )
+        if self.out.stat().st_size < state["bytes"]:
+            raise BulkmodError(f"{self.out}: shorter than its progress file says; drop --resume to start over")
+        return state
+
+    def append(self, df: pd.DataFrame) -> None:
+        with open(self.out, "ab") as fh:
+            fh.write(df.to_csv(index=False, header=False, float_format=FLOAT_FORMAT).encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.rows += len(df)
+        self.n_ok += int(df["error"].eq("").sum())
+        self._commit()
+
+    def finish(self) -> None:
+        self.complete = True
+        self._commit()
+
+    def _commit(self) -> None:
+        write_json_atomic(
+            self.progress,
+            {"format": PROGRESS_FORMAT, "run": self.fingerprint, "rows": self.rows, "n_ok": self.n_ok,
+             "bytes": self.out.stat().st_size, "complete": self.complete},
+        )  # fmt: skip
+
+
+def predict_stream(
+    items: Iterable[Item],
+    model: Estimator,
+    out: Path,
+    backend: Backend,
+    *,
+    fingerprint: dict[str, Any],
+    resume: bool = False,
+    batch_size: int = BATCH_SIZE,
+    relax: str | None = None,
+    transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ResumableCsv:
+    """Predict every item into the CSV ``out``; with ``resume``, skip the rows a killed run already committed."""
+    sink = ResumableCsv(out, fingerprint, resume=resume)
+    if sink.complete:
+        return sink
+    todo = itertools.islice(items, sink.rows, None)
+    for df in predict_batches(todo, model, backend, batch_size=batch_size, relax=relax):
+        sink.append(transform(df) if transform else df)
+        if progress:
+            progress(len(df))
+    sink.finish()
+    return sink

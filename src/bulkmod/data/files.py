@@ -1,16 +1,23 @@
-"""Read one structure file (CIF, POSCAR/CONTCAR/.vasp, extxyz) into a pymatgen Structure.
+"""Read one structure (a CIF, POSCAR/CONTCAR/.vasp or extxyz file, an extxyz frame, a JSON line) into pymatgen.
 
 Every failure becomes a one-line reason naming the problem, so a batch can report it per file.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pymatgen.core import Structure
 
 from bulkmod.errors import BulkmodError
+
+if TYPE_CHECKING:
+    from ase import Atoms
 
 STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".extxyz", ".xyz", ".json")
 POSCAR_NAMES = ("POSCAR", "CONTCAR")
@@ -29,30 +36,58 @@ def read_structure(path: Path | str) -> Structure:
         raise BulkmodError(f"{path}: is a directory, not a structure file")
     if path.stat().st_size == 0:
         raise BulkmodError(f"{path}: empty file")
+    return _guarded(str(path), lambda: _parse(path))
+
+
+def read_frame(text: str, name: str) -> Structure:
+    """Parse one extxyz frame cut from a multi-frame stream; errors name ``name`` like ``read_structure``."""
+    from ase.io import read as ase_read
+
+    return _guarded(name, lambda: _periodic(ase_read(io.StringIO(text), format="extxyz"), name))
+
+
+def read_structure_dict(text: str, name: str) -> tuple[str | None, Structure]:
+    """One JSON-lines row: a pymatgen ``Structure.as_dict()`` with an ``id`` (or ``{"id", "structure"}``)."""
+    row: dict = {}
+
+    def parse() -> Structure:
+        row.update(json.loads(text))
+        return Structure.from_dict(row.get("structure", row))
+
+    structure = _guarded(name, parse)
+    return (str(row["id"]) if row.get("id") is not None else None), structure
+
+
+def _guarded(name: str, parse: Callable[[], Structure]) -> Structure:
+    """Run a parser; any failure becomes one ``BulkmodError`` line naming the input and the reason."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            structure = _parse(path)
+            structure = parse()
     except BulkmodError:
         raise
     except Exception as exc:  # parsers raise anything from ValueError to IndexError on junk
         msg = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise BulkmodError(f"{path}: could not parse structure ({msg})") from None
+        raise BulkmodError(f"{name}: could not parse structure ({msg})") from None
     if structure is None or len(structure) == 0:
-        raise BulkmodError(f"{path}: no atoms found")
+        raise BulkmodError(f"{name}: no atoms found")
     return structure
+
+
+def _periodic(atoms: Atoms, name: str) -> Structure:
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    if not atoms.cell.any() or not all(atoms.pbc):
+        raise BulkmodError(f"{name}: no periodic cell (a crystal needs Lattice=... and pbc)")
+    return AseAtomsAdaptor.get_structure(atoms)
 
 
 def _parse(path: Path) -> Structure:
     suffix = path.suffix.lower()
     if suffix in (".extxyz", ".xyz"):
         from ase.io import read as ase_read
-        from pymatgen.io.ase import AseAtomsAdaptor
 
-        atoms = ase_read(path, index=0)
-        if not atoms.cell.any() or not all(atoms.pbc):
-            raise BulkmodError(f"{path}: no periodic cell (a crystal needs Lattice=... and pbc)")
-        return AseAtomsAdaptor.get_structure(atoms)
+        return _periodic(ase_read(path, index=0), str(path))
     if suffix == ".cif":
         from pymatgen.io.cif import CifParser
 

@@ -18,6 +18,7 @@ from bulkmod.errors import BulkmodError
 from bulkmod.evaluation.leaderboard import compare_with_leaderboard
 from bulkmod.evaluation.results import build_results, write_results
 from bulkmod.models import MODELS, Prediction, build_model
+from bulkmod.parallel import current
 
 LIMIT_SEED = 0
 
@@ -48,6 +49,23 @@ def prediction_frame(ids: list[str], fold: int, y: np.ndarray, pred: Prediction)
     )
 
 
+def run_fold(task: tuple[str, dict, Dataset, Dataset, int]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Fit on one fold's training part and predict its test part: the unit a backend runs as a task."""
+    model, model_config, train, test, k = task
+    t = time.perf_counter()
+    est = build_model(model, **model_config)
+    est.fit(train, train.y_log10)
+    t_fit = time.perf_counter() - t
+    frame = prediction_frame(test.ids, k, test.y_log10, est.predict(test))
+    meta = {"n_train": len(train), "fit_s": round(t_fit, 2), "predict_s": round(time.perf_counter() - t - t_fit, 2)}
+    if "selection" in est.train_info:  # what the nested selection chose on this fold's training part
+        meta["selection"] = est.train_info["selection"]
+    if hasattr(est, "member_predictions"):  # an ensemble should be no worse than its best member
+        members = est.member_predictions(test)
+        meta["member_mae_log10"] = np.nanmean(np.abs(members - test.y_log10), axis=1).round(5).tolist()
+    return frame, meta
+
+
 def run_benchmark(
     dataset: str,
     model: str,
@@ -58,26 +76,17 @@ def run_benchmark(
     model_config: dict[str, Any] | None = None,
     out: Path | str | None = None,
 ) -> dict[str, Any]:
+    """Cross-validate ``model``; folds run as tasks on the enclosing backend (:func:`bulkmod.parallel.current`)."""
     if model not in MODELS:
         build_model(model)  # raises the helpful unknown-model error
     t0 = time.perf_counter()
     ds = limit_rows(load_dataset(dataset), limit)
     ds, splits = make_split(split, ds, folds)
-    frames, fold_meta = [], []
-    for k, (tr, te) in enumerate(tqdm(splits, desc=f"{model} on {dataset}", unit="fold", file=sys.stderr)):
-        t = time.perf_counter()
-        est = build_model(model, **(model_config or {}))
-        est.fit(ds.subset(tr), ds.y_log10[tr])
-        t_fit = time.perf_counter() - t
-        test = ds.subset(te)
-        frames.append(prediction_frame(test.ids, k, test.y_log10, est.predict(test)))
-        meta = {"n_train": len(tr), "fit_s": round(t_fit, 2), "predict_s": round(time.perf_counter() - t - t_fit, 2)}
-        if "selection" in est.train_info:  # what the nested selection chose on this fold's training part
-            meta["selection"] = est.train_info["selection"]
-        if hasattr(est, "member_predictions"):  # an ensemble should be no worse than its best member
-            members = est.member_predictions(test)
-            meta["member_mae_log10"] = np.nanmean(np.abs(members - test.y_log10), axis=1).round(5).tolist()
-        fold_meta.append(meta)
+    tasks = [(model, model_config or {}, ds.subset(tr), ds.subset(te), k) for k, (tr, te) in enumerate(splits)]
+    backend = current()
+    done = backend.imap(run_fold, tasks)
+    results = list(tqdm(done, total=len(tasks), desc=f"{model} on {dataset}", unit="fold", file=sys.stderr))
+    frames, fold_meta = [r[0] for r in results], [r[1] for r in results]
     preds = pd.concat(frames, ignore_index=True)
     extra: dict[str, Any] = {"limit": limit, "folds": len(splits), "model_config": model_config or {}}
     train_name, test_name = ds.name, ds.name

@@ -1,15 +1,14 @@
 """Deep-ensemble-style uncertainty for any registry model: N members, their spread, a calibrated interval.
 
-Members differ by seed (and optionally by bootstrap resampling) and are trained in parallel processes.
+Members differ by seed (and optionally by bootstrap resampling) and are trained as parallel tasks: a local
+spawn pool of ``n_jobs`` processes, or Ray tasks when the run uses ``--backend ray``.
 A calibration split carved from the training data (never the test fold) turns the members' spread into a
 normalised conformal interval, so the printed uncertainty is measured to be right, not just printed.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -18,6 +17,7 @@ import numpy as np
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.models.base import MANIFEST, Estimator, Prediction, training_summary
+from bulkmod.parallel import current
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 ENSEMBLE_KEYS = ("member", "members", "bootstrap", "calib_fraction", "n_jobs")
@@ -69,12 +69,7 @@ class EnsembleModel(Estimator):
             rows = np.sort(rng.choice(train, size=len(train), replace=True)) if self.bootstrap else train
             config = self.member_config | {"seed": self.seed + i}
             jobs.append((self.member, config, ds.subset(rows), y_log10[rows]))
-        if self.n_jobs > 1:
-            # spawn, not fork: forking after LightGBM/torch started their OpenMP threads can deadlock
-            with ProcessPoolExecutor(self.n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                self.members = list(pool.map(_fit_member, jobs))
-        else:
-            self.members = [_fit_member(j) for j in jobs]
+        self.members = current().map(_fit_member, jobs, local_workers=self.n_jobs)
         cal = self._combine(ds.subset(calib))
         self.conformal = ConformalInterval.from_residuals(cal.mean_log10 - y_log10[calib], scale=cal.std_log10)
         self.train_info = training_summary(ds) | {"n_calibration": len(calib), "n_member_train": len(train)}
