@@ -35,3 +35,21 @@ def mp_small(mp_binary):
     from bulkmod.evaluation.benchmark import limit_rows
 
     return limit_rows(mp_binary, 300)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One small local Ray instance shared by every test that needs Ray (it takes seconds to start).
+
+    Tests run ``with Backend("ray")`` inside it: the backend joins the running instance and leaves it up.
+    """
+    import ray
+
+    from bulkmod.parallel import OBJECT_STORE_MB
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=OBJECT_STORE_MB * 1024**2)  # fmt: skip
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()

@@ -81,7 +81,8 @@ class Backend:
             try:
                 ray.init(**opts)
             except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise BulkmodError(f"could not start or join Ray ({str(exc).splitlines()[0][:200]})") from None
+                hint = "; a cluster with token auth (Ray's default) needs RAY_AUTH_MODE=token" if self.address else ""
+                raise BulkmodError(f"could not start or join Ray ({str(exc).splitlines()[0][:200]}){hint}") from None
             self._started = True
         self.ray_address = ray.get_runtime_context().gcs_address
 
