@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bulkmod.data.records import Dataset
-from bulkmod.data.stream import Item, file_item
+from bulkmod.data.stream import InputError, Item, file_item
 from bulkmod.data.validate import RawRow, build_dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.io import write_json_atomic
@@ -48,8 +48,8 @@ def predict_items(items: list[Item], model: Estimator, *, relax: str | None = No
         row = RawRow(id=str(i), source=item.source)
         try:
             row.source, row.structure = item.read()
-        except BulkmodError as exc:
-            row.error = str(exc).removeprefix(f"{item.source}: ")
+        except InputError as exc:
+            row.source, row.error = exc.source, exc.reason
         rows.append(row)
     ds = build_dataset("input", rows, require_target=False)
     errors = {p.row: p.reason for p in ds.report.rejected}

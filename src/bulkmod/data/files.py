@@ -6,7 +6,6 @@ Every failure becomes a one-line reason naming the problem, so a batch can repor
 from __future__ import annotations
 
 import io
-import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -46,16 +45,9 @@ def read_frame(text: str, name: str) -> Structure:
     return _guarded(name, lambda: _periodic(ase_read(io.StringIO(text), format="extxyz"), name))
 
 
-def read_structure_dict(text: str, name: str) -> tuple[str | None, Structure]:
-    """One JSON-lines row: a pymatgen ``Structure.as_dict()`` with an ``id`` (or ``{"id", "structure"}``)."""
-    row: dict = {}
-
-    def parse() -> Structure:
-        row.update(json.loads(text))
-        return Structure.from_dict(row.get("structure", row))
-
-    structure = _guarded(name, parse)
-    return (str(row["id"]) if row.get("id") is not None else None), structure
+def structure_from_dict(row: dict, name: str) -> Structure:
+    """A pymatgen ``Structure.as_dict()``, bare or under a ``structure`` key (one JSON-lines row)."""
+    return _guarded(name, lambda: Structure.from_dict(row.get("structure", row)))
 
 
 def _guarded(name: str, parse: Callable[[], Structure]) -> Structure:

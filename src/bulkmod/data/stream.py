@@ -8,13 +8,14 @@ resumed run can skip exactly the items an earlier run already wrote.
 from __future__ import annotations
 
 import glob
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pymatgen.core import Structure
 
-from bulkmod.data.files import is_structure_file, read_frame, read_structure, read_structure_dict
+from bulkmod.data.files import is_structure_file, read_frame, read_structure, structure_from_dict
 from bulkmod.errors import BulkmodError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -30,13 +31,36 @@ class Item:
     payload: str
 
     def read(self) -> tuple[str, Structure]:
-        """(source, structure); a JSON line's ``id`` becomes its source. Raises ``BulkmodError`` with the reason."""
-        if self.kind == "frame":
-            return self.source, read_frame(self.payload, self.source)
-        if self.kind == "json":
-            row_id, structure = read_structure_dict(self.payload, self.source)
-            return row_id or self.source, structure
-        return self.source, read_structure(self.payload)
+        """(source, structure); a JSON line's ``id`` becomes its source. Raises ``InputError`` with the reason."""
+        source = self.source
+        try:
+            if self.kind == "frame":
+                return source, read_frame(self.payload, source)
+            if self.kind == "json":
+                row = _json_row(self.payload, source)
+                source = str(row["id"]) if row.get("id") is not None else source
+                return source, structure_from_dict(row, source)
+            return source, read_structure(self.payload)
+        except BulkmodError as exc:
+            raise InputError(source, str(exc).removeprefix(f"{source}: ")) from None
+
+
+class InputError(BulkmodError):
+    """Why one input could not be read, and the name its output row gets (a JSON line's id once known)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source, self.reason = source, reason
+
+
+def _json_row(line: str, source: str) -> dict:
+    try:
+        row = json.loads(line)
+    except ValueError as exc:
+        raise BulkmodError(f"{source}: not JSON ({exc})") from None
+    if not isinstance(row, dict):
+        raise BulkmodError(f"{source}: a JSON-lines row must be an object with a structure")
+    return row
 
 
 def file_item(path: Path | str) -> Item:
