@@ -1,0 +1,87 @@
+"""`bulkmod tune`: nested (outer test rows never score a trial), resumable, same on Ray; `train --config` reads it."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+from bulkmod.cli import main
+from bulkmod.data import load_dataset
+from bulkmod.data.splits import make_split
+from bulkmod.evaluation.benchmark import limit_rows
+from bulkmod.evaluation.results import SCHEMA
+from bulkmod.models import Estimator
+from bulkmod.models.base import data_hash
+
+LIMIT, FOLDS = 90, 2
+ARGS = ["tune", "--dataset", "mp-binary-2025", "--model", "lgbm", "--limit", str(LIMIT), "--folds", str(FOLDS),
+        "--inner-cv", "2", "--parallel-trials", "2", "--seed", "1",
+        "--param", "num_iterations=60"]  # fmt: skip  # a round cap keeps each fit well under a second
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tune") / "local"
+    assert main([*ARGS, "--trials", "2", "--out", str(out)]) == 0
+    return out
+
+
+def _studies(out) -> dict[str, list]:
+    storage = f"sqlite:///{out / 'study.sqlite3'}"
+    return {
+        s.study_name: optuna.load_study(study_name=s.study_name, storage=storage).trials
+        for s in optuna.get_all_study_summaries(storage)
+    }
+
+
+def test_inner_search_sees_only_the_outer_training_rows(tuned):
+    ds, splits = make_split("kfold", limit_rows(load_dataset("mp-binary-2025"), LIMIT), FOLDS)
+    names = set(_studies(tuned))
+    for k, (tr, _) in enumerate(splits):  # each outer study is keyed by the hash of exactly its training rows
+        assert f"lgbm-outer{k}of{FOLDS}-{data_hash(ds.subset(tr))}" in names
+    assert f"lgbm-all-{data_hash(ds)}" in names and len(names) == FOLDS + 1
+    res = json.loads((tuned / "results.json").read_text())
+    assert res["schema"] == SCHEMA and res["split"] == "nested-kfold" and res["n"] == LIMIT
+    for fold in res["per_fold"]:
+        assert fold["n_trials"] == 2 and set(fold["params"]) >= {"learning_rate", "num_leaves"}
+        assert fold["inner_cv_mae_log10"] > 0 and fold["mae_log10"] > 0  # chosen inside, scored outside
+    run = json.loads(tuned.with_name("local.run.json").read_text())
+    assert run["backend"] == "local" and run["n_tasks"] == (FOLDS + 1) * 2 * 2 + FOLDS
+
+
+def test_rerun_resumes_the_studies_and_ray_gives_the_same_search(tuned, ray_session, tmp_path):
+    before = _studies(tuned)
+    assert main([*ARGS, "--trials", "3", "--out", str(tuned)]) == 0  # resume: one more trial per study
+    after = _studies(tuned)
+    for name, trials in after.items():
+        assert len(trials) == 3 and [t.params for t in trials[:2]] == [t.params for t in before[name]]
+
+    on_ray = tmp_path / "ray"
+    assert main([*ARGS, "--trials", "2", "--out", str(on_ray), "--backend", "ray"]) == 0
+    ray_studies = _studies(on_ray)
+    assert {n: [(t.params, t.value) for t in ts] for n, ts in ray_studies.items()} == {
+        n: [(t.params, t.value) for t in ts[:2]] for n, ts in after.items()
+    }
+    assert json.loads((on_ray.with_name("ray.run.json")).read_text())["backend"] == "ray"
+
+
+def test_train_accepts_the_best_config_and_rejects_bad_ones(tuned, tmp_path, capsys):
+    config = json.loads((tuned / "best_config.json").read_text())
+    assert config["model"] == "lgbm" and config["config"]["params"]
+    csv = tmp_path / "small.csv"
+    known = [("NaCl", 25), ("MgO", 160), ("Si", 98), ("Cu", 140), ("Al", 76), ("GaAs", 75), ("KCl", 17),
+             ("CaO", 110), ("W", 310), ("Au", 170)]  # fmt: skip
+    csv.write_text("formula,k_vrh\n" + "\n".join(f"{f},{k}" for f, k in known))
+    out = tmp_path / "m"
+    assert main(["train", "--config", str(tuned / "best_config.json"), "--dataset", str(csv), "--out", str(out),
+                 "--inner-folds", "2"]) == 0  # fmt: skip
+    saved = Estimator.load(out)
+    assert saved.params | config["config"]["params"] == saved.params and saved.inner_folds == 2  # CLI wins
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: bulkmod-config/1\nmodel: lgbm\nconfig:\n  epochs: 3\n")
+    assert main(["train", "--config", str(bad), "--dataset", str(csv), "--out", str(tmp_path / "x")]) == 2
+    assert "bad.yaml: model 'lgbm' does not take that option" in capsys.readouterr().err
+    assert main(["train", "--dataset", str(csv), "--out", str(tmp_path / "x")]) == 2
+    assert "--model KEY or --config FILE" in capsys.readouterr().err
