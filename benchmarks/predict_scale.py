@@ -1,0 +1,146 @@
+"""Screening throughput and memory of `bulkmod predict` on Ray: 1 vs 2 workers, and a 20,000-crystal stream.
+
+    python benchmarks/predict_scale.py [--n-scale 4000] [--n-stream 20000] [--batch-size 250]
+
+Inputs are JSON-lines streams of perturbed copies of the shipped example crystals (every row distinct, so every
+run featurises cold; each run gets an empty feature cache). Each run is the real CLI in a subprocess; a sampler
+records the committed rows and the resident memory of the CLI process and of its Ray processes every 0.5 s.
+Throughput is reported over the whole run (incl. starting Ray) and in steady state (first to last committed
+batch). Writes benchmarks/results/predict_scale.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SAMPLE_S = 0.5
+
+
+def _rss_mb(proc: psutil.Process) -> tuple[float, float]:
+    """(CLI process, CLI + every descendant: raylet, GCS, object store, workers) resident memory in MB."""
+    try:
+        own = proc.memory_info().rss
+        total = own
+        for child in proc.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                continue
+    except psutil.Error:
+        return 0.0, 0.0
+    return own / 2**20, total / 2**20
+
+
+def _rows(progress: Path) -> int:
+    try:
+        return json.loads(progress.read_text())["rows"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def run_predict(stream: Path, out: Path, workers: int, batch_size: int) -> dict:
+    """One `bulkmod predict --backend ray --workers N` run with a fresh feature cache, sampled as it goes."""
+    env = os.environ | {"BULKMOD_CACHE": tempfile.mkdtemp(prefix="bulkmod-scale-cache-")}
+    cmd = [sys.executable, "-m", "bulkmod.cli", "predict", str(stream), "--out", str(out), "--backend", "ray",
+           "--workers", str(workers), "--batch-size", str(batch_size)]  # fmt: skip
+    progress = out.with_name(out.stem + ".progress.json")
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ps = psutil.Process(proc.pid)
+    samples = []
+    while proc.poll() is None:
+        own, total = _rss_mb(ps)
+        samples.append({"t": round(time.perf_counter() - t0, 2), "rows": _rows(progress),
+                        "cli_rss_mb": round(own, 1), "total_rss_mb": round(total, 1)})  # fmt: skip
+        time.sleep(SAMPLE_S)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"predict failed: {proc.stderr.read().decode()[-2000:]}")
+    run = json.loads(out.with_name(out.stem + ".run.json").read_text())
+    moving = [s for s in samples if s["rows"] > 0]
+    first, last = moving[0], moving[-1]
+    steady = (last["rows"] - first["rows"]) / max(last["t"] - first["t"], 1e-9) if len(moving) > 1 else None
+    return {
+        "workers": workers, "n": run["n_rows"], "n_ok": run["n_ok"], "n_tasks": run["n_tasks"],
+        "wall_s": round(wall, 2), "structures_per_s": round(run["n_rows"] / wall, 1),
+        "steady_structures_per_s": round(steady, 1) if steady else None,
+        "load_avg_before": [round(x, 2) for x in load_before], "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "peak_cli_rss_mb": max(s["cli_rss_mb"] for s in samples),
+        "peak_total_rss_mb": max(s["total_rss_mb"] for s in samples), "samples": samples,
+    }  # fmt: skip
+
+
+def memory_by_quarter(res: dict) -> list[dict]:
+    """Peak memory within each quarter of the rows: flat if the last quarter is no higher than the first."""
+    n, rows = res["n"], []
+    for q in range(4):
+        lo, hi = q * n / 4, (q + 1) * n / 4
+        inside = [s for s in res["samples"] if lo <= s["rows"] < hi or (q == 3 and s["rows"] >= hi)]
+        rows.append({"rows": f"{int(lo)}-{int(hi)}", "peak_cli_rss_mb": max(s["cli_rss_mb"] for s in inside),
+                     "peak_total_rss_mb": max(s["total_rss_mb"] for s in inside)})  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n-scale", type=int, default=4000)
+    parser.add_argument("--n-stream", type=int, default=20000)
+    parser.add_argument("--batch-size", type=int, default=250)
+    args = parser.parse_args()
+    from bulkmod.data.synthetic import write_jsonl
+    from bulkmod.evaluation.results import command_line, git_commit, machine
+
+    work = Path(tempfile.mkdtemp(prefix="bulkmod-scale-"))
+    scale_in = write_jsonl(work / "scale.jsonl", args.n_scale, seed=0)
+    stream_in = write_jsonl(work / "stream.jsonl", args.n_stream, seed=1)
+    scaling = [run_predict(scale_in, work / f"scale_w{w}.csv", w, args.batch_size) for w in (1, 2)]
+    same = (work / "scale_w1.csv").read_bytes() == (work / "scale_w2.csv").read_bytes()
+    stream = run_predict(stream_in, work / "stream.csv", 2, args.batch_size)
+    quarters = memory_by_quarter(stream)
+    ratio = scaling[1]["structures_per_s"] / scaling[0]["structures_per_s"]
+    steady_ratio = scaling[1]["steady_structures_per_s"] / scaling[0]["steady_structures_per_s"]
+    res = {
+        "what": "bulkmod predict --backend ray on JSON-lines streams of perturbed example crystals, cold features",
+        "batch_size": args.batch_size, "scaling": scaling, "scaling_ratio_2_vs_1": round(ratio, 2),
+        "steady_scaling_ratio_2_vs_1": round(steady_ratio, 2), "outputs_identical_1_vs_2_workers": same,
+        "stream": stream, "stream_memory_by_quarter": quarters,
+        "command": command_line(), "commit": git_commit(), "machine": machine(),
+    }  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "predict_scale.json").write_text(json.dumps(res, indent=1) + "\n")
+    lines = [
+        "# Screening on Ray: throughput (1 vs 2 workers) and memory over a long stream\n",
+        f"Same {args.n_scale} perturbed crystals, batch {args.batch_size}, a fresh feature cache per run; "
+        f"outputs of the two runs identical: {same}.\n",
+        "| workers | wall (s) | structures/s (whole run) | structures/s (steady) | load avg before -> after |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['workers']} | {r['wall_s']} | {r['structures_per_s']} | {r['steady_structures_per_s']} | "
+            f"{r['load_avg_before'][0]} -> {r['load_avg_after'][0]} |"
+            for r in scaling
+        ],
+        f"\nScaling ratio 2 vs 1 workers: {ratio:.2f} (whole run), {steady_ratio:.2f} (steady state).\n",
+        f"## Memory over a {stream['n']}-crystal stream (2 workers)\n",
+        f"{stream['wall_s']} s, {stream['structures_per_s']} structures/s, {stream['n_ok']} predicted.\n",
+        "| rows | peak RSS CLI process (MB) | peak RSS CLI + Ray processes (MB) |",
+        "|---|---|---|",
+        *[f"| {q['rows']} | {q['peak_cli_rss_mb']} | {q['peak_total_rss_mb']} |" for q in quarters],
+        f"\n`{res['command']}` at {res['commit']} on {res['machine']}.\n",
+    ]
+    (RESULTS / "predict_scale.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
