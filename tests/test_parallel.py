@@ -46,6 +46,8 @@ def test_backend_options_are_checked(tmp_path):
         Backend("dask")
     with pytest.raises(BulkmodError, match="--ray-address needs --backend ray"):
         Backend("local", address="1.2.3.4:6379")
+    with pytest.raises(BulkmodError, match="has its own"):
+        Backend("ray", address="1.2.3.4:6379", workers=2)
     assert run_record_path(tmp_path / "r.json") == tmp_path / "r.run.json"
     assert run_record_path(tmp_path / "model") == tmp_path / "model.run.json"
 

@@ -108,7 +108,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             n_rows, n_ok = sink.rows, sink.n_ok
             df = pd.read_csv(out, keep_default_na=False) if n_rows <= TABLE_ROWS else None
         else:
-            frames = [transform(f) if transform else f for f in predict_batches(items, model, backend, relax=relax)]
+            frames = []
+            for frame in predict_batches(items, model, backend, batch_size=args.batch_size, relax=relax):
+                frames.append(transform(frame) if transform else frame)
+                bar.update(len(frame))
             df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
             n_rows, n_ok = len(df), int(df["error"].eq("").sum()) if len(df) else 0
             if out is not None:
@@ -122,12 +125,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if out is not None:
         print(f"wrote {n_rows} rows ({n_rows - n_ok} with an error) to {out}", file=sys.stderr)
     if df is not None:
-        num = lambda c: pd.to_numeric(df[c], errors="coerce")  # noqa: E731
+        k, lo, hi = (pd.to_numeric(df[c], errors="coerce") for c in ("k_vrh_gpa", "k_vrh_low_gpa", "k_vrh_high_gpa"))
         rows = [
-            [r.source, r.formula, _fmt(k), _fmt(lo), _fmt(hi), r.in_domain, r.error]
-            for r, k, lo, hi in zip(
-                df.itertuples(), num("k_vrh_gpa"), num("k_vrh_low_gpa"), num("k_vrh_high_gpa"), strict=True
-            )
+            [r.source, r.formula, _fmt(a), _fmt(b), _fmt(c), r.in_domain, r.error]
+            for r, a, b, c in zip(df.itertuples(), k, lo, hi, strict=True)
         ]
         _print_table(
             f"Bulk modulus K_VRH (GPa), model {model_dir.name}, 90% interval",

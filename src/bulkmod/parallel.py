@@ -44,6 +44,8 @@ class Backend:
             raise BulkmodError("--ray-address needs --backend ray")
         if workers is not None and workers < 1:
             raise BulkmodError(f"--workers {workers}: need at least 1")
+        if address and workers:
+            raise BulkmodError("--workers sizes a local Ray instance; a cluster joined with --ray-address has its own")
         self.kind, self.address, self.workers = kind, address, workers
         self.n_tasks = 0
         self.node_ids: set[str] = set()
