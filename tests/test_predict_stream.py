@@ -9,14 +9,19 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from bulkmod.cli import main
-from bulkmod.data.synthetic import write_jsonl
+from bulkmod.data.stream import file_item
+from bulkmod.data.synthetic import EXAMPLES, write_jsonl
+from bulkmod.models.descriptor import MeanModel
 from bulkmod.models.pretrained import DEFAULT_MODEL, PRETRAINED_DIR
+from bulkmod.parallel import Backend
+from bulkmod.predict import OUTPUT_COLUMNS, predict_stream
 
-pytestmark = pytest.mark.skipif(not (PRETRAINED_DIR / DEFAULT_MODEL).exists(), reason="default model not built")
+needs_default = pytest.mark.skipif(not (PRETRAINED_DIR / DEFAULT_MODEL).exists(), reason="default model not built")
 ENV = os.environ | {"OMP_NUM_THREADS": "1"}
 
 
@@ -42,6 +47,7 @@ def _rows_committed(out) -> int:
         return 0
 
 
+@needs_default
 def test_sigkill_then_resume_equals_an_uninterrupted_run(stream, tmp_path):
     out = tmp_path / "k.csv"
     victim = _predict(stream, out)
@@ -67,6 +73,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(stream, tmp_path):
     assert (df["error"].iloc[:-1] == "").all()
 
 
+@needs_default
 def test_resume_refuses_a_different_run(stream, tmp_path, capsys):
     out = tmp_path / "k.csv"
     assert main(["predict", str(stream), "--out", str(out), "--batch-size", "100"]) == 0
@@ -77,6 +84,7 @@ def test_resume_refuses_a_different_run(stream, tmp_path, capsys):
     assert "same inputs" in capsys.readouterr().err
 
 
+@needs_default
 def test_ray_batches_match_local_batches(stream, ray_session, tmp_path):
     for backend in ("local", "ray"):
         assert main(["predict", str(stream), "--out", str(tmp_path / f"{backend}.csv"), "--batch-size", "40",
@@ -84,3 +92,27 @@ def test_ray_batches_match_local_batches(stream, ray_session, tmp_path):
     assert (tmp_path / "local.csv").read_bytes() == (tmp_path / "ray.csv").read_bytes()
     run = json.loads((tmp_path / "ray.run.json").read_text())
     assert run["n_tasks"] == 8 and run["n_rows"] == 301 and run["n_ok"] == 300
+
+
+class _WithNote(MeanModel):
+    """A model that adds its own output column, like umlip-eos's k_prime."""
+
+    def predict(self, ds):
+        pred = super().predict(ds)
+        pred.extra = {"note": np.array(["from the mean"] * len(ds), dtype=object)}
+        return pred
+
+
+def test_extra_model_columns_survive_a_first_batch_of_only_bad_rows(tmp_path):
+    bad = [tmp_path / f"bad{i}.cif" for i in range(3)]
+    for p in bad:
+        p.write_text("not a crystal")
+    items = [file_item(p) for p in bad] + [file_item(EXAMPLES / "Si.cif"), file_item(EXAMPLES / "NaCl.cif")]
+    model = _WithNote(value=2.0)
+    model.train_info = {"elements": ["Si"]}
+    with Backend("local") as backend:
+        sink = predict_stream(items, model, tmp_path / "k.csv", backend, fingerprint={}, batch_size=2)
+    df = pd.read_csv(tmp_path / "k.csv", keep_default_na=False)
+    assert list(df.columns) == [*OUTPUT_COLUMNS, "note"] and sink.rows == len(df) == 5
+    assert list(df["note"]) == ["", "", "", "from the mean", "from the mean"]
+    assert list(df["in_domain"][3:]) == ["yes", "no: unseen element"] and all(df["error"][:3])

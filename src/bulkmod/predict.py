@@ -134,10 +134,11 @@ def predict_batches(
 
 
 class ResumableCsv:
-    """An append-only CSV plus ``<stem>.progress.json`` (rows and bytes committed, and what the run was).
+    """An append-only CSV plus ``<stem>.progress.json`` (rows, bytes and columns committed, and what the run was).
 
     The CSV is fsynced before the progress file is atomically replaced, so after a kill the progress file never
-    counts a row that is not on disk; bytes written after it (a half batch) are cut off on resume.
+    counts a row that is not on disk; bytes written after it (a half batch) are cut off on resume. The header
+    comes with the first batch, because a model may add columns (e.g. ``k_prime``) after ``error``.
     """
 
     def __init__(self, out: Path, fingerprint: dict[str, Any], *, resume: bool) -> None:
@@ -146,14 +147,14 @@ class ResumableCsv:
         state = self._read_state() if resume else None
         if state is None:
             out.parent.mkdir(parents=True, exist_ok=True)
-            with open(out, "wb") as fh:
-                fh.write((",".join(OUTPUT_COLUMNS) + "\n").encode())
-            self.rows, self.n_ok, self.complete = 0, 0, False
+            out.write_bytes(b"")
+            self.rows, self.n_ok, self.complete, self.columns = 0, 0, False, None
             self._commit()
         else:
             with open(out, "r+b") as fh:
                 fh.truncate(state["bytes"])
             self.rows, self.n_ok, self.complete = state["rows"], state["n_ok"], state["complete"]
+            self.columns: list[str] | None = state["columns"]
 
     def _read_state(self) -> dict[str, Any] | None:
         if not self.progress.exists() or not self.out.exists():
@@ -169,8 +170,12 @@ class ResumableCsv:
         return state
 
     def append(self, df: pd.DataFrame) -> None:
+        header = self.columns is None
+        if header:
+            self.columns = list(df.columns)
+        text = df.reindex(columns=self.columns).to_csv(index=False, header=header, float_format=FLOAT_FORMAT)
         with open(self.out, "ab") as fh:
-            fh.write(df.to_csv(index=False, header=False, float_format=FLOAT_FORMAT).encode())
+            fh.write(text.encode())
             fh.flush()
             os.fsync(fh.fileno())
         self.rows += len(df)
@@ -185,7 +190,7 @@ class ResumableCsv:
         write_json_atomic(
             self.progress,
             {"format": PROGRESS_FORMAT, "run": self.fingerprint, "rows": self.rows, "n_ok": self.n_ok,
-             "bytes": self.out.stat().st_size, "complete": self.complete},
+             "bytes": self.out.stat().st_size, "columns": self.columns, "complete": self.complete},
         )  # fmt: skip
 
 
@@ -207,9 +212,17 @@ def predict_stream(
     if sink.complete:
         return sink
     todo = itertools.islice(items, sink.rows, None)
+    held: list[pd.DataFrame] = []  # leading all-error batches lack the model's extra columns: wait for a good one
     for df in predict_batches(todo, model, backend, batch_size=batch_size, relax=relax):
-        sink.append(transform(df) if transform else df)
+        df = transform(df) if transform else df
         if progress:
             progress(len(df))
+        if sink.columns is None and not df["error"].eq("").any():
+            held.append(df)
+            continue
+        sink.append(pd.concat([*held, df], ignore_index=True) if held else df)
+        held = []
+    if held:
+        sink.append(pd.concat(held, ignore_index=True))
     sink.finish()
     return sink
