@@ -4,7 +4,8 @@
 
 Inputs are JSON-lines streams of perturbed copies of the shipped example crystals (every row distinct, so every
 run featurises cold; each run gets an empty feature cache). Each run is the real CLI in a subprocess; a sampler
-records the committed rows and the resident memory of the CLI process and of its Ray processes every 0.5 s.
+records the committed rows, the resident memory of the CLI process and of its Ray processes, and their CPU
+time every 0.5 s; the machine-wide CPU use then shows how many cores other jobs took during the run.
 Throughput is reported over the whole run (incl. starting Ray) and in steady state (first to last committed
 batch). Writes benchmarks/results/predict_scale.json and .md.
 """
@@ -26,18 +27,21 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_S = 0.5
 
 
-def _rss_mb(proc: psutil.Process) -> tuple[float, float]:
-    """(CLI process, CLI + every descendant: raylet, GCS, object store, workers) resident memory in MB."""
+def _sample(proc: psutil.Process, cpu_s: dict[int, float]) -> tuple[float, float]:
+    """(CLI process, CLI + every descendant: raylet, GCS, object store, workers) resident MB; records CPU seconds."""
+    own = total = 0.0
     try:
-        own = proc.memory_info().rss
-        total = own
-        for child in proc.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                continue
+        family = [proc, *proc.children(recursive=True)]
     except psutil.Error:
         return 0.0, 0.0
+    for p in family:
+        try:
+            rss, times = p.memory_info().rss, p.cpu_times()
+        except psutil.Error:
+            continue
+        cpu_s[p.pid] = times.user + times.system
+        total += rss
+        own = rss if p is proc else own
     return own / 2**20, total / 2**20
 
 
@@ -50,21 +54,25 @@ def _rows(progress: Path) -> int:
 
 def run_predict(stream: Path, out: Path, workers: int, batch_size: int) -> dict:
     """One `bulkmod predict --backend ray --workers N` run with a fresh feature cache, sampled as it goes."""
-    env = os.environ | {"BULKMOD_CACHE": tempfile.mkdtemp(prefix="bulkmod-scale-cache-")}
+    env = os.environ | {"BULKMOD_CACHE": str(out.with_name(out.stem + "-cache"))}
     cmd = [sys.executable, "-m", "bulkmod.cli", "predict", str(stream), "--out", str(out), "--backend", "ray",
            "--workers", str(workers), "--batch-size", str(batch_size)]  # fmt: skip
     progress = out.with_name(out.stem + ".progress.json")
     load_before = os.getloadavg()
+    psutil.cpu_percent(None)  # start the machine-wide CPU average here
+    cpu_s: dict[int, float] = {}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ps = psutil.Process(proc.pid)
     samples = []
     while proc.poll() is None:
-        own, total = _rss_mb(ps)
+        own, total = _sample(ps, cpu_s)
         samples.append({"t": round(time.perf_counter() - t0, 2), "rows": _rows(progress),
                         "cli_rss_mb": round(own, 1), "total_rss_mb": round(total, 1)})  # fmt: skip
         time.sleep(SAMPLE_S)
     wall = time.perf_counter() - t0
+    busy_cores = psutil.cpu_percent(None) / 100 * psutil.cpu_count()
+    ours_cores = sum(cpu_s.values()) / wall
     if proc.returncode != 0:
         raise SystemExit(f"predict failed: {proc.stderr.read().decode()[-2000:]}")
     run = json.loads(out.with_name(out.stem + ".run.json").read_text())
@@ -76,6 +84,8 @@ def run_predict(stream: Path, out: Path, workers: int, batch_size: int) -> dict:
         "wall_s": round(wall, 2), "structures_per_s": round(run["n_rows"] / wall, 1),
         "steady_structures_per_s": round(steady, 1) if steady else None,
         "load_avg_before": [round(x, 2) for x in load_before], "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "cores_busy_machine": round(busy_cores, 2), "cores_used_by_run": round(ours_cores, 2),
+        "cores_used_by_other_jobs": round(max(busy_cores - ours_cores, 0.0), 2),
         "peak_cli_rss_mb": max(s["cli_rss_mb"] for s in samples),
         "peak_total_rss_mb": max(s["total_rss_mb"] for s in samples), "samples": samples,
     }  # fmt: skip
@@ -101,12 +111,13 @@ def main() -> None:
     from bulkmod.data.synthetic import write_jsonl
     from bulkmod.evaluation.results import command_line, git_commit, machine
 
-    work = Path(tempfile.mkdtemp(prefix="bulkmod-scale-"))
-    scale_in = write_jsonl(work / "scale.jsonl", args.n_scale, seed=0)
-    stream_in = write_jsonl(work / "stream.jsonl", args.n_stream, seed=1)
-    scaling = [run_predict(scale_in, work / f"scale_w{w}.csv", w, args.batch_size) for w in (1, 2)]
-    same = (work / "scale_w1.csv").read_bytes() == (work / "scale_w2.csv").read_bytes()
-    stream = run_predict(stream_in, work / "stream.csv", 2, args.batch_size)
+    with tempfile.TemporaryDirectory(prefix="bulkmod-scale-") as tmp:
+        work = Path(tmp)
+        scale_in = write_jsonl(work / "scale.jsonl", args.n_scale, seed=0)
+        stream_in = write_jsonl(work / "stream.jsonl", args.n_stream, seed=1)
+        scaling = [run_predict(scale_in, work / f"scale_w{w}.csv", w, args.batch_size) for w in (1, 2)]
+        same = (work / "scale_w1.csv").read_bytes() == (work / "scale_w2.csv").read_bytes()
+        stream = run_predict(stream_in, work / "stream.csv", 2, args.batch_size)
     quarters = memory_by_quarter(stream)
     ratio = scaling[1]["structures_per_s"] / scaling[0]["structures_per_s"]
     steady_ratio = scaling[1]["steady_structures_per_s"] / scaling[0]["steady_structures_per_s"]
@@ -123,11 +134,13 @@ def main() -> None:
         "# Screening on Ray: throughput (1 vs 2 workers) and memory over a long stream\n",
         f"Same {args.n_scale} perturbed crystals, batch {args.batch_size}, a fresh feature cache per run; "
         f"outputs of the two runs identical: {same}.\n",
-        "| workers | wall (s) | structures/s (whole run) | structures/s (steady) | load avg before -> after |",
-        "|---|---|---|---|---|",
+        "| workers | wall (s) | structures/s (whole run) | structures/s (steady) | load avg before -> after "
+        "| cores used by this run | cores used by other jobs |",
+        "|---|---|---|---|---|---|---|",
         *[
             f"| {r['workers']} | {r['wall_s']} | {r['structures_per_s']} | {r['steady_structures_per_s']} | "
-            f"{r['load_avg_before'][0]} -> {r['load_avg_after'][0]} |"
+            f"{r['load_avg_before'][0]} -> {r['load_avg_after'][0]} | {r['cores_used_by_run']} | "
+            f"{r['cores_used_by_other_jobs']} |"
             for r in scaling
         ],
         f"\nScaling ratio 2 vs 1 workers: {ratio:.2f} (whole run), {steady_ratio:.2f} (steady state).\n",

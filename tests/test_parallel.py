@@ -59,10 +59,12 @@ def test_ray_tasks_nest_and_report_their_node(ray_session):
     assert b.n_tasks == 2 + 5 and len(b.node_ids) == 1  # the nested tasks are counted too
 
 
-def test_benchmark_ensemble_is_the_same_on_both_backends(ray_session, tmp_path):
-    args = ["benchmark", "--dataset", "mp-binary-2025", "--model", "ensemble", "--limit", "120", "--folds", "2",
+def test_benchmark_ensemble_is_the_same_on_both_backends(ray_session, mp_small, tmp_path):
+    csv = tmp_path / "small.csv"  # compositions only: loads and featurises in a blink
+    pd.DataFrame({"id": mp_small.ids, "formula": mp_small.reduced_formulas, "k_vrh": mp_small.k_vrh}).to_csv(csv)
+    args = ["benchmark", "--dataset", str(csv), "--model", "ensemble", "--limit", "150", "--folds", "2",
             "--param", "member=lgbm", "--param", "members=2", "--param", "n_jobs=1", "--param", "learning_rate=0.2",
-            "--seed", "4"]  # fmt: skip
+            "--param", "num_iterations=60", "--seed", "4"]  # fmt: skip
     for backend in ("local", "ray"):
         assert main([*args, "--backend", backend, "--out", str(tmp_path / f"{backend}.json")]) == 0
     local, ray_ = (pd.read_csv(tmp_path / f"{b}.predictions.csv") for b in ("local", "ray"))
