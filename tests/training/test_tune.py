@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import optuna
 import pytest
@@ -11,9 +12,10 @@ from bulkmod.cli import main
 from bulkmod.data import load_dataset
 from bulkmod.data.splits import make_split
 from bulkmod.evaluation.benchmark import limit_rows
-from bulkmod.evaluation.results import SCHEMA
+from bulkmod.evaluation.results import SCHEMA, command_line
 from bulkmod.models import Estimator
 from bulkmod.models.base import data_hash
+from bulkmod.training.tune import _without_password
 
 LIMIT, FOLDS = 90, 2
 ARGS = ["tune", "--dataset", "mp-binary-2025", "--model", "lgbm", "--limit", str(LIMIT), "--folds", str(FOLDS),
@@ -85,3 +87,9 @@ def test_train_accepts_the_best_config_and_rejects_bad_ones(tuned, tmp_path, cap
     assert "bad.yaml: model 'lgbm' does not take that option" in capsys.readouterr().err
     assert main(["train", "--dataset", str(csv), "--out", str(tmp_path / "x")]) == 2
     assert "--model KEY or --config FILE" in capsys.readouterr().err
+
+
+def test_a_storage_password_never_lands_in_a_file(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["bulkmod", "tune", "--storage", "postgresql://me:s3cret@db:5432/optuna"])
+    assert command_line() == "bulkmod tune --storage 'postgresql://me:***@db:5432/optuna'"
+    assert _without_password("mysql+pymysql://me:s3cret@db/optuna") == "mysql+pymysql://me:***@db/optuna"

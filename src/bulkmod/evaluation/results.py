@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from bulkmod.evaluation.metrics import interval_metrics, per_k_bin, regression_m
 from bulkmod.io import REPO_ROOT, atomic_path, write_json_atomic
 
 SCHEMA = "bulkmod-results/1"
+URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 PRED_COLUMNS = ["id", "fold", "y_true_log10", "y_pred_log10", "std_log10", "lo90_log10", "hi90_log10"]
 
 
@@ -51,15 +53,19 @@ def machine() -> str:
 
 
 def command_line() -> str:
-    """How this run was started, as a user would retype it (`bulkmod ...` or `python benchmarks/x.py ...`)."""
+    """How this run was started, as a user would retype it (`bulkmod ...` or `python benchmarks/x.py ...`).
+
+    A password in a URL argument (e.g. ``tune --storage postgresql://user:pw@host/db``) is masked.
+    """
     argv0 = Path(sys.argv[0])
+    args = [URL_PASSWORD.sub(r"\1***@", a) for a in sys.argv[1:]]
     if argv0.name in ("bulkmod", "__main__.py", "cli.py"):
-        return shlex.join(["bulkmod", *sys.argv[1:]])
+        return shlex.join(["bulkmod", *args])
     try:
         script = str(argv0.resolve().relative_to(REPO_ROOT))
     except ValueError:
         script = str(argv0)
-    return shlex.join(["python", script, *sys.argv[1:]])
+    return shlex.join(["python", script, *args])
 
 
 def build_results(

@@ -125,6 +125,13 @@ def search(
     return study
 
 
+def _without_password(url: str) -> str:
+    """The storage URL as results and config files record it: a database password never lands in a file."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _n_complete(study: optuna.Study) -> int:
     from optuna.trial import TrialState
 
@@ -157,6 +164,7 @@ def tune(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{(out / STUDY_FILE).resolve()}"
+    shown = _without_password(storage)
     base = model_config or {}
     backend = current()
     t0 = time.perf_counter()
@@ -183,10 +191,10 @@ def tune(
     best = merge_config(base, {"params": final.best_params})
     config_path = write_config(
         out / CONFIG_FILE, model, best, dataset=ds.name, n=len(ds), inner_folds=inner_folds,
-        inner_cv_mae_log10=round(final.best_value, 5), n_trials=_n_complete(final), storage=storage,
+        inner_cv_mae_log10=round(final.best_value, 5), n_trials=_n_complete(final), storage=shown,
     )  # fmt: skip
     tuning = {"trials": trials, "timeout_s": timeout, "inner_folds": inner_folds, "seed": seed,
-              "parallel_trials": batch, "storage": storage, "best_config": config_path.name,
+              "parallel_trials": batch, "storage": shown, "best_config": config_path.name,
               "best_params": final.best_params, "best_inner_cv_mae_log10": round(final.best_value, 5)}  # fmt: skip
     res = build_results(
         preds,
