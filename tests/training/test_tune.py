@@ -6,6 +6,7 @@ import json
 import sys
 
 import optuna
+import pandas as pd
 import pytest
 
 from bulkmod.cli import main
@@ -18,15 +19,26 @@ from bulkmod.models.base import data_hash
 from bulkmod.training.tune import _without_password
 
 LIMIT, FOLDS = 90, 2
-ARGS = ["tune", "--dataset", "mp-binary-2025", "--model", "lgbm", "--limit", str(LIMIT), "--folds", str(FOLDS),
-        "--inner-cv", "2", "--parallel-trials", "2", "--seed", "1",
-        "--param", "num_iterations=60"]  # fmt: skip  # a round cap keeps each fit well under a second
 
 
 @pytest.fixture(scope="module")
-def tuned(tmp_path_factory):
+def dataset(mp_small, tmp_path_factory):
+    """Real formulas and moduli as a composition CSV: loads and featurises in a blink."""
+    csv = tmp_path_factory.mktemp("data") / "small.csv"
+    pd.DataFrame({"id": mp_small.ids, "formula": mp_small.reduced_formulas, "k_vrh": mp_small.k_vrh}).to_csv(csv)
+    return csv
+
+
+def _args(dataset) -> list[str]:
+    return ["tune", "--dataset", str(dataset), "--model", "lgbm", "--limit", str(LIMIT), "--folds", str(FOLDS),
+            "--inner-cv", "2", "--parallel-trials", "2", "--seed", "1",
+            "--param", "num_iterations=60"]  # fmt: skip  # a round cap keeps each fit well under a second
+
+
+@pytest.fixture(scope="module")
+def tuned(dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("tune") / "local"
-    assert main([*ARGS, "--trials", "2", "--out", str(out)]) == 0
+    assert main([*_args(dataset), "--trials", "2", "--out", str(out)]) == 0
     return out
 
 
@@ -38,8 +50,8 @@ def _studies(out) -> dict[str, list]:
     }
 
 
-def test_inner_search_sees_only_the_outer_training_rows(tuned):
-    ds, splits = make_split("kfold", limit_rows(load_dataset("mp-binary-2025"), LIMIT), FOLDS)
+def test_inner_search_sees_only_the_outer_training_rows(tuned, dataset):
+    ds, splits = make_split("kfold", limit_rows(load_dataset(str(dataset)), LIMIT), FOLDS)
     names = set(_studies(tuned))
     for k, (tr, _) in enumerate(splits):  # each outer study is keyed by the hash of exactly its training rows
         assert f"lgbm-outer{k}of{FOLDS}-{data_hash(ds.subset(tr))}" in names
@@ -53,20 +65,19 @@ def test_inner_search_sees_only_the_outer_training_rows(tuned):
     assert run["backend"] == "local" and run["n_tasks"] == (FOLDS + 1) * 2 * 2 + FOLDS
 
 
-def test_rerun_resumes_the_studies_and_ray_gives_the_same_search(tuned, ray_session, tmp_path):
-    before = _studies(tuned)
-    assert main([*ARGS, "--trials", "3", "--out", str(tuned)]) == 0  # resume: one more trial per study
-    after = _studies(tuned)
-    for name, trials in after.items():
-        assert len(trials) == 3 and [t.params for t in trials[:2]] == [t.params for t in before[name]]
-
+def test_ray_gives_the_same_search(tuned, dataset, ray_session, tmp_path):
     on_ray = tmp_path / "ray"
-    assert main([*ARGS, "--trials", "2", "--out", str(on_ray), "--backend", "ray"]) == 0
-    ray_studies = _studies(on_ray)
-    assert {n: [(t.params, t.value) for t in ts] for n, ts in ray_studies.items()} == {
-        n: [(t.params, t.value) for t in ts[:2]] for n, ts in after.items()
-    }
+    assert main([*_args(dataset), "--trials", "2", "--out", str(on_ray), "--backend", "ray"]) == 0
+    local = {n: [(t.params, t.value) for t in ts[:2]] for n, ts in _studies(tuned).items()}
+    assert {n: [(t.params, t.value) for t in ts] for n, ts in _studies(on_ray).items()} == local
     assert json.loads((on_ray.with_name("ray.run.json")).read_text())["backend"] == "ray"
+
+
+def test_rerun_resumes_the_studies(tuned, dataset):
+    before = _studies(tuned)
+    assert main([*_args(dataset), "--trials", "3", "--out", str(tuned)]) == 0  # one more trial per study
+    for name, trials in _studies(tuned).items():
+        assert len(trials) == 3 and [t.params for t in trials[:2]] == [t.params for t in before[name]]
 
 
 def test_train_accepts_the_best_config_and_rejects_bad_ones(tuned, tmp_path, capsys):
