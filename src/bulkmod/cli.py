@@ -349,7 +349,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise BulkmodError("train needs --model KEY or --config FILE")
     from bulkmod.models import MODELS
 
-    defaults = {"inner_folds": 5} if args.model in MODELS and args.model != "mean" else {}
+    trained = args.model in MODELS and MODELS[args.model].family not in ("baseline", "zero-shot")
+    defaults = {"inner_folds": 5} if trained else {}  # `train` calibrates intervals on 5 inner folds by default
     config = merge_config(merge_config(defaults, config), _model_config(args))
     with _backend(args) as backend:
         path = train_and_save(
