@@ -28,7 +28,7 @@ ENV = os.environ | {"OMP_NUM_THREADS": "1"}
 @pytest.fixture(scope="module")
 def stream(tmp_path_factory):
     path = tmp_path_factory.mktemp("stream") / "crystals.jsonl"
-    write_jsonl(path, 300, seed=7)
+    write_jsonl(path, 200, seed=7)
     with open(path, "a") as fh:
         fh.write('{"id": "broken", "structure": {"lattice": 1}}\n')
     return path
@@ -57,7 +57,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(stream, tmp_path):
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     killed_at = _rows_committed(out)
-    assert victim.returncode == -signal.SIGKILL and 40 <= killed_at < 301, killed_at
+    assert victim.returncode == -signal.SIGKILL and 40 <= killed_at < 201, killed_at
     with open(out, "a") as fh:
         fh.write("half,a,row")  # what a kill in the middle of a batch write leaves behind
 
@@ -68,7 +68,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(stream, tmp_path):
 
     assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
     df = pd.read_csv(out, keep_default_na=False)
-    assert len(df) == 301 and df["source"].is_unique
+    assert len(df) == 201 and df["source"].is_unique
     assert df["source"].iloc[-1] == "broken" and df["error"].iloc[-1] and df["k_vrh_gpa"].iloc[-1] == ""
     assert (df["error"].iloc[:-1] == "").all()
 
@@ -79,7 +79,7 @@ def test_resume_refuses_a_different_run(stream, tmp_path, capsys):
     assert main(["predict", str(stream), "--out", str(out), "--batch-size", "100"]) == 0
     assert main(["predict", str(stream), "--out", str(out), "--model", str(PRETRAINED_DIR / DEFAULT_MODEL),
                  "--resume"]) == 0  # fmt: skip  # same model by path: complete, nothing to do
-    assert len(pd.read_csv(out)) == 301
+    assert len(pd.read_csv(out)) == 201
     assert main(["predict", str(stream), str(stream), "--out", str(out), "--resume"]) == 2
     assert "same inputs" in capsys.readouterr().err
 
@@ -91,7 +91,7 @@ def test_ray_batches_match_local_batches(stream, ray_session, tmp_path):
                      "--backend", backend]) == 0  # fmt: skip
     assert (tmp_path / "local.csv").read_bytes() == (tmp_path / "ray.csv").read_bytes()
     run = json.loads((tmp_path / "ray.run.json").read_text())
-    assert run["n_tasks"] == 8 and run["n_rows"] == 301 and run["n_ok"] == 300
+    assert run["n_tasks"] == 6 and run["n_rows"] == 201 and run["n_ok"] == 200
 
 
 class _WithNote(MeanModel):
