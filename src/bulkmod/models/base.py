@@ -137,6 +137,22 @@ class Estimator(ABC):
         return model
 
 
+def save_members(directory: Path, members: list[Estimator]) -> list[str]:
+    """Composite models keep each sub-model in ``member_<i>/`` with its own manifest; returns every file."""
+    files = []
+    for i, m in enumerate(members):
+        sub = directory / f"member_{i}"
+        m.save(sub)
+        files += [f"member_{i}/{p.name}" for p in sorted(sub.iterdir()) if p.is_file()]
+    return files
+
+
+def load_members(directory: Path, n: int) -> list[Estimator]:
+    if any(not (directory / f"member_{i}" / MANIFEST).exists() for i in range(n)):
+        raise BulkmodError(f"{directory}: a member model is missing")
+    return [Estimator.load(directory / f"member_{i}") for i in range(n)]
+
+
 def read_manifest(directory: Path) -> dict:
     path = directory / MANIFEST
     if not path.exists():

@@ -88,6 +88,7 @@ class DescriptorModel(Estimator):
         self.rounds: int | None = None
         self._booster = None
         self._sigma = None  # LightGBM model of log|residual|: the per-crystal scale of adaptive intervals
+        self.oof_log10: np.ndarray | None = None  # inner out-of-fold predictions (training rows), for calibration
 
     def config(self) -> dict[str, Any]:
         return {
@@ -160,7 +161,8 @@ class DescriptorModel(Estimator):
         self._booster = make_booster(self.backend, self.params, self.seed)
         self._booster.train(X[:, best["cols"]], z, None, self.rounds)
         if self.inner_folds >= 2 and val is None:
-            resid = self.transform.inverse(best["oof"]) - delta
+            self.oof_log10 = self.transform.inverse(best["oof"]) + (y_log10 - delta)  # + the baseline offset
+            resid = self.oof_log10 - y_log10
             if self.interval == "adaptive":
                 self._fit_sigma(X[:, best["cols"]], resid, inner)
             else:

@@ -11,6 +11,8 @@ from bulkmod.models.base import Estimator
 from bulkmod.models.descriptor import DescriptorModel, MeanModel
 from bulkmod.models.ensemble import EnsembleModel
 from bulkmod.models.gnn import GRAPH_MODELS
+from bulkmod.models.gp import GPModel
+from bulkmod.models.quantile import QuantileModel
 from bulkmod.models.umlip import BlendModel, UMLIPEOSModel
 
 # E–V fit features only: the 64-d embedding adds nothing out of distribution and costs 0.002 in distribution
@@ -30,6 +32,8 @@ MODELS: dict[str, ModelSpec] = {
     "rf": ModelSpec(lambda **kw: DescriptorModel("rf", **kw), "descriptor", "random forest (LightGBM rf mode)"),
     "lgbm": ModelSpec(lambda **kw: DescriptorModel("lgbm", **kw), "descriptor", "LightGBM gradient boosting"),
     "xgb": ModelSpec(lambda **kw: DescriptorModel("xgb", **kw), "descriptor", "XGBoost gradient boosting"),
+    "qlgbm": ModelSpec(QuantileModel, "descriptor", "quantile LightGBM (5/50/95 %), conformalised (CQR)"),
+    "gpr": ModelSpec(GPModel, "gp", "exact Gaussian process on descriptors, learned Matern-ARD kernel"),
     **{key: ModelSpec(*spec) for key, spec in GRAPH_MODELS.items()},
     "umlip-eos": ModelSpec(
         UMLIPEOSModel, "zero-shot", "zero-shot K0 from a universal potential's E-V fit (chgnet|sevennet)"

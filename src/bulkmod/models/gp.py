@@ -1,0 +1,172 @@
+"""An exact Gaussian process on descriptors: a Bayesian baseline whose std comes from the kernel, not from a proxy.
+
+Descriptors are standardised (optionally projected on leading principal components); the kernel
+``C * Matern(ARD) + White`` is learned by maximising the marginal likelihood on a seeded subsample of the
+training rows (``hp_rows``: the gradient costs O(n^2 * dims) memory and time, the full fold would not fit
+on the 2-core machine), then fixed and used for an exact fit on every training row. ARD on all ~190
+descriptors beat 24 principal components on fold 0 of mp-binary-2025 (MAE 0.056 vs 0.071 log10).
+Out-of-fold residuals of ``inner_folds`` exact fits, scaled by the GP's own std, calibrate a normalised
+conformal interval. Saved as safetensors (training matrix, projection, kernel parameters);
+loading refits the exact GP with the stored kernel, which reproduces it without pickle.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+from scipy.optimize import minimize
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
+from sklearn.model_selection import KFold
+
+from bulkmod.data.records import Dataset
+from bulkmod.errors import BulkmodError
+from bulkmod.features import FeatureConfig, featurize
+from bulkmod.io import atomic_path
+from bulkmod.models.base import Estimator, Prediction, training_summary
+from bulkmod.models.transforms import TargetTransform
+from bulkmod.uncertainty.conformal import ConformalInterval
+
+WEIGHTS = "gp.safetensors"
+DEFAULTS = {"components": 0, "hp_rows": 500, "hp_iter": 60, "nu": 1.5}
+
+
+def _kernel(constant: float, length_scale: np.ndarray, noise: float, nu: float, fixed: bool) -> Kernel:
+    """``C * Matern(ARD) + White``; ``fixed`` freezes the learned values for the exact fits."""
+
+    def bounds(lo: float, hi: float) -> str | tuple[float, float]:
+        return "fixed" if fixed else (lo, hi)
+
+    return ConstantKernel(constant, bounds(1e-3, 1e2)) * Matern(length_scale, bounds(1e-2, 1e4), nu=nu) + WhiteKernel(
+        noise, bounds(1e-5, 1.0)
+    )
+
+
+def _lbfgs(maxiter: int) -> Callable:
+    """sklearn's L-BFGS-B with an iteration cap: its default (15000) is what makes kernel learning slow."""
+
+    def optimize(obj_func: Callable, theta: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, float]:
+        res = minimize(obj_func, theta, method="L-BFGS-B", jac=True, bounds=bounds, options={"maxiter": maxiter})
+        return res.x, float(res.fun)
+
+    return optimize
+
+
+class GPModel(Estimator):
+    """``params``: ``components`` (PCA dims; 0, the default: every descriptor), ``hp_rows`` (rows for kernel
+    learning, 500), ``hp_iter`` (L-BFGS iterations, 60), ``nu`` (Matern smoothness, 1.5)."""
+
+    key: ClassVar[str] = "gpr"
+    family: ClassVar[str] = "gp"
+
+    def __init__(
+        self,
+        *,
+        features: dict | None = None,
+        transform: dict | None = None,
+        params: dict | None = None,
+        inner_folds: int = 5,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.features = FeatureConfig.from_dict(features) if features else None
+        self.transform = TargetTransform.from_dict(transform) if transform else TargetTransform()
+        self.params = DEFAULTS | (params or {})
+        unknown = set(self.params) - set(DEFAULTS)
+        if unknown:
+            raise BulkmodError(f"gpr: unknown parameter(s) {', '.join(sorted(unknown))}")
+        self.inner_folds, self.seed = inner_folds, seed
+        self._w: dict[str, np.ndarray] = {}  # standardisation, projection, training matrix, kernel parameters
+        self._gp: GaussianProcessRegressor | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "features": self.features.as_dict() if self.features else None,
+            "transform": self.transform.as_dict(),
+            "params": self.params,
+            "inner_folds": self.inner_folds,
+            "seed": self.seed,
+        }
+
+    def _project(self, X: np.ndarray) -> np.ndarray:
+        """Standardise with training stats (missing -> training mean) and keep the leading components."""
+        Z = np.nan_to_num((X - self._w["x_mean"]) / self._w["x_std"])
+        return Z @ self._w["components"].T
+
+    def _exact(self, P: np.ndarray, z: np.ndarray) -> GaussianProcessRegressor:
+        w = self._w
+        kernel = _kernel(float(w["constant"][0]), w["length_scale"], float(w["noise"][0]), self.params["nu"], True)
+        return GaussianProcessRegressor(kernel, optimizer=None, alpha=1e-8).fit(P, z)
+
+    def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
+        self.features = self.features or FeatureConfig.default_for(ds)
+        X, errors = featurize(ds, self.features)
+        if errors:
+            i, why = next(iter(errors.items()))
+            raise BulkmodError(f"{ds.name}: {len(errors)} rows could not be featurised, e.g. {ds.ids[i]}: {why}")
+        z = self.transform.fit(y_log10).forward(y_log10)
+        mean, std = np.nanmean(X, 0), np.nanstd(X, 0)
+        self._w = {"x_mean": np.nan_to_num(mean), "x_std": np.where(std > 1e-12, np.nan_to_num(std, nan=1.0), 1.0)}
+        Z = np.nan_to_num((X - self._w["x_mean"]) / self._w["x_std"])
+        k = min(int(self.params["components"]), *Z.shape)
+        # components=0: ARD on every standardised descriptor (no projection)
+        self._w["components"] = np.linalg.svd(Z - Z.mean(0), full_matrices=False)[2][:k] if k else np.eye(Z.shape[1])
+        k = len(self._w["components"])
+        P = self._project(X)
+        rng = np.random.default_rng(self.seed)
+        hp = rng.choice(len(z), size=min(len(z), int(self.params["hp_rows"])), replace=False)
+        kernel = _kernel(1.0, np.full(k, 3.0), 0.1, self.params["nu"], False)
+        learn = GaussianProcessRegressor(kernel, alpha=1e-8, optimizer=_lbfgs(int(self.params["hp_iter"])))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # a length scale at its bound is an answer too
+            learn.fit(P[hp], z[hp])
+        prod, white = learn.kernel_.k1, learn.kernel_.k2
+        self._w |= {
+            "constant": np.array([prod.k1.constant_value]),
+            "length_scale": np.atleast_1d(np.asarray(prod.k2.length_scale, float)),
+            "noise": np.array([white.noise_level]),
+        }
+        if self.inner_folds >= 2:  # cross-fitted: each residual and std from an exact GP that never saw that row
+            resid, scale = np.empty(len(z)), np.empty(len(z))
+            for tr, te in KFold(self.inner_folds, shuffle=True, random_state=self.seed).split(P):
+                mu, sd = self._exact(P[tr], z[tr]).predict(P[te], return_std=True)
+                resid[te] = self.transform.inverse(mu) - y_log10[te]
+                scale[te] = sd * self.transform.std
+            self.conformal = ConformalInterval.from_residuals(resid, scale=scale)
+        self._w["train_x"], self._w["train_z"] = P, z
+        self._gp = self._exact(P, z)
+        self.train_info = training_summary(ds) | {
+            "kernel": str(self._gp.kernel_),
+            "hp_rows": len(hp),
+            "log_marginal_likelihood_hp": float(learn.log_marginal_likelihood_value_),
+        }
+        return self
+
+    def predict(self, ds: Dataset) -> Prediction:
+        if self._gp is None:
+            raise BulkmodError("model is not fitted")
+        X, errors = featurize(ds, self.features)
+        if not len(X):
+            return Prediction(mean_log10=np.empty(0), errors=errors)
+        mu, sd = self._gp.predict(self._project(X), return_std=True)
+        mean, std = self.transform.inverse(mu), sd * self.transform.std
+        for i in errors:
+            mean[i] = np.nan
+        return self._with_intervals(Prediction(mean_log10=mean, std_log10=std, errors=errors), scale=std)
+
+    def _write_weights(self, directory: Path) -> list[str]:
+        if self._gp is None:
+            raise BulkmodError("model is not fitted")
+        with atomic_path(directory / WEIGHTS) as tmp:
+            save_file({k: np.ascontiguousarray(v) for k, v in self._w.items()}, str(tmp))
+        return [WEIGHTS]
+
+    def _read_weights(self, directory: Path, manifest: dict) -> None:
+        self._w = load_file(str(directory / WEIGHTS))
+        self._gp = self._exact(self._w["train_x"], self._w["train_z"])

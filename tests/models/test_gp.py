@@ -1,0 +1,51 @@
+import json
+
+import numpy as np
+import pytest
+
+from bulkmod.errors import BulkmodError
+from bulkmod.models import Estimator, build_model
+
+
+@pytest.fixture(scope="module")
+def split(mp_small):
+    return mp_small.subset(range(240)), mp_small.subset(range(240, 300))
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    train, _ = split
+    return build_model("gpr", params={"hp_rows": 200, "hp_iter": 15}, inner_folds=3).fit(train, train.y_log10)
+
+
+def test_gp_learns_kernel_and_gives_calibrated_varying_intervals(fitted, split):
+    train, test = split
+    pred = fitted.predict(test)
+    mae = np.mean(np.abs(pred.mean_log10 - test.y_log10))
+    base = np.mean(np.abs(np.mean(train.y_log10) - test.y_log10))
+    assert mae < 0.7 * base, (mae, base)
+    assert fitted.conformal.normalized and fitted.conformal.n_calibration == len(train)
+    assert "Matern" in fitted.train_info["kernel"] and fitted.train_info["hp_rows"] == 200
+    width = pred.hi90_log10 - pred.lo90_log10
+    assert np.all(width > 0) and width.std() > 0.05 * width.mean()
+    np.testing.assert_allclose(pred.std_log10 * 2 * 1.6448536, width, rtol=1e-6)
+    cover = np.mean((test.y_log10 >= pred.lo90_log10) & (test.y_log10 <= pred.hi90_log10))
+    assert cover > 0.7
+
+
+def test_gp_round_trips_without_pickle(fitted, split, tmp_path):
+    _, test = split
+    fitted.save(tmp_path / "gp")
+    names = sorted(p.name for p in (tmp_path / "gp").iterdir())
+    assert names == ["gp.safetensors", "manifest.json"]
+    manifest = json.loads((tmp_path / "gp" / "manifest.json").read_text())
+    assert manifest["model"] == "gpr" and manifest["family"] == "gp"
+    again = Estimator.load(tmp_path / "gp").predict(test)
+    ref = fitted.predict(test)
+    np.testing.assert_allclose(again.mean_log10, ref.mean_log10, rtol=1e-7)
+    np.testing.assert_allclose(again.hi90_log10, ref.hi90_log10, rtol=1e-7)
+
+
+def test_gp_rejects_unknown_params():
+    with pytest.raises(BulkmodError, match="unknown parameter"):
+        build_model("gpr", params={"lenght": 3})
