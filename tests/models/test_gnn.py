@@ -156,3 +156,24 @@ def test_legacy_checkpoint_fine_tunes_with_explicit_report(train_set):
     report = build_model("cgcnn", epochs=1, params={"pretrained": str(LEGACY)}).fit(train_set, train_set.y_log10)
     skipped = report.train_info["pretrained"]["skipped"]
     assert "convs.3.fc_full.weight" in skipped and "shape" in skipped["conv_to_fc.weight"]
+
+
+def test_mc_dropout_gives_calibrated_spread_and_round_trips(train_set, mp_small, tmp_path):
+    torch.set_num_threads(1)
+    model = build_model("mc-dropout", epochs=3, batch_size=16, params=TINY["hybrid"] | {"mc_samples": 8})
+    model.fit(train_set, train_set.y_log10)
+    test = mp_small.subset(range(200, 240))
+    pred = model.predict(test)
+    assert model.conformal.normalized and model.params["mc_samples"] == 8
+    width = pred.hi90_log10 - pred.lo90_log10
+    assert np.all(width > 0) and width.std() > 0.05 * width.mean()  # dropout spread differs per crystal
+    again = model.predict(test)  # seeded passes: the same interval on every call
+    np.testing.assert_allclose(again.hi90_log10, pred.hi90_log10)
+    model.save(tmp_path / "mc")
+    loaded = Estimator.load(tmp_path / "mc")
+    np.testing.assert_allclose(loaded.predict(test).hi90_log10, pred.hi90_log10, rtol=1e-5)
+    plain = build_model(
+        "hybrid", epochs=1, batch_size=16, params=TINY["hybrid"] | {"head_dropout": 0.0, "mc_samples": 4}
+    )
+    with pytest.raises(BulkmodError, match="dropout"):
+        plain.fit(train_set, train_set.y_log10)

@@ -78,9 +78,16 @@ class TrainState:
     done: bool = False
 
 
-def predict_batches(model: nn.Module, data: list[Data], batch_size: int = 256) -> np.ndarray:
-    """Model outputs for ``data`` in order; eval mode, so no batch statistics leak between crystals."""
+def predict_batches(model: nn.Module, data: list[Data], batch_size: int = 256, mc_dropout: bool = False) -> np.ndarray:
+    """Model outputs for ``data`` in order; eval mode, so no batch statistics leak between crystals.
+
+    ``mc_dropout`` keeps only the dropout layers sampling (Monte-Carlo dropout); norms stay in eval mode.
+    """
     model.eval()
+    if mc_dropout:
+        for m in model.modules():
+            if isinstance(m, nn.Dropout):
+                m.train()
     out = []
     with torch.no_grad():
         for i in range(0, len(data), batch_size):

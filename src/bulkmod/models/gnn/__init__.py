@@ -28,6 +28,13 @@ def _factory(key: str) -> Callable[..., Any]:
     return build
 
 
+def _mc_dropout(**config: Any) -> Any:
+    """The hybrid with Monte-Carlo dropout on (30 passes unless --param mc_samples=T says otherwise)."""
+    from bulkmod.models.gnn.estimator import GraphModel
+
+    return GraphModel("hybrid", **config | {"params": {"mc_samples": 30} | config.get("params", {})})
+
+
 GRAPH_MODELS: dict[str, tuple[Callable[..., Any], str, str]] = {
     key: (_factory(key), family, summary) for key, (family, summary) in GRAPH_SPECS.items()
-}
+} | {"mc-dropout": (_mc_dropout, "hybrid", "hybrid graph model with Monte-Carlo dropout (mc_samples passes)")}

@@ -23,6 +23,7 @@ from bulkmod.features import FeatureConfig, featurize
 from bulkmod.graphs import ATOM_FEATURE_DIM, GraphConfig, build_graphs, to_data
 from bulkmod.io import atomic_path, sha256_json
 from bulkmod.models.base import Estimator, Prediction, data_hash, training_summary
+from bulkmod.models.ensemble import STD_FLOOR
 from bulkmod.models.gnn import GRAPH_SPECS
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
 from bulkmod.models.gnn.nets import CGCNN, EncoderHead
@@ -38,6 +39,7 @@ CELL_DEPENDENT = ("log_n_sites",)
 GRAPH_KEYS = {f.name for f in fields(GraphConfig)}
 TRAIN_KEYS = {"patience", "schedule", "huber_delta", "optimizer", "momentum"}
 RUN_KEYS = {"checkpoint_dir", "resume", "pretrained"}  # how to run this fit; never change the trained model
+UQ_KEYS = {"mc_samples"}  # Monte-Carlo dropout passes at predict time (0: one deterministic pass)
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,10 @@ class GraphModel(Estimator):
 
     ``params`` holds architecture settings (e.g. ``n_conv``), graph settings (``cutoff``, ``max_neighbors``,
     ``angles``), training extras (``patience``, ``schedule``, ``huber_delta``, ``optimizer`` adamw or sgd,
-    ``momentum`` for sgd) and run options: ``checkpoint_dir`` (a checkpoint every epoch, one sub-folder per
+    ``momentum`` for sgd), run options: ``checkpoint_dir`` (a checkpoint every epoch, one sub-folder per
     training set), ``resume`` (continue from it) and ``pretrained`` (cgcnn only: start from the legacy
-    checkpoint).
+    checkpoint), and ``mc_samples`` (T > 0: Monte-Carlo dropout, the mean and std of T passes with dropout
+    on; the std of the validation crystals then scales a normalised conformal interval).
     """
 
     family: ClassVar[str] = "graph"
@@ -152,7 +155,7 @@ class GraphModel(Estimator):
 
     def _build_net(self) -> nn.Module:
         desc_dim = len(self._desc_columns()) if self.features else 0
-        arch = {k: v for k, v in self.params.items() if k not in GRAPH_KEYS | TRAIN_KEYS | RUN_KEYS}
+        arch = {k: v for k, v in self.params.items() if k not in GRAPH_KEYS | TRAIN_KEYS | RUN_KEYS | UQ_KEYS}
         if self.params.get("encoder") == "schnet":
             arch.setdefault("cutoff", self.graph.max_cutoff)  # grown radii stay inside SchNet's cosine envelope
         try:
@@ -208,8 +211,8 @@ class GraphModel(Estimator):
             fingerprint=self._fingerprint(ds),
         )
         self.train_log = state.log
-        resid = self.transform.inverse(predict_batches(self.net, val_data)) - y_val
-        self.conformal = ConformalInterval.from_residuals(resid)
+        mean, std = self._forward(val_data)
+        self.conformal = ConformalInterval.from_residuals(mean - y_val, scale=std)
         self.train_info = training_summary(ds) | {
             "n_train": len(tr),
             "n_val": len(y_val),
@@ -249,15 +252,31 @@ class GraphModel(Estimator):
         return path
 
     # ---- prediction and storage ------------------------------------------------------------------------
+    def _forward(self, data: list[Data]) -> tuple[np.ndarray, np.ndarray | None]:
+        """log10 predictions, and with ``mc_samples`` the mean and std over that many dropout passes."""
+        passes = int(self.params.get("mc_samples", 0))
+        if passes <= 0:
+            return self.transform.inverse(predict_batches(self.net, data)), None
+        if not any(isinstance(m, nn.Dropout) and m.p > 0 for m in self.net.modules()):
+            raise BulkmodError(f"{self.arch}: mc_samples needs dropout > 0 (e.g. --param head_dropout=0.1)")
+        torch.manual_seed(self.seed)  # the same crystals get the same interval on every call
+        draws = np.stack(
+            [self.transform.inverse(predict_batches(self.net, data, mc_dropout=True)) for _ in range(passes)]
+        )
+        return draws.mean(0), np.maximum(draws.std(0), STD_FLOOR)
+
     def predict(self, ds: Dataset) -> Prediction:
         if self.net is None:
             raise BulkmodError("model is not fitted")
         data, errors = self._data(ds)
         ok = [i for i in range(len(ds)) if i not in errors]
-        mean = np.full(len(ds), np.nan)
+        mean, std = np.full(len(ds), np.nan), None
         if ok:
-            mean[ok] = self.transform.inverse(predict_batches(self.net, [data[i] for i in ok]))
-        return self._with_intervals(Prediction(mean_log10=mean, errors=errors))
+            mean[ok], s = self._forward([data[i] for i in ok])
+            if s is not None:
+                std = np.full(len(ds), np.nan)
+                std[ok] = s
+        return self._with_intervals(Prediction(mean_log10=mean, std_log10=std, errors=errors), scale=std)
 
     def _write_weights(self, directory: Path) -> list[str]:
         if self.net is None:
