@@ -43,6 +43,16 @@ def test_ensemble_round_trip_and_member_tampering(fitted, split, tmp_path):
         Estimator.load(tmp_path / "ens")
 
 
+@pytest.mark.parametrize("refit", [True, False])
+def test_refit_members_train_on_every_row_after_calibration(split, refit):
+    train, _ = split
+    params = FAST | {"members": 2, "refit": refit, "n_jobs": 1}
+    model = build_model("ensemble", params=params).fit(train, train.y_log10)
+    n_seen = [m.train_info["n"] for m in model.members]
+    assert n_seen == [240, 240] if refit else n_seen == [204, 204]
+    assert model.conformal.n_calibration == 36 and model.train_info["n_member_train"] == n_seen[0]
+
+
 def test_ensemble_options_are_checked():
     with pytest.raises(BulkmodError, match="members"):
         build_model("ensemble", params={"members": 1})
