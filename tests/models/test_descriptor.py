@@ -110,3 +110,23 @@ def test_candidates_are_chosen_on_inner_folds_and_predict_consistently(split, tm
     again = build_model("lgbm", features={"groups": best["features"], "shell_tol": 0.25, "version": "1"},
                         params=best["params"], inner_folds=2, seed=0).fit(train, train.y_log10)  # fmt: skip
     np.testing.assert_allclose(again.predict(test).mean_log10, pred, rtol=1e-6)
+
+
+def test_tempered_interval_is_a_monotone_flattening_of_the_adaptive_one(split, tmp_path):
+    from scipy.stats import spearmanr
+
+    from bulkmod.models.descriptor import TEMPER_POWERS
+
+    train, test = split
+    tempered = build_model("lgbm", inner_folds=3, params={"learning_rate": 0.1, "interval": "tempered"})
+    tempered.fit(train, train.y_log10)
+    adaptive = build_model("lgbm", inner_folds=3, **FAST).fit(train, train.y_log10)
+    assert tempered.interval == "tempered" and tempered.conformal.power in TEMPER_POWERS
+    assert "interval" not in tempered.params  # an interval option, not a LightGBM parameter
+    a, t = adaptive.predict(test), tempered.predict(test)
+    np.testing.assert_allclose(t.mean_log10, a.mean_log10)  # same point model and sigma model
+    wa, wt = a.hi90_log10 - a.lo90_log10, t.hi90_log10 - t.lo90_log10
+    assert spearmanr(wa, wt).statistic > 0.999  # same ranking of crystals ...
+    assert wt.std() / wt.mean() <= wa.std() / wa.mean() + 1e-12  # ... with relative spread no larger
+    tempered.save(tmp_path / "t")
+    np.testing.assert_allclose(Estimator.load(tmp_path / "t").predict(test).hi90_log10, t.hi90_log10, rtol=1e-9)

@@ -2,7 +2,8 @@
 
 Constant: ``mean +- q``. Normalised (adaptive): ``mean +- q * sigma(x)``, where ``sigma`` is the model's
 own estimate of how hard a crystal is; then ``q`` is the conformal quantile of ``|residual| / sigma`` and
-intervals widen where the model is unsure instead of being one band for every crystal.
+intervals widen where the model is unsure instead of being one band for every crystal. A ``power`` < 1
+tempers the scale (``sigma ** power``): between the constant band (0) and the fully adaptive one (1).
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ class ConformalInterval:
     q50: float
     n_calibration: int
     normalized: bool = False
+    power: float = 1.0
 
     @classmethod
-    def from_residuals(cls, residuals: np.ndarray, scale: np.ndarray | None = None) -> ConformalInterval:
+    def from_residuals(
+        cls, residuals: np.ndarray, scale: np.ndarray | None = None, power: float = 1.0
+    ) -> ConformalInterval:
         r = np.abs(np.asarray(residuals, float))
         if scale is not None:
-            r = r / np.asarray(scale, float)
+            r = r / np.asarray(scale, float) ** power
         r = np.sort(r)
         n = len(r)
 
@@ -37,7 +41,7 @@ class ConformalInterval:
             k = min(int(np.ceil((n + 1) * (1 - alpha))), n) - 1
             return float(r[k])
 
-        return cls(q90=q(0.1), q50=q(0.5), n_calibration=n, normalized=scale is not None)
+        return cls(q90=q(0.1), q50=q(0.5), n_calibration=n, normalized=scale is not None, power=power)
 
     def bounds(
         self, mean: np.ndarray, level: float = 0.9, scale: np.ndarray | None = None
@@ -46,7 +50,7 @@ class ConformalInterval:
         if self.normalized:
             if scale is None:
                 raise ValueError("a normalised interval needs the model's per-crystal scale")
-            half = half * np.asarray(scale, float)
+            half = half * np.asarray(scale, float) ** self.power
         return mean - half, mean + half
 
     def as_dict(self) -> dict:
