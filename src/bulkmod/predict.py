@@ -74,10 +74,13 @@ def predict_items(items: list[Item], model: Estimator, *, relax: str | None = No
         pos = np.array([int(i) for i in ds.ids])
         out.loc[pos, "formula"] = [s.composition.reduced_formula for s in ds.structures]
         seen = set(model.train_info.get("elements", []))
-        if seen:  # an element the model never saw in training: the prediction is an extrapolation
+        if seen or model.domain:  # outside the training domain, the prediction is an extrapolation
+            far = model.domain.check(ds) if model.domain else [""] * len(ds)
             out.loc[pos, "in_domain"] = [
-                "yes" if {e.symbol for e in c.elements} <= seen else "no: unseen element" for c in ds.compositions
-            ]
+                "no: unseen element" if seen and not {e.symbol for e in c.elements} <= seen
+                else f"no: {why}" if why else "yes"
+                for c, why in zip(ds.compositions, far, strict=True)
+            ]  # fmt: skip
         out.loc[pos, "k_vrh_gpa"] = 10.0**pred.mean_log10
         if pred.lo90_log10 is not None:
             out.loc[pos, "k_vrh_low_gpa"] = 10.0**pred.lo90_log10

@@ -23,6 +23,7 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_file, sha256_json, write_json_atomic
 from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.domain import DescriptorDomain
 
 MANIFEST = "manifest.json"
 Z90 = 1.6448536  # standard-normal quantile of 0.95: a 90 % interval spans +-Z90 std
@@ -70,6 +71,7 @@ class Estimator(ABC):
     def __init__(self) -> None:
         self.conformal: ConformalInterval | None = None
         self.train_info: dict[str, Any] = {}
+        self.domain: DescriptorDomain | None = None  # set by `bulkmod train`; `predict` flags crystals outside it
 
     @abstractmethod
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self: ...
@@ -108,6 +110,7 @@ class Estimator(ABC):
             "config": self.config(),
             "conformal": self.conformal.as_dict() if self.conformal else None,
             "train": self.train_info,
+            **({"domain": self.domain.as_dict()} if self.domain else {}),
             "metrics": metrics or {},
             "weights": {f: sha256_file(directory / f) for f in files},
             "versions": library_versions(),
@@ -133,6 +136,8 @@ class Estimator(ABC):
         model.train_info = manifest.get("train", {})
         if manifest.get("conformal"):
             model.conformal = ConformalInterval.from_dict(manifest["conformal"])
+        if manifest.get("domain"):
+            model.domain = DescriptorDomain.from_dict(manifest["domain"])
         model._read_weights(directory, manifest)
         return model
 

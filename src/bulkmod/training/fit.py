@@ -10,6 +10,7 @@ from bulkmod.evaluation.metrics import HEADLINE
 from bulkmod.evaluation.results import command_line
 from bulkmod.models import build_model
 from bulkmod.models.card import write_model_card
+from bulkmod.uncertainty.domain import DescriptorDomain
 
 
 def train_and_save(
@@ -32,6 +33,7 @@ def train_and_save(
         metrics |= {"cv": f"kfold-{cv_folds}", "per_k_bin": res["per_k_bin"]}
     ds = load_dataset(dataset)
     est = build_model(model, **(model_config or {})).fit(ds, ds.y_log10)
+    est.domain = DescriptorDomain.fit(ds)
     est.save(out, metrics=metrics)
     write_model_card(out, command=command_line())
     return out

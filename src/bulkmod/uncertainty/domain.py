@@ -1,0 +1,81 @@
+"""Is a crystal inside the training domain? Unseen elements, extreme descriptors, unusual combinations.
+
+A conformal interval is calibrated on crystals like the training ones; for a crystal outside that
+distribution it is a guess. Two descriptor checks, with statistics saved in the model manifest:
+a descriptor beyond the training min/max by more than ``margin`` of its training range, and a
+Mahalanobis distance on the leading principal components of the standardised descriptors above the
+99th percentile of the training crystals' own distances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from bulkmod.data.records import Dataset
+from bulkmod.features import FeatureConfig, featurize
+
+MARGIN = 0.1  # of the training range, on either side
+COMPONENTS = 10
+PERCENTILE = 99.0
+
+
+@dataclass
+class DescriptorDomain:
+    features: dict
+    lo: list[float]
+    hi: list[float]
+    mean: list[float]
+    std: list[float]
+    components: list[list[float]]  # rows: principal axes of the standardised descriptors, scaled to unit variance
+    threshold: float
+    margin: float = MARGIN
+
+    @classmethod
+    def fit(cls, ds: Dataset, features: FeatureConfig | None = None) -> DescriptorDomain:
+        cfg = features or FeatureConfig.default_for(ds)
+        X = featurize(ds, cfg)[0]
+        mean, std = np.nan_to_num(np.nanmean(X, 0)), np.nan_to_num(np.nanstd(X, 0), nan=1.0)
+        std = np.where(std > 1e-12, std, 1.0)
+        Z = np.nan_to_num((X - mean) / std)
+        _, s, vt = np.linalg.svd(Z - Z.mean(0), full_matrices=False)
+        k = min(COMPONENTS, len(s))
+        whiten = vt[:k] / (s[:k, None] / np.sqrt(len(Z)))  # projected training rows have unit variance
+        dist = np.linalg.norm(Z @ whiten.T, axis=1)
+        return cls(
+            cfg.as_dict(),
+            np.nanmin(X, 0).tolist(),
+            np.nanmax(X, 0).tolist(),
+            mean.tolist(),
+            std.tolist(),
+            whiten.tolist(),
+            float(np.percentile(dist, PERCENTILE)),
+        )
+
+    def check(self, ds: Dataset) -> list[str]:
+        """Per crystal: "" inside the domain, else why not (first offending descriptor, or the distance)."""
+        cfg = FeatureConfig.from_dict(self.features)
+        X = featurize(ds, cfg)[0]
+        lo, hi = np.array(self.lo), np.array(self.hi)
+        pad = self.margin * (hi - lo)
+        outside = np.less(X, lo - pad) | np.greater(X, hi + pad)
+        Z = np.nan_to_num((X - np.array(self.mean)) / np.array(self.std))
+        dist = np.linalg.norm(Z @ np.array(self.components).T, axis=1)
+        names = cfg.names()
+        out = []
+        for i in range(len(X)):
+            if outside[i].any():
+                out.append(f"extreme descriptor {names[int(np.argmax(outside[i]))]}")
+            elif dist[i] > self.threshold:
+                out.append(f"unusual descriptors (distance {dist[i]:.1f} > {self.threshold:.1f})")
+            else:
+                out.append("")
+        return out
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DescriptorDomain:
+        return cls(**d)
