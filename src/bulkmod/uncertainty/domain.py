@@ -4,7 +4,9 @@ A conformal interval is calibrated on crystals like the training ones; for a cry
 distribution it is a guess. Two descriptor checks, with statistics saved in the model manifest:
 a descriptor beyond the training min/max by more than ``margin`` of its training range, and a
 Mahalanobis distance on the leading principal components of the standardised descriptors above the
-99th percentile of the training crystals' own distances.
+99th percentile of the training crystals' own distances. A model trained on binaries only flags every
+ternary by ``n_elements``: on ood-elastic2015 (lgbm, tempered interval) the 375 flagged crystals had MAE
+0.049 and 90 % coverage 0.84, the 83 others 0.034 and 0.96; 1 % of a kfold test fold is flagged.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ class DescriptorDomain:
         out = []
         for i in range(len(X)):
             if outside[i].any():
-                out.append(f"extreme descriptor {names[int(np.argmax(outside[i]))]}")
+                j = int(np.argmax(outside[i]))
+                out.append(f"extreme descriptor {names[j]} = {X[i, j]:.4g} (training {lo[j]:.4g} to {hi[j]:.4g})")
             elif dist[i] > self.threshold:
                 out.append(f"unusual descriptors (distance {dist[i]:.1f} > {self.threshold:.1f})")
             else:

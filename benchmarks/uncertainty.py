@@ -1,0 +1,100 @@
+"""Uncertainty table of the ensembles-and-uncertainty issue, rebuilt from committed result JSONs.
+
+    python benchmarks/uncertainty.py
+
+Reads ``benchmarks/results/mp-binary-2025_<run>_<split>.json`` for the runs below (missing ones are listed
+as not run) and writes ``benchmarks/results/uncertainty.md``: 90 % coverage and width, Spearman(|error|, std),
+MAE, MAE of the 10 % most uncertain crystals vs the rest, and coverage per true-K bin. The benchmark
+commands and the machine load while they ran are in ``uncertainty_runs.log`` (appended verbatim).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bulkmod.errors import BulkmodError
+from bulkmod.evaluation.metrics import K_BIN_LABELS
+from bulkmod.evaluation.results import read_results
+
+RESULTS = Path(__file__).resolve().parent / "results"
+RUNS = (
+    ("lgbm (constant band)", "lgbm"),
+    ("lgbm adaptive", "lgbm-adaptive"),
+    ("lgbm tempered", "lgbm-tempered"),
+    ("ensemble 5 lgbm, members on 85 %", "ensemble-lgbm5"),
+    ("ensemble 5 lgbm, refit", "ensemble-lgbm5-refit"),
+    ("qlgbm (CQR)", "qlgbm"),
+    ("gpr", "gpr"),
+    ("mc-dropout hybrid, 600 rows, 20 epochs", "mc-dropout_limit600_ep20"),
+)
+SPLITS = ("kfold", "ood-elastic2015")
+TARGET = "targets: coverage_90 within 0.85-0.95 in distribution (kfold), >= 0.85 on ood-elastic2015; Spearman >= 0.3"
+
+
+def _f(x: float | None, spec: str = ".3f") -> str:
+    return "" if x is None else format(x, spec)
+
+
+def row(label: str, split: str, res: dict) -> str:
+    bins = {b["k_bin_gpa"]: b for b in res["per_k_bin"]}
+    per_bin = " / ".join(_f(bins[k].get("coverage_90"), ".2f") or "-" for k in K_BIN_LABELS)
+    members = [f["member_mae_log10"] for f in res["per_fold"] if "member_mae_log10" in f]
+    vs_best = ""
+    if members:
+        worse = [f["mae_log10"] - min(m) for f, m in zip(res["per_fold"], members, strict=True)]
+        vs_best = f"{sum(w > 0 for w in worse)}/{len(worse)} folds worse (max {max(worse):+.4f})"
+    width = res.get("width90_log10_p10_p90")
+    cells = [
+        label,
+        split,
+        str(res["n"]),
+        _f(res["mae_log10"], ".4f"),
+        _f(res.get("coverage_90")),
+        _f(res.get("mean_width90_log10")),
+        f"{width[0]:.3f}-{width[1]:.3f}" if width else "",
+        _f(res.get("spearman_abs_err_std"), ".2f"),
+        f"{_f(res.get('mae_top10_uncertain'), '.3f')} / {_f(res.get('mae_rest'), '.3f')}" if "mae_rest" in res else "",
+        per_bin,
+        vs_best,
+        f"{res['wall_s']:.0f}",
+        res["commit"],
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def main() -> None:
+    lines = [
+        "# Uncertainty on mp-binary-2025 (kfold-5) and ood-elastic2015",
+        "",
+        f"Built by `python benchmarks/uncertainty.py` from the result JSONs; {TARGET}.",
+        "All intervals are conformal, calibrated on the training part only; widths in log10(GPa).",
+        "",
+        "| model | split | n | MAE log10 | coverage 90 | mean width | width p10-p90 | Spearman | "
+        f"MAE top-10 % uncertain / rest | coverage per K bin ({' / '.join(K_BIN_LABELS)} GPa) | "
+        "ensemble vs best member | wall s | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    missing, commands = [], []
+    for label, run in RUNS:
+        for split in SPLITS:
+            path = RESULTS / f"mp-binary-2025_{run}_{split}.json"
+            try:
+                res = read_results(path)
+            except BulkmodError:
+                missing.append(path.name)
+                continue
+            lines.append(row(label, split, res))
+            commands.append(f"{path.name}: {res['command']}  [{res['machine']}]")
+    if missing:
+        lines += ["", "Not run: " + ", ".join(f"`{m}`" for m in missing)]
+    lines += ["", "## Commands", "", "```", *commands, "```"]
+    log = RESULTS / "uncertainty_runs.log"
+    if log.exists():
+        lines += ["", "## Machine load (1/5/15-min load average on 2 cores, shared with other jobs)", "", "```"]
+        lines += [log.read_text().rstrip(), "```"]
+    (RESULTS / "uncertainty.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {RESULTS / 'uncertainty.md'}")
+
+
+if __name__ == "__main__":
+    main()
