@@ -13,7 +13,7 @@ import numpy as np
 
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
-from bulkmod.models.base import Estimator, Prediction, training_summary
+from bulkmod.models.base import Estimator, Prediction, load_members, save_members, training_summary
 from bulkmod.physics.eos import ScanConfig
 from bulkmod.physics.features import eos_results
 from bulkmod.physics.potentials import POTENTIALS
@@ -124,11 +124,7 @@ class BlendModel(Estimator):
         return np.stack([m.predict(ds).mean_log10 for m in self.members])
 
     def _write_weights(self, directory: Path) -> list[str]:
-        files = []
-        for i, m in enumerate(self.members):
-            sub = m.save(directory / f"member_{i}")
-            files += [f"member_{i}/{p.name}" for p in sorted(sub.iterdir()) if p.is_file()]
-        return files
+        return save_members(directory, self.members)
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
-        self.members = [Estimator.load(directory / f"member_{i}") for i in range(len(self.members_keys))]
+        self.members = load_members(directory, len(self.members_keys))
