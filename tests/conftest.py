@@ -53,3 +53,9 @@ def ray_session():
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def mp_split(mp_small):
+    """(train, test): the first 240 and the last 60 crystals of ``mp_small``."""
+    return mp_small.subset(range(240)), mp_small.subset(range(240, 300))

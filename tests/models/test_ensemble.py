@@ -8,19 +8,14 @@ FAST = {"learning_rate": 0.1}
 
 
 @pytest.fixture(scope="module")
-def split(mp_small):
-    return mp_small.subset(range(240)), mp_small.subset(range(240, 300))
-
-
-@pytest.fixture(scope="module")
-def fitted(split):
-    train, _ = split
+def fitted(mp_split):
+    train, _ = mp_split
     params = FAST | {"member": "lgbm", "members": 3, "bootstrap": True, "n_jobs": 2}
     return build_model("ensemble", params=params).fit(train, train.y_log10)
 
 
-def test_ensemble_spread_is_calibrated_and_varies(fitted, split):
-    _, test = split
+def test_ensemble_spread_is_calibrated_and_varies(fitted, mp_split):
+    _, test = mp_split
     pred = fitted.predict(test)
     width = pred.hi90_log10 - pred.lo90_log10
     assert fitted.conformal.normalized and fitted.train_info["n_calibration"] == 36
@@ -32,8 +27,8 @@ def test_ensemble_spread_is_calibrated_and_varies(fitted, split):
     assert ens_mae <= np.mean(np.abs(members - test.y_log10), axis=1).max()
 
 
-def test_ensemble_round_trip_and_member_tampering(fitted, split, tmp_path):
-    _, test = split
+def test_ensemble_round_trip_and_member_tampering(fitted, mp_split, tmp_path):
+    _, test = mp_split
     fitted.save(tmp_path / "ens")
     again = Estimator.load(tmp_path / "ens")
     np.testing.assert_allclose(again.predict(test).hi90_log10, fitted.predict(test).hi90_log10, rtol=1e-9)
@@ -44,8 +39,8 @@ def test_ensemble_round_trip_and_member_tampering(fitted, split, tmp_path):
 
 
 @pytest.mark.parametrize("refit", [True, False])
-def test_refit_members_train_on_every_row_after_calibration(split, refit):
-    train, _ = split
+def test_refit_members_train_on_every_row_after_calibration(mp_split, refit):
+    train, _ = mp_split
     params = FAST | {"members": 2, "refit": refit, "n_jobs": 1}
     model = build_model("ensemble", params=params).fit(train, train.y_log10)
     n_seen = [m.train_info["n"] for m in model.members]

@@ -8,18 +8,13 @@ from bulkmod.models import Estimator, build_model
 
 
 @pytest.fixture(scope="module")
-def split(mp_small):
-    return mp_small.subset(range(240)), mp_small.subset(range(240, 300))
-
-
-@pytest.fixture(scope="module")
-def fitted(split):
-    train, _ = split
+def fitted(mp_split):
+    train, _ = mp_split
     return build_model("gpr", params={"hp_rows": 200, "hp_iter": 15}, inner_folds=3).fit(train, train.y_log10)
 
 
-def test_gp_learns_kernel_and_gives_calibrated_varying_intervals(fitted, split):
-    train, test = split
+def test_gp_learns_kernel_and_gives_calibrated_varying_intervals(fitted, mp_split):
+    train, test = mp_split
     pred = fitted.predict(test)
     mae = np.mean(np.abs(pred.mean_log10 - test.y_log10))
     base = np.mean(np.abs(np.mean(train.y_log10) - test.y_log10))
@@ -33,8 +28,8 @@ def test_gp_learns_kernel_and_gives_calibrated_varying_intervals(fitted, split):
     assert cover > 0.7
 
 
-def test_gp_round_trips_without_pickle(fitted, split, tmp_path):
-    _, test = split
+def test_gp_round_trips_without_pickle(fitted, mp_split, tmp_path):
+    _, test = mp_split
     fitted.save(tmp_path / "gp")
     names = sorted(p.name for p in (tmp_path / "gp").iterdir())
     assert names == ["gp.safetensors", "manifest.json"]

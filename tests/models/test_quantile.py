@@ -7,18 +7,13 @@ FAST = {"learning_rate": 0.1}
 
 
 @pytest.fixture(scope="module")
-def split(mp_small):
-    return mp_small.subset(range(240)), mp_small.subset(range(240, 300))
-
-
-@pytest.fixture(scope="module")
-def fitted(split):
-    train, _ = split
+def fitted(mp_split):
+    train, _ = mp_split
     return build_model("qlgbm", params=FAST, inner_folds=3).fit(train, train.y_log10)
 
 
-def test_quantile_boosters_order_and_cqr_calibrates(fitted, split):
-    train, test = split
+def test_quantile_boosters_order_and_cqr_calibrates(fitted, mp_split):
+    train, test = mp_split
     lo, mid, hi = (m.predict(test).mean_log10 for m in fitted.members)
     assert np.mean(lo <= mid) > 0.8 and np.mean(mid <= hi) > 0.8  # the 5/50/95 % boosters are ordered
     raw_oof = (fitted.members[0].oof_log10 <= train.y_log10) & (train.y_log10 <= fitted.members[2].oof_log10)
@@ -33,8 +28,8 @@ def test_quantile_boosters_order_and_cqr_calibrates(fitted, split):
     assert (fitted.conformal.q90 > 1) == (raw_oof.mean() < 0.9) and cover > 0.7
 
 
-def test_quantile_round_trip_and_raw_band(fitted, split, tmp_path):
-    train, test = split
+def test_quantile_round_trip_and_raw_band(fitted, mp_split, tmp_path):
+    train, test = mp_split
     fitted.save(tmp_path / "q")
     again = Estimator.load(tmp_path / "q")
     np.testing.assert_allclose(again.predict(test).hi90_log10, fitted.predict(test).hi90_log10, rtol=1e-9)
