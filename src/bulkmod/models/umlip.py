@@ -6,6 +6,7 @@ potential's fit was unusable). Crystals whose fit is flagged get no K, with the 
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -35,7 +36,7 @@ class UMLIPEOSModel(Estimator):
         if potential not in POTENTIALS:
             raise BulkmodError(f"unknown potential {potential!r}: use {', '.join(POTENTIALS)}")
         self.potential = potential
-        self.scan = ScanConfig(**(scan or {}))
+        self.scan = ScanConfig(**scan)
         self.seed = seed  # unused: the model is deterministic; kept so every model takes --seed
 
     def config(self) -> dict[str, Any]:
@@ -54,10 +55,7 @@ class UMLIPEOSModel(Estimator):
         if ok.sum() < 10:
             raise BulkmodError(f"{ds.name}: only {ok.sum()} usable E-V fits: cannot calibrate an interval")
         self.conformal = ConformalInterval.from_residuals(k[ok] - y_log10[ok])
-        flags: dict[str, int] = {}
-        for r in results:
-            flags[r.flag] = flags.get(r.flag, 0) + 1
-        self.train_info = training_summary(ds) | {"fit_flags": flags}
+        self.train_info = training_summary(ds) | {"fit_flags": dict(Counter(r.flag for r in results))}
         return self
 
     def predict(self, ds: Dataset) -> Prediction:

@@ -99,9 +99,9 @@ def fit_birch_murnaghan(
     volume_ratios: np.ndarray, energies: np.ndarray, volume_per_atom: float, n_scans: int
 ) -> EOSResult:
     """Fit E(V) per atom; flag non-convex curves, failed fits, K₀ ≤ 0, and a K′ that had to be fixed at 4."""
-    e_min_ratio = float(volume_ratios[np.argmin(energies)]) if np.isfinite(energies).all() else np.nan
     if not np.isfinite(energies).all():
         return EOSResult.failed("potential-error", n_scans)
+    e_min_ratio = float(volume_ratios[np.argmin(energies)])
     if np.polyfit(volume_ratios, energies, 2)[0] <= 0:
         return EOSResult.failed("non-convex", n_scans, e_min_ratio)
     vols = volume_ratios * volume_per_atom

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from bulkmod.data.validate import structure_hash
 from bulkmod.errors import BulkmodError
 from bulkmod.io import VectorCache, cache_dir, sha256_json
-from bulkmod.physics.eos import CHUNK, EOSResult, ScanConfig, scan_chunk
+from bulkmod.physics.eos import CHUNK, EOSResult, ScanConfig, scan_eos
 from bulkmod.physics.potentials import NO_EMBEDDING, POTENTIALS, Potential, get_potential
 
 EOS_NAMES = ["umlip_log10_k0", "umlip_k_prime", "umlip_v0_ratio", "umlip_e0", "umlip_log10_residual", "umlip_flagged"]
@@ -28,7 +28,7 @@ def _cached(kind: str, structures: list[Structure], tag: str, compute, width: in
     cache = VectorCache(cache_dir() / "physics.sqlite")
     keys = [f"{kind}|{tag}|{structure_hash(s)}" for s in structures]
     found = cache.get_many(keys)
-    todo = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in found))
+    todo = [i for i, k in enumerate(keys) if k not in found]
     bar = tqdm(total=len(todo), desc=kind, unit="crystal", file=sys.stderr, disable=not progress or len(todo) < 100)
     for start in range(0, len(todo), BLOCK):
         rows = todo[start : start + BLOCK]
@@ -49,10 +49,7 @@ def eos_results(
     tag = f"{pot.version}|{sha256_json(cfg.as_dict())[:10]}"
 
     def compute(batch: list[Structure]) -> list[np.ndarray]:
-        out = []
-        for s in range(0, len(batch), CHUNK):
-            out += [r.as_vector() for r in scan_chunk(batch[s : s + CHUNK], pot, cfg)]
-        return out
+        return [r.as_vector() for r in scan_eos(batch, pot, cfg, progress=False)]
 
     width = len(EOSResult.failed("ok").as_vector())
     return [EOSResult.from_vector(v) for v in _cached("eos", structures, tag, compute, width, progress)]

@@ -2,7 +2,7 @@
 
 CHGNet evaluates many strained copies in one batched forward pass (its graphs are built once per copy and
 stacked); SevenNet's wheel exposes an ASE calculator that evaluates forces and stress with every energy, so it
-runs one structure at a time and is ~100x slower here (see ``benchmarks/results/umlip_speed.md``).
+runs one structure at a time and is several times slower here (see ``benchmarks/results/umlip.md``).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def relax_structures(
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
                 res = calc.calc(s)
-        except Exception as exc:
+        except Exception as exc:  # whatever fails inside ASE or the potential becomes this row's error
             out.append(RelaxOutcome(None, f"relaxation failed: {type(exc).__name__}: {exc}"))
             continue
         note = "converged" if res["is_converged"] else f"not converged (max force {res['max_force']:.3f} eV/Å)"
