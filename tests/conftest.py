@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import time
 
 import pytest
 
@@ -59,3 +61,19 @@ def ray_session():
 def mp_split(mp_small):
     """(train, test): the first 240 and the last 60 crystals of ``mp_small``."""
     return mp_small.subset(range(240)), mp_small.subset(range(240, 300))
+
+
+@pytest.fixture(scope="session")
+def sigkill_when():
+    """``kill(proc, progress, at_least, timeout, poll)``: SIGKILL a subprocess once ``progress()`` reaches
+    ``at_least`` (or it exits, or time runs out) and return the progress it had reached when it died."""
+
+    def kill(proc, progress, at_least: int, timeout: float, poll: float = 0.05) -> int:
+        deadline = time.time() + timeout
+        while progress() < at_least and time.time() < deadline and proc.poll() is None:
+            time.sleep(poll)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return progress()
+
+    return kill

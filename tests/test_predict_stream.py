@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -48,15 +47,10 @@ def _rows_committed(out) -> int:
 
 
 @needs_default
-def test_sigkill_then_resume_equals_an_uninterrupted_run(stream, tmp_path):
+def test_sigkill_then_resume_equals_an_uninterrupted_run(stream, tmp_path, sigkill_when):
     out = tmp_path / "k.csv"
     victim = _predict(stream, out)
-    deadline = time.time() + 120
-    while _rows_committed(out) < 40 and time.time() < deadline and victim.poll() is None:
-        time.sleep(0.02)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    killed_at = _rows_committed(out)
+    killed_at = sigkill_when(victim, lambda: _rows_committed(out), 40, timeout=120, poll=0.02)
     assert victim.returncode == -signal.SIGKILL and 40 <= killed_at < 201, killed_at
     with open(out, "a") as fh:
         fh.write("half,a,row")  # what a kill in the middle of a batch write leaves behind

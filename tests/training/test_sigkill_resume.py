@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import torch
@@ -34,7 +33,7 @@ def _epoch(ckdir) -> int:
     return int(torch.load(found[0], map_location="cpu", weights_only=True)["state"]["epoch"])
 
 
-def test_sigkill_then_resume_matches_uninterrupted(mp_small, tmp_path):
+def test_sigkill_then_resume_matches_uninterrupted(mp_small, tmp_path, sigkill_when):
     folder = tmp_path / "crystals"
     folder.mkdir()
     rows = []
@@ -48,12 +47,7 @@ def test_sigkill_then_resume_matches_uninterrupted(mp_small, tmp_path):
     reference = _train(folder, tmp_path / "ref")
     ckdir = tmp_path / "ck"
     victim = _train(folder, tmp_path / "killed", "--checkpoint-dir", str(ckdir))
-    deadline = time.time() + 300
-    while _epoch(ckdir) < 3 and time.time() < deadline and victim.poll() is None:
-        time.sleep(0.05)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    killed_at = _epoch(ckdir)
+    killed_at = sigkill_when(victim, lambda: _epoch(ckdir), 3, timeout=300)
     assert victim.returncode == -signal.SIGKILL and 3 <= killed_at < EPOCHS, killed_at
     assert not (tmp_path / "killed" / "manifest.json").exists()
     assert not list(ckdir.rglob("*.tmp*"))  # atomic checkpoint writes: no half-written file
