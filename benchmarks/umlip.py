@@ -175,7 +175,7 @@ def summary() -> str:
                     (m["y_pred_log10_b"] - m["y_true_log10_b"]).abs(),
                     (m["y_pred_log10_m"] - m["y_true_log10_m"]).abs(),
                 )
-                paired = f"{em.mean() - eb.mean():+.4f} (p {wilcoxon(em, eb).pvalue:.1g}, n {len(m)})"
+                paired = f"{em.mean() - eb.mean():+.4f} (p {wilcoxon(em, eb).pvalue:.2g}, n {len(m)})"
             lines.append(f"| {model} | {_mae(df)} | " + " | ".join(cells) + f" | {paired} |")
         lines.append("")
     lines += ["Rows with no usable E–V fit have no zero-shot prediction (brackets: how many were scored); the",
