@@ -28,6 +28,18 @@ def test_descriptor_models_learn_and_round_trip(key, split, tmp_path):
     np.testing.assert_allclose(loaded.predict(test).mean_log10, pred.mean_log10, rtol=1e-6)
 
 
+@pytest.mark.parametrize(("key", "fits"), [("rf", 1), ("lgbm", 2)])
+def test_a_hold_out_is_fitted_only_when_it_chooses_something(key, fits, split, monkeypatch):
+    """rf has a fixed number of trees: fitting it on a 90 % hold-out first would only double its cost."""
+    from bulkmod.models import boosters
+
+    calls = []
+    train_one = boosters.LightGBMBooster.train
+    monkeypatch.setattr(boosters.LightGBMBooster, "train", lambda self, *a: calls.append(a[3]) or train_one(self, *a))
+    model = build_model(key, **FAST).fit(*split[:1], split[0].y_log10)
+    assert len(calls) == fits and model.rounds == (500 if key == "rf" else calls[-1])
+
+
 def test_inner_folds_give_adaptive_conformal_intervals(split, tmp_path):
     train, test = split
     model = build_model("lgbm", inner_folds=3, **FAST).fit(train, train.y_log10)

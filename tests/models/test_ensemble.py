@@ -42,10 +42,28 @@ def test_ensemble_round_trip_and_member_tampering(fitted, mp_split, tmp_path):
 def test_refit_members_train_on_every_row_after_calibration(mp_split, refit):
     train, _ = mp_split
     params = FAST | {"members": 2, "refit": refit, "n_jobs": 1}
-    model = build_model("ensemble", params=params).fit(train, train.y_log10)
+    model = build_model("ensemble", params=params, inner_folds=1).fit(train, train.y_log10)  # no cross-fitting
     n_seen = [m.train_info["n"] for m in model.members]
     assert n_seen == [240, 240] if refit else n_seen == [204, 204]
     assert model.conformal.n_calibration == 36 and model.train_info["n_member_train"] == n_seen[0]
+    assert model.train_info["calibration"] == "split"
+
+
+def test_cross_fitted_members_calibrate_on_every_training_row(mp_split):
+    """Default for descriptor members: each trains on all rows with 5 inner folds; their out-of-fold mixture
+    calibrates the interval, and the std adds each member's own (calibrated) std to their disagreement."""
+    train, test = mp_split
+    model = build_model("ensemble", params=FAST | {"members": 3, "n_jobs": 1}).fit(train, train.y_log10)
+    assert model.train_info["calibration"] == "cross-fit" and model.conformal.n_calibration == len(train)
+    assert [m.train_info["n"] for m in model.members] == [len(train)] * 3
+    assert all(m.inner_folds == 5 and m.oof_std_log10 is not None for m in model.members)
+    preds = [m.predict(test) for m in model.members]
+    means, stds = np.stack([p.mean_log10 for p in preds]), np.stack([p.std_log10 for p in preds])
+    mixed = model._combine(test)
+    np.testing.assert_allclose(mixed.std_log10**2, means.var(0) + (stds**2).mean(0), rtol=1e-9)
+    assert np.all(mixed.std_log10 > means.std(0))  # wider than the spread alone
+    again = build_model("ensemble", **model.config())
+    assert again.cross_fit and again.member_config["inner_folds"] == 5  # the saved config round-trips
 
 
 def test_ensemble_options_are_checked():

@@ -67,6 +67,9 @@ class Estimator(ABC):
 
     key: ClassVar[str]
     family: ClassVar[str]
+    # True: with inner_folds >= 2, fit() leaves out-of-fold predictions of the training rows in ``oof_log10``
+    # and their calibrated std in ``oof_std_log10`` (an ensemble calibrates on them, wasting no rows)
+    cross_fits: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.conformal: ConformalInterval | None = None

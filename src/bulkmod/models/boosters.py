@@ -16,6 +16,7 @@ EARLY_STOP = 200
 
 class Booster(Protocol):
     weights_file: str
+    early_stops: bool  # False: a fixed number of rounds, so a validation split chooses nothing
 
     def train(
         self, X: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None, rounds: int | None
@@ -52,6 +53,7 @@ class LightGBMBooster:
                 "bagging_freq": 1,
             }
         self.rf = rf
+        self.early_stops = not rf
         self.params = base | params | {"seed": seed, "verbosity": -1, "deterministic": True, "force_row_wise": True}
         self.model = None
 
@@ -89,6 +91,7 @@ class LightGBMBooster:
 
 class XGBoostBooster:
     weights_file = "model.xgb.json"
+    early_stops = True
 
     def __init__(self, params: dict[str, Any], seed: int) -> None:
         base = {

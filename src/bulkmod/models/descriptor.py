@@ -13,7 +13,7 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.io import atomic_path
-from bulkmod.models.base import Estimator, Prediction, training_summary
+from bulkmod.models.base import Z90, Estimator, Prediction, training_summary
 from bulkmod.models.boosters import make_booster
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
@@ -57,6 +57,7 @@ class DescriptorModel(Estimator):
     """
 
     family: ClassVar[str] = "descriptor"
+    cross_fits: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -98,6 +99,7 @@ class DescriptorModel(Estimator):
         self._booster = None
         self._sigma = None  # LightGBM model of log|residual|: the per-crystal scale of adaptive intervals
         self.oof_log10: np.ndarray | None = None  # inner out-of-fold predictions (training rows), for calibration
+        self.oof_std_log10: np.ndarray | None = None  # their calibrated std: an ensemble combines both
 
     def config(self) -> dict[str, Any]:
         return {
@@ -140,6 +142,8 @@ class DescriptorModel(Estimator):
             perm = np.random.default_rng(self.seed).permutation(len(z))
             cut = max(1, int(len(z) * HOLDOUT_FRACTION))
             inner = [(perm[cut:], perm[:cut])]
+            if len(candidates) == 1 and not make_booster(self.backend, self.params, self.seed).early_stops:
+                inner = []  # a fixed-round forest chooses nothing on a hold-out: do not fit it twice
         column = {n: i for i, n in enumerate(union.names())}
         trials = []
         for groups, params in candidates:  # nested selection: scored on inner folds of the training data only
@@ -158,8 +162,8 @@ class DescriptorModel(Estimator):
                 {
                     "features": list(groups),
                     "params": params,
-                    "rounds": int(np.median(rounds)),
-                    "inner_mae_log10": float(np.mean(score)),
+                    "rounds": int(np.median(rounds)) if rounds else None,
+                    "inner_mae_log10": float(np.mean(score)) if score else np.nan,
                     "cols": cols,
                     "oof": oof,
                 }
@@ -168,7 +172,7 @@ class DescriptorModel(Estimator):
         self.features = replace(base, groups=tuple(best["features"]))
         self.params, self.rounds = best["params"], best["rounds"]
         self._booster = make_booster(self.backend, self.params, self.seed)
-        self._booster.train(X[:, best["cols"]], z, None, self.rounds)
+        self.rounds = self._booster.train(X[:, best["cols"]], z, None, self.rounds)
         if self.inner_folds >= 2 and val is None:
             self.oof_log10 = self.transform.inverse(best["oof"]) + (y_log10 - delta)  # + the baseline offset
             resid = self.oof_log10 - y_log10
@@ -200,6 +204,7 @@ class DescriptorModel(Estimator):
         powers = TEMPER_POWERS if self.interval == "tempered" else (1.0,)
         fits = [ConformalInterval.from_residuals(resid, scale=sigma_oof, power=p) for p in powers]
         self.conformal = min(fits, key=lambda c: c.q90 * np.mean(sigma_oof**c.power))  # mean calibrated width
+        self.oof_std_log10 = self.conformal.q90 * sigma_oof**self.conformal.power / Z90
         self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.seed)
         self._sigma.train(X, target, None, SIGMA_ROUNDS)
 
