@@ -9,6 +9,7 @@ from bulkmod.data.files import read_structure
 from bulkmod.evaluation.benchmark import limit_rows
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.models.base import Estimator
+from bulkmod.models.card import write_model_card
 from bulkmod.models.registry import build_model
 from bulkmod.physics import features as phys
 from bulkmod.physics.potentials import get_potential
@@ -59,6 +60,11 @@ def test_umlip_models_fit_save_load_predict(small, key, tmp_path):
     assert (pred.lo90_log10[ok] < pred.mean_log10[ok]).all()
     loaded = Estimator.load(model.save(tmp_path / key))
     np.testing.assert_allclose(loaded.predict(test).mean_log10, pred.mean_log10)
+    if key == "umlip-blend":  # its card explains an interval it does not calibrate itself
+        card = write_model_card(tmp_path / key).read_text()
+        lines = {line.split("`")[1]: line for line in card.splitlines() if line.startswith("- `member_")}
+        assert lines["member_0"].startswith("- `member_0`: `lgbm` on magpie") and "umlip" not in lines["member_0"]
+        assert "mismatch, umlip-eos; adaptive conformal interval" in lines["member_1"]
     if key == "umlip-eos":
         assert set(pred.extra) == {"k_prime", "v0_a3", "fit_flag"}
         assert all(pred.errors[i].startswith("E-V fit flagged") for i in pred.errors)

@@ -48,9 +48,15 @@ def write_model_card(directory: Path, command: str = "") -> Path:
                 if width
                 else ""
             )
+            scale = (
+                "the members' mixture std (their own errors plus their disagreement)"
+                if m["family"] == "ensemble"
+                else "a second model of the log |error|, cross-fitted on the training folds"
+            )
+            power = "" if c.get("power", 1.0) == 1.0 else f" ^ {c['power']}"
             lines.append(
-                f"90 % normalised (adaptive) conformal interval: prediction ± {c['q90']:.2f} × σ(x), where σ(x) is a "
-                f"second LightGBM model of the log |error|, cross-fitted on the training folds and calibrated on "
+                f"90 % normalised (adaptive) conformal interval: prediction ± {c['q90']:.2f} × σ(x){power}, where σ(x) "
+                f"is {scale}, calibrated on "
                 f"{c['n_calibration']} out-of-fold residuals: wide for crystals like those it got wrong in training "
                 f"(soft, layered, unusual chemistry), narrow for the easy ones.{spread}"
             )
@@ -59,6 +65,19 @@ def write_model_card(directory: Path, command: str = "") -> Path:
                 f"90 % split-conformal interval: prediction ± {c['q90']:.3f} log10 (×/÷ {10 ** c['q90']:.2f}), from "
                 f"{c['n_calibration']} out-of-fold residuals of the training data. The band has the same width for "
                 "every crystal, so it over-covers stiff crystals and under-covers soft ones."
+            )
+        lines.append("")
+    members = sorted(directory.glob("member_*/"))
+    if members and not m.get("conformal"):
+        lines += ["## Interval", "", "The mean of its members' 90 % bounds; each member calibrates its own:", ""]
+        for sub in members:
+            mm = read_manifest(sub)
+            groups = ", ".join((mm["config"].get("features") or {}).get("groups", []))
+            c = mm.get("conformal") or {}
+            kind = "adaptive" if c.get("normalized") else "constant band"
+            lines.append(
+                f"- `{sub.name}`: `{mm['model']}` on {groups or 'its inputs'}; {kind} conformal interval, "
+                f"q90 {c.get('q90', float('nan')):.2f} from {c.get('n_calibration')} out-of-fold residuals"
             )
         lines.append("")
     if command:
