@@ -23,6 +23,8 @@ RUNS = (
     ("lgbm tempered", "lgbm-tempered"),
     ("ensemble 5 lgbm, members on 85 %", "ensemble-lgbm5"),
     ("ensemble 5 lgbm, refit", "ensemble-lgbm5-refit"),
+    ("ensemble 5 lgbm, cross-fitted, mixture std", "ensemble-lgbm5-crossfit"),
+    ("umlip-blend (default model)", "umlip-blend"),
     ("qlgbm (CQR)", "qlgbm"),
     ("gpr", "gpr"),
     ("mc-dropout hybrid, 600 rows, 20 epochs", "mc-dropout_limit600_ep20"),

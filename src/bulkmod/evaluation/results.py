@@ -106,6 +106,7 @@ def build_results(
         "commit": git_commit(),
         "machine": machine(),
         "wall_s": round(wall_s, 2),
+        "load_avg_end": [round(x, 2) for x in os.getloadavg()],  # 1/5/15 min: was the machine shared?
     }
     res.update(extra or {})
     return res
