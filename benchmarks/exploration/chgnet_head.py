@@ -301,7 +301,8 @@ def _committed(model: str, split: str) -> pd.DataFrame:
     return pd.read_csv(RESULTS / f"mp-binary-2025_{model}_{split}.predictions.csv").set_index("id")
 
 
-def run_split(split: str, ds, log) -> dict:
+def run_split(split: str, ds, log, variants: dict | None = None) -> dict:
+    variants = variants or VARIANTS
     data, folds = make_split(split, ds)
     t0 = time.perf_counter()
     penult, last, info = atom_features(data.structures)
@@ -313,7 +314,7 @@ def run_split(split: str, ds, log) -> dict:
         "penult": penult,
         "both": [None if p is None else np.concatenate([p, q], 1) for p, q in zip(penult, last, strict=True)],
     }
-    preds = {name: np.full(len(data), np.nan) for name in [*VARIANTS, "head-select"]}
+    preds = {name: np.full(len(data), np.nan) for name in [*variants, "head-select"]}
     fold_of = np.full(len(data), -1)
     per_fold = []
     for f, (train, test) in enumerate(folds):
@@ -321,7 +322,7 @@ def run_split(split: str, ds, log) -> dict:
         fold_of[test] = f
         test_ok = np.setdiff1d(test, missing)
         row = {"fold": f, "n_train": len(train), "n_test": len(test_ok), "variants": {}}
-        for name, (which, pooling, use_eos, over) in VARIANTS.items():
+        for name, (which, pooling, use_eos, over) in variants.items():
             tv = time.perf_counter()
             extra = _eos_matrix(eos, train) if use_eos else None
             outs = [fit_predict(feats[which], extra, y, train, test_ok, pooling, 1000 * f + s, over) for s in SEEDS]
@@ -336,7 +337,7 @@ def run_split(split: str, ds, log) -> dict:
                 f"{split} fold {f} {name}: val {row['variants'][name]['val_mae']:.4f} "
                 f"test {row['variants'][name]['test_mae']:.4f} ({row['variants'][name]['wall_s']:.0f} s)"
             )
-        chosen = min(VARIANTS, key=lambda n: row["variants"][n]["val_mae"])  # training rows only
+        chosen = min(variants, key=lambda n: row["variants"][n]["val_mae"])  # training rows only
         row["selected"] = chosen
         preds["head-select"][test_ok] = preds[chosen][test_ok]
         per_fold.append(row)
@@ -359,14 +360,16 @@ def compare(split: str, frame: pd.DataFrame) -> dict:
     base = {m: _committed(m, split) for m in ("lgbm", "umlip-hybrid")}
     baseline_sha = {m: sha256_file(RESULTS / f"mp-binary-2025_{m}_{split}.predictions.csv")[:12] for m in base}
     common = frame.index.intersection(base["lgbm"].index).intersection(base["umlip-hybrid"].index)
-    common = common[np.isfinite(frame.loc[common, PRIMARY])]
+    names = [n for n in [*VARIANTS, "head-select"] if n in frame]
+    primary = PRIMARY if PRIMARY in frame else names[0]
+    common = common[np.isfinite(frame.loc[common, primary])]
     yt = frame.loc[common, "y_true_log10"]
     assert np.allclose(yt, base["lgbm"].loc[common, "y_true_log10"], atol=1e-5), "not the same samples"
-    cand = {n: frame.loc[common, n] for n in [*VARIANTS, "head-select"]}
+    cand = {n: frame.loc[common, n] for n in names}
     lg, hy = base["lgbm"].loc[common, "y_pred_log10"], base["umlip-hybrid"].loc[common, "y_pred_log10"]
     ref = (lg + hy) / 2
     cand |= {
-        f"blend lgbm+{PRIMARY}": (lg + cand[PRIMARY]) / 2,
+        f"blend lgbm+{primary}": (lg + cand[primary]) / 2,
         "blend lgbm+head-select": (lg + cand["head-select"]) / 2,
         "blend lgbm+umlip-hybrid+head-select (post hoc)": (lg + hy + cand["head-select"]) / 3,
         "umlip-blend (lgbm+umlip-hybrid, reference)": ref,
@@ -467,6 +470,7 @@ def main() -> None:
     ap.add_argument("--extract-only", action="store_true")
     ap.add_argument("--summary", action="store_true", help="rebuild the comparison and .md from the saved predictions")
     ap.add_argument("--splits", nargs="+", default=list(SPLITS), help="e.g. formula-grouped (added to the report)")
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--threads", type=int, default=1)  # 2 threads made a step 100x slower on the shared box
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -511,7 +515,7 @@ def main() -> None:
         report["splits"] = old_splits
     for split in args.splits:
         ts, lb = time.perf_counter(), [round(x, 2) for x in os.getloadavg()]
-        report["splits"][split] = run_split(split, ds, log)
+        report["splits"][split] = run_split(split, ds, log, {v: VARIANTS[v] for v in args.variants})
         report["splits"][split]["run"] = {"command": command_line(), "commit": git_commit(), "load_before": lb,
                                           "load_after": [round(x, 2) for x in os.getloadavg()],
                                           "wall_s": round(time.perf_counter() - ts, 1)}  # fmt: skip
