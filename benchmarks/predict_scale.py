@@ -56,7 +56,7 @@ def run_predict(stream: Path, out: Path, workers: int, batch_size: int) -> dict:
     """One `bulkmod predict --backend ray --workers N` run with a fresh feature cache, sampled as it goes."""
     env = os.environ | {"BULKMOD_CACHE": str(out.with_name(out.stem + "-cache"))}
     cmd = [sys.executable, "-m", "bulkmod.cli", "predict", str(stream), "--out", str(out), "--backend", "ray",
-           "--workers", str(workers), "--batch-size", str(batch_size)]  # fmt: skip
+           "--workers", str(workers), "--batch-size", str(batch_size), "--model", "fast"]  # fmt: skip
     progress = out.with_name(out.stem + ".progress.json")
     load_before = os.getloadavg()
     psutil.cpu_percent(None)  # start the machine-wide CPU average here

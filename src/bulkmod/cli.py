@@ -427,7 +427,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from bulkmod.models import MODELS
-    from bulkmod.models.pretrained import DEFAULT_MODEL, list_pretrained
+    from bulkmod.models.pretrained import ALIASES, list_pretrained
 
     _print_table(
         "registry models (train with `bulkmod train`)",
@@ -435,7 +435,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         [[k, s.family, s.summary] for k, s in MODELS.items()],
     )
     _print_table(
-        "shipped models", ["name", "default"], [[n, "yes" if n == DEFAULT_MODEL else ""] for n in list_pretrained()]
+        "shipped models (--model NAME)",
+        ["name", "alias"],
+        [[n, ", ".join(a for a, target in ALIASES.items() if target == n)] for n in list_pretrained()],
     )
     return 0
 
@@ -461,7 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "files", nargs="+", help="structure files, folders, glob patterns, multi-frame extxyz or JSON-lines files"
     )
-    sp.add_argument("--model", default="default", help="shipped model name, saved model directory, or 'default'")
+    sp.add_argument(
+        "--model",
+        default="default",
+        help="shipped model name, saved model directory, 'default' (descriptors + CHGNet E-V fit, ~0.1-0.2 s/crystal) "
+        "or 'fast' (descriptors only, for large screens); `bulkmod models` lists them",
+    )
     sp.add_argument("--out", help="write results to X.json, or X.csv: appended batch by batch, resumable with --resume")
     sp.add_argument(
         "--correct-to",

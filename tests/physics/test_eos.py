@@ -10,13 +10,14 @@ from bulkmod.errors import BulkmodError
 from bulkmod.physics.eos import (
     EV_PER_A3_TO_GPA,
     FLAGS,
+    MAX_SCAN_ATOMS,
     EOSResult,
     ScanConfig,
     _bm_energy,
     fit_birch_murnaghan,
     scan_chunk,
 )
-from bulkmod.physics.potentials import Potential
+from bulkmod.physics.potentials import Potential, atom_batches
 
 
 class AnalyticPotential(Potential):
@@ -79,6 +80,19 @@ def test_scan_recentres_on_the_potential_minimum_and_isolates_failures():
     assert res[0].k0_gpa == pytest.approx(140, rel=1e-2) and res[1].k0_gpa == pytest.approx(6, rel=1e-2)
     assert res[0].v0_ratio == pytest.approx(1.2, rel=1e-3) and res[0].n_scans >= 3
     assert set(FLAGS) >= {r.flag for r in res}
+
+
+def test_large_cells_are_flagged_not_scanned_and_batches_are_capped_by_atoms():
+    big = _cubic("Cu", 3.0).make_supercell([6, 6, 6], in_place=False)  # 216 sites
+    assert len(big) > MAX_SCAN_ATOMS
+    small = _cubic("Na", 4.2)
+    pot = AnalyticPotential({"Cu": 140.0, "Na": 6.0}, v0_ratio=1.0)
+    res = scan_chunk([big, small], pot, ScanConfig())
+    assert [r.flag for r in res] == ["too-large", "ok"] and np.isnan(res[0].k0_gpa)
+    assert scan_chunk([big], pot, ScanConfig())[0].flag == "too-large"  # nothing to scan: no empty batch
+    groups = atom_batches([big, small, small, big], max_atoms=216)
+    assert [[len(s) for s in g] for g in groups] == [[216], [1, 1], [216]]
+    assert atom_batches([], max_atoms=10) == []
 
 
 def test_scan_config_is_validated():

@@ -15,14 +15,24 @@ from bulkmod.features import FeatureConfig
 from bulkmod.models.base import Estimator, read_manifest
 from bulkmod.models.pretrained import COMPOSITION_MODEL, resolve_model_dir
 
+STRUCTURE_FAMILIES = ("graph", "hybrid", "zero-shot")
+
 
 def model_for_inputs(model: str, ds: Dataset) -> tuple[str, Path]:
     """Structures when the rows have them and the model uses them; otherwise the composition path."""
     directory = resolve_model_dir(model)
-    features = read_manifest(directory).get("config", {}).get("features")
-    if features and FeatureConfig.from_dict(features).needs_structure and not ds.has_structures:
+    if not ds.has_structures and needs_structure(directory):
         return "composition (fallback model: no structures given)", resolve_model_dir(COMPOSITION_MODEL)
     return ("structure" if ds.has_structures else "composition"), directory
+
+
+def needs_structure(directory: Path) -> bool:
+    """Graph, potential and structure-descriptor models, or a composite with any such member."""
+    manifest = read_manifest(directory)
+    features = manifest.get("config", {}).get("features")
+    if manifest["family"] in STRUCTURE_FAMILIES or (features and FeatureConfig.from_dict(features).needs_structure):
+        return True
+    return any(needs_structure(sub) for sub in sorted(directory.glob("member_*/")))
 
 
 def evaluate(model: str, dataset: str, *, out: Path | str | None = None) -> dict[str, Any]:

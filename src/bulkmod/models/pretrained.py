@@ -14,8 +14,11 @@ from bulkmod.models.base import MANIFEST, Estimator
 from bulkmod.models.registry import MODELS
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-DEFAULT_MODEL = "LGBM-MPBinary2025-v2-KVRH"
+# umlip-blend: best kfold MAE with calibrated intervals; runs CHGNet (shipped in its wheel) at prediction time
+DEFAULT_MODEL = "LGBMCHGNetBlend-MPBinary2025-v1-KVRH"
+FAST_MODEL = "LGBM-MPBinary2025-v2-KVRH"  # descriptors only: no potential, for large screens
 COMPOSITION_MODEL = "LGBM-MatbenchComp-v1-KVRH"  # the composition path, for inputs without structures
+ALIASES = {"default": DEFAULT_MODEL, "fast": FAST_MODEL}
 
 
 def list_pretrained() -> list[str]:
@@ -25,10 +28,8 @@ def list_pretrained() -> list[str]:
 
 
 def resolve_model_dir(name_or_dir: str | None) -> Path:
-    """A saved-model directory, a shipped model name, or ``default``."""
-    name = name_or_dir or "default"
-    if name == "default":
-        name = DEFAULT_MODEL
+    """A saved-model directory, a shipped model name, ``default`` or ``fast``."""
+    name = ALIASES.get(name_or_dir or "default", name_or_dir)
     path = Path(name)
     if path.is_dir():
         return path

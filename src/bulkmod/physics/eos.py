@@ -24,11 +24,14 @@ from bulkmod.errors import BulkmodError
 from bulkmod.physics.potentials import Potential
 
 # flag codes are stored in the feature cache: append only
-FLAGS = ("ok", "not-bracketed", "non-convex", "k0<=0", "fit-failed", "potential-error", "k-prime-fixed")
+FLAGS = ("ok", "not-bracketed", "non-convex", "k0<=0", "fit-failed", "potential-error", "k-prime-fixed", "too-large")
 USABLE = ("ok", "k-prime-fixed")  # a K₀ the zero-shot model reports
 EV_PER_A3_TO_GPA = 160.21766
 K_PRIME_RANGE = (0.0, 30.0)  # outside this the fit is a numerical artefact, not a material property
-CHUNK = 48  # crystals per batch: 48 x 7 strained copies stay well under 1 GB
+CHUNK = 48  # crystals per scan round; the potential splits each round's copies into batches it can hold
+# a 7-point scan of a 500-atom cell took CHGNet ~2 min on 2 cores: larger cells are flagged, not scanned
+# (the largest crystal in mp-binary-2025 has 80 sites, in elastic-2015 152)
+MAX_SCAN_ATOMS = 200
 
 
 @dataclass(frozen=True)
@@ -142,8 +145,10 @@ def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfi
     grid = 1.0 + np.linspace(-cfg.half_width, cfg.half_width, cfg.points)
     centre = np.ones(len(structures))
     last: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
-    active = list(range(len(structures)))
+    active = [i for i, s in enumerate(structures) if len(s) <= MAX_SCAN_ATOMS]
     for round_ in range(cfg.max_recentre + 1):
+        if not active:
+            break
         ratios = {i: centre[i] * grid for i in active}
         batch = [strained(structures[i], r) for i in active for r in ratios[i]]
         owner = [i for i in active for _ in grid]
@@ -156,11 +161,9 @@ def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfi
                 centre[i] = ratios[i][k]
                 again.append(i)
         active = again
-        if not active:
-            break
     return [
-        fit_birch_murnaghan(r, e, s.volume / len(s), n)
-        for s, (r, e, n) in zip(structures, (last[i] for i in range(len(structures))), strict=True)
+        fit_birch_murnaghan(*last[i][:2], s.volume / len(s), last[i][2]) if i in last else EOSResult.failed("too-large")
+        for i, s in enumerate(structures)
     ]
 
 

@@ -21,6 +21,22 @@ from pymatgen.core import Structure
 from bulkmod.errors import BulkmodError
 
 NO_EMBEDDING = "potential {!r} exposes no crystal embedding: use the chgnet potential for umlip-embed"
+# CHGNet needs ~4 MB per atom in a forward pass (a 500-atom fcc cell: ~2 GB), so a batch is capped by atoms,
+# not by structures: 64 strained copies of a 500-atom cell in one call ran a 24 GB machine out of memory
+MAX_BATCH_ATOMS = 500
+
+
+def atom_batches(structures: list[Structure], max_atoms: int = MAX_BATCH_ATOMS) -> list[list[Structure]]:
+    """Consecutive groups holding at most ``max_atoms`` sites (a larger structure goes alone)."""
+    groups: list[list[Structure]] = []
+    total = max_atoms + 1
+    for s in structures:
+        if total + len(s) > max_atoms:
+            groups.append([])
+            total = 0
+        groups[-1].append(s)
+        total += len(s)
+    return groups
 
 
 class Potential(ABC):
@@ -52,7 +68,6 @@ class CHGNetPotential(Potential):
     package = "chgnet"
     model_name = "0.3.0"
     embedding_size = 64
-    batch_size = 64
 
     def __init__(self) -> None:
         from chgnet.model import CHGNet
@@ -67,12 +82,15 @@ class CHGNetPotential(Potential):
             raise BulkmodError(f"CHGNet cannot build a graph: {exc}") from None
 
     def _run(self, structures: list[Structure], crystal_feas: bool) -> list[dict]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = self.model.predict_graph(
-                self._graphs(structures), task="e", batch_size=self.batch_size, return_crystal_feas=crystal_feas
-            )
-        return [out] if isinstance(out, dict) else out
+        results: list[dict] = []
+        for group in atom_batches(structures):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = self.model.predict_graph(
+                    self._graphs(group), task="e", batch_size=len(group), return_crystal_feas=crystal_feas
+                )
+            results += [out] if isinstance(out, dict) else out
+        return results
 
     def energies(self, structures: list[Structure]) -> np.ndarray:
         return np.array([float(o["e"]) for o in self._run(structures, False)])

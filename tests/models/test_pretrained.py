@@ -1,0 +1,41 @@
+"""Shipped models: names and aliases resolve, and inputs without structures reach the composition model."""
+
+from __future__ import annotations
+
+import pytest
+
+from bulkmod.data.records import Dataset
+from bulkmod.errors import BulkmodError
+from bulkmod.evaluation.evaluate import model_for_inputs, needs_structure
+from bulkmod.models.pretrained import (
+    COMPOSITION_MODEL,
+    DEFAULT_MODEL,
+    FAST_MODEL,
+    PRETRAINED_DIR,
+    list_pretrained,
+    resolve_model_dir,
+)
+
+
+def test_aliases_and_names_resolve():
+    assert {DEFAULT_MODEL, FAST_MODEL, COMPOSITION_MODEL} <= set(list_pretrained())
+    assert resolve_model_dir(None) == resolve_model_dir("default") == PRETRAINED_DIR / DEFAULT_MODEL
+    assert resolve_model_dir("fast") == PRETRAINED_DIR / FAST_MODEL
+    with pytest.raises(BulkmodError, match="train it first"):
+        resolve_model_dir("umlip-blend")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [(DEFAULT_MODEL, True), (FAST_MODEL, True), ("CHGNetEOS-MPBinary2025-v1-KVRH", True), (COMPOSITION_MODEL, False)],
+)
+def test_which_shipped_models_need_structures(name, expected):
+    """The default is a blend whose members hold the feature lists: the check must look inside it."""
+    assert needs_structure(PRETRAINED_DIR / name) is expected
+
+
+def test_formula_only_inputs_fall_back_to_the_composition_model(mp_small):
+    formulas = Dataset("formulas", mp_small.ids[:3], mp_small.compositions[:3], mp_small.k_vrh[:3])
+    path, directory = model_for_inputs("default", formulas)
+    assert path.startswith("composition (fallback") and directory.name == COMPOSITION_MODEL
+    assert model_for_inputs("default", mp_small)[1].name == DEFAULT_MODEL
