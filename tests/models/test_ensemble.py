@@ -3,6 +3,9 @@ import pytest
 
 from bulkmod.errors import BulkmodError
 from bulkmod.models import Estimator, build_model
+from bulkmod.models.descriptor import TEMPER_POWERS
+from bulkmod.models.ensemble import _mixture
+from bulkmod.uncertainty.conformal import ConformalInterval
 
 FAST = {"learning_rate": 0.1}
 
@@ -64,6 +67,20 @@ def test_cross_fitted_members_calibrate_on_every_training_row(mp_split):
     assert np.all(mixed.std_log10 > means.std(0))  # wider than the spread alone
     again = build_model("ensemble", **model.config())
     assert again.cross_fit and again.member_config["inner_folds"] == 5  # the saved config round-trips
+    assert model.conformal.power == 1.0 and not again.temper
+
+
+def test_tempered_ensemble_picks_the_narrowest_calibrated_power(mp_split):
+    train, _ = mp_split
+    model = build_model("ensemble", params=FAST | {"members": 2, "n_jobs": 1, "temper": True})
+    model.fit(train, train.y_log10)
+    oof = _mixture([m.oof_log10 for m in model.members], [m.oof_std_log10 for m in model.members])
+    widths = {
+        p: ConformalInterval.from_residuals(oof.mean_log10 - train.y_log10, oof.std_log10, p).q90
+        * np.mean(oof.std_log10**p)
+        for p in TEMPER_POWERS
+    }
+    assert model.conformal.power == min(widths, key=widths.get) and build_model("ensemble", **model.config()).temper
 
 
 def test_ensemble_options_are_checked():

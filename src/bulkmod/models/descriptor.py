@@ -202,8 +202,7 @@ class DescriptorModel(Estimator):
             booster.train(X[tr], target[tr], None, SIGMA_ROUNDS)
             sigma_oof[te] = np.exp(booster.predict(X[te]))
         powers = TEMPER_POWERS if self.interval == "tempered" else (1.0,)
-        fits = [ConformalInterval.from_residuals(resid, scale=sigma_oof, power=p) for p in powers]
-        self.conformal = min(fits, key=lambda c: c.q90 * np.mean(sigma_oof**c.power))  # mean calibrated width
+        self.conformal = ConformalInterval.narrowest(resid, sigma_oof, powers)
         self.oof_std_log10 = self.conformal.q90 * sigma_oof**self.conformal.power / Z90
         self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.seed)
         self._sigma.train(X, target, None, SIGMA_ROUNDS)

@@ -24,10 +24,11 @@ import numpy as np
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.models.base import Estimator, Prediction, load_members, save_members, training_summary
+from bulkmod.models.descriptor import TEMPER_POWERS
 from bulkmod.parallel import current
 from bulkmod.uncertainty.conformal import ConformalInterval
 
-ENSEMBLE_KEYS = ("member", "members", "bootstrap", "calib_fraction", "n_jobs", "refit")
+ENSEMBLE_KEYS = ("member", "members", "bootstrap", "calib_fraction", "n_jobs", "refit", "temper")
 STD_FLOOR = 1e-4  # log10: members that agree exactly still get a finite interval
 
 
@@ -64,6 +65,9 @@ class EnsembleModel(Estimator):
         self.calib_fraction = float(own.get("calib_fraction", 0.15))
         self.n_jobs = int(own.get("n_jobs", min(self.n_members, os.cpu_count() or 1)))
         self.refit = bool(own.get("refit", True))
+        self.temper = bool(
+            own.get("temper", False)
+        )  # scale by std ** p, p chosen as in the tempered descriptor interval
         if self.member in ("ensemble", "mean") or self.n_members < 2 or not 0 < self.calib_fraction < 0.5:
             raise BulkmodError("ensemble: member must be a trainable model, members >= 2, 0 < calib_fraction < 0.5")
         self.seed = seed
@@ -84,7 +88,8 @@ class EnsembleModel(Estimator):
     def config(self) -> dict[str, Any]:
         params = dict(self.member_config.get("params", {}))
         params |= {"member": self.member, "members": self.n_members, "bootstrap": self.bootstrap,
-                   "calib_fraction": self.calib_fraction, "n_jobs": self.n_jobs, "refit": self.refit}  # fmt: skip
+                   "calib_fraction": self.calib_fraction, "n_jobs": self.n_jobs, "refit": self.refit,
+                   "temper": self.temper}  # fmt: skip
         return {k: v for k, v in self.member_config.items() if k != "params"} | {"params": params, "seed": self.seed}
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
@@ -92,7 +97,7 @@ class EnsembleModel(Estimator):
         if self.cross_fit:
             self.members = self._fit_members(ds, y_log10, np.arange(len(ds)), rng)
             oof = _mixture([m.oof_log10 for m in self.members], [m.oof_std_log10 for m in self.members])
-            self.conformal = ConformalInterval.from_residuals(oof.mean_log10 - y_log10, scale=oof.std_log10)
+            self.conformal = ConformalInterval.narrowest(oof.mean_log10 - y_log10, oof.std_log10, self._powers)
             self.train_info = training_summary(ds) | {"calibration": "cross-fit", "n_calibration": len(ds),
                                                       "n_member_train": len(ds)}  # fmt: skip
             return self
@@ -101,13 +106,17 @@ class EnsembleModel(Estimator):
         calib, train = np.sort(perm[:cut]), np.sort(perm[cut:])
         self.members = self._fit_members(ds, y_log10, train, rng)
         cal = self._combine(ds.subset(calib))
-        self.conformal = ConformalInterval.from_residuals(cal.mean_log10 - y_log10[calib], scale=cal.std_log10)
+        self.conformal = ConformalInterval.narrowest(cal.mean_log10 - y_log10[calib], cal.std_log10, self._powers)
         if self.refit:
             self.members = self._fit_members(ds, y_log10, np.arange(len(ds)), rng)
         n_member = len(ds) if self.refit else len(train)
         self.train_info = training_summary(ds) | {"calibration": "split", "n_calibration": len(calib),
                                                   "n_member_train": n_member}  # fmt: skip
         return self
+
+    @property
+    def _powers(self) -> tuple[float, ...]:
+        return TEMPER_POWERS if self.temper else (1.0,)
 
     def _fit_members(
         self, ds: Dataset, y_log10: np.ndarray, rows: np.ndarray, rng: np.random.Generator

@@ -43,6 +43,12 @@ class ConformalInterval:
 
         return cls(q90=q(0.1), q50=q(0.5), n_calibration=n, normalized=scale is not None, power=power)
 
+    @classmethod
+    def narrowest(cls, residuals: np.ndarray, scale: np.ndarray, powers: tuple[float, ...]) -> ConformalInterval:
+        """Of the normalised intervals with these powers, the one with the smallest mean calibrated width."""
+        fits = [cls.from_residuals(residuals, scale=scale, power=p) for p in powers]
+        return min(fits, key=lambda c: c.q90 * np.mean(np.asarray(scale, float) ** c.power))
+
     def bounds(
         self, mean: np.ndarray, level: float = 0.9, scale: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
