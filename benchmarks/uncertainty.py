@@ -24,6 +24,7 @@ RUNS = (
     ("ensemble 5 lgbm, members on 85 %", "ensemble-lgbm5"),
     ("ensemble 5 lgbm, refit", "ensemble-lgbm5-refit"),
     ("ensemble 5 lgbm, cross-fitted, mixture std", "ensemble-lgbm5-crossfit"),
+    ("ensemble 5 lgbm, cross-fitted, mixture std ** p (temper)", "ensemble-lgbm5-crossfit-tempered"),
     ("umlip-blend (default model)", "umlip-blend"),
     ("qlgbm (CQR)", "qlgbm"),
     ("gpr", "gpr"),
@@ -86,7 +87,8 @@ def main() -> None:
                 missing.append(path.name)
                 continue
             lines.append(row(label, split, res))
-            commands.append(f"{path.name}: {res['command']}  [{res['machine']}]")
+            load = f", load average at the end {res['load_avg_end']}" if "load_avg_end" in res else ""
+            commands.append(f"{path.name}: {res['command']}  [{res['machine']}{load}]")
     if missing:
         lines += ["", "Not run: " + ", ".join(f"`{m}`" for m in missing)]
     lines += ["", "## Commands", "", "```", *commands, "```"]
