@@ -15,6 +15,7 @@ from bulkmod.features import FeatureConfig, featurize
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Z90, Estimator, Prediction, training_summary
 from bulkmod.models.boosters import make_booster
+from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourTable, neighbour_config
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
 
@@ -54,6 +55,12 @@ class DescriptorModel(Estimator):
     (``inner_folds``); with ``inner_folds >= 2`` the out-of-fold residuals of those inner models also
     calibrate a split-conformal 90 % interval (``interval``: adaptive, tempered or constant; it may also
     come as ``--param interval=...``).
+
+    ``neighbours`` (``True``, ``{"folds": F}``, or ``--param neighbours=true``) appends neighbour-target
+    features (:mod:`bulkmod.models.neighbours`: training log10 K of the same formula, polymorphs, nearest
+    compositions). The booster only ever sees them out of fold (F-fold within whatever rows it is trained
+    on, so never from a row's own target); inner validation rows and predictions get them from the rows the
+    booster was trained on. A candidate may set ``"neighbours": true|false`` so the choice is nested too.
     """
 
     family: ClassVar[str] = "descriptor"
@@ -71,6 +78,7 @@ class DescriptorModel(Estimator):
         interval: str = "adaptive",
         loss: str = "mse",
         baseline: str | None = None,
+        neighbours: bool | dict | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -83,6 +91,7 @@ class DescriptorModel(Estimator):
         self.transform = TargetTransform.from_dict(transform) if transform else TargetTransform()
         params = dict(params or {})
         interval = params.pop("interval", interval)
+        self.neighbours = neighbour_config(params.pop("neighbours", neighbours))
         self.params = {**LOSS_OBJECTIVES[loss][backend], **params}
         self.inner_folds = inner_folds
         self.candidates = candidates
@@ -97,6 +106,7 @@ class DescriptorModel(Estimator):
         self.seed = seed
         self.rounds: int | None = None
         self._booster = None
+        self._table: NeighbourTable | None = None  # training targets behind the neighbour features
         self._sigma = None  # LightGBM model of log|residual|: the per-crystal scale of adaptive intervals
         self.oof_log10: np.ndarray | None = None  # inner out-of-fold predictions (training rows), for calibration
         self.oof_std_log10: np.ndarray | None = None  # their calibrated std: an ensemble combines both
@@ -112,16 +122,18 @@ class DescriptorModel(Estimator):
             "interval": self.interval,
             "loss": self.loss,
             "baseline": self.baseline,
+            "neighbours": self.neighbours,
             "seed": self.seed,
         }
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
         base = self.features or FeatureConfig.default_for(ds)
         candidates = [
-            (tuple(c.get("features", base.groups)), self.params | c.get("params", {})) for c in self.candidates or [{}]
+            (tuple(c.get("features", base.groups)), self.params | c.get("params", {}), self._candidate_neighbours(c))
+            for c in self.candidates or [{}]
         ]
-        union = replace(base, groups=tuple(dict.fromkeys(g for gs, _ in candidates for g in (*base.groups, *gs))))
-        if self.baseline and not all(self.baseline in groups for groups, _ in candidates):
+        union = replace(base, groups=tuple(dict.fromkeys(g for gs, _, _ in candidates for g in (*base.groups, *gs))))
+        if self.baseline and not all(self.baseline in groups for groups, _, _ in candidates):
             raise BulkmodError(
                 f"baseline {self.baseline!r} needs the {self.baseline!r} feature group in every candidate"
             )
@@ -132,6 +144,7 @@ class DescriptorModel(Estimator):
         self.train_info = {"baseline_fill": float(np.mean(y_log10))} if self.baseline else {}
         delta = y_log10 - self._offset(X, union)
         z = self.transform.fit(delta).forward(delta)
+        Xv = None
         if val is not None:
             inner = [(np.arange(len(z)), None)]
             Xv = featurize(val, union)[0]
@@ -144,24 +157,38 @@ class DescriptorModel(Estimator):
             inner = [(perm[cut:], perm[:cut])]
             if len(candidates) == 1 and not make_booster(self.backend, self.params, self.seed).early_stops:
                 inner = []  # a fixed-round forest chooses nothing on a hold-out: do not fit it twice
+        keys = self._neighbour_keys(ds, X, union) if any(nb for _, _, nb in candidates) else None
+        neighbour_blocks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+        def with_neighbours(k: int, tr: np.ndarray, te: np.ndarray | None, nb: dict) -> tuple[np.ndarray, np.ndarray]:
+            """Neighbour features of inner fold k: out of fold on its training rows, from them on its test rows."""
+            if (k, nb["folds"]) not in neighbour_blocks:
+                table = NeighbourTable(keys.subset(tr), y_log10[tr])
+                held_out = table.query(keys.subset(te) if te is not None else self._neighbour_keys(val, Xv, union))
+                neighbour_blocks[k, nb["folds"]] = (table.out_of_fold(nb["folds"], self.seed), held_out)
+            return neighbour_blocks[k, nb["folds"]]
+
         column = {n: i for i, n in enumerate(union.names())}
         trials = []
-        for groups, params in candidates:  # nested selection: scored on inner folds of the training data only
+        for groups, params, nb in candidates:  # nested selection: scored on inner folds of the training data only
             cols = np.array([column[n] for n in replace(base, groups=groups).names()])  # in predict()'s order
             rounds, oof, score = [], np.full(len(z), np.nan), []
-            for tr, te in inner:
+            for k, (tr, te) in enumerate(inner):
+                Xtr, Xte, zte = X[tr][:, cols], (Xv if te is None else X[te])[:, cols], zv if te is None else z[te]
+                if nb:
+                    Ntr, Nte = with_neighbours(k, tr, te, nb)
+                    Xtr, Xte = np.hstack([Xtr, Ntr]), np.hstack([Xte, Nte])
                 booster = make_booster(self.backend, params, self.seed)
-                if te is None:
-                    rounds.append(booster.train(X[tr][:, cols], z[tr], (Xv[:, cols], zv), None))
-                    score.append(self._log10_mae(booster.predict(Xv[:, cols]), zv))
-                    continue
-                rounds.append(booster.train(X[tr][:, cols], z[tr], (X[te][:, cols], z[te]), None))
-                oof[te] = booster.predict(X[te][:, cols])
-                score.append(self._log10_mae(oof[te], z[te]))
+                rounds.append(booster.train(Xtr, z[tr], (Xte, zte), None))
+                pred = booster.predict(Xte)
+                if te is not None:
+                    oof[te] = pred
+                score.append(self._log10_mae(pred, zte))
             trials.append(
                 {
                     "features": list(groups),
                     "params": params,
+                    "neighbours": nb,
                     "rounds": int(np.median(rounds)) if rounds else None,
                     "inner_mae_log10": float(np.mean(score)) if score else np.nan,
                     "cols": cols,
@@ -170,22 +197,42 @@ class DescriptorModel(Estimator):
             )
         best = min(trials, key=lambda t: t["inner_mae_log10"])
         self.features = replace(base, groups=tuple(best["features"]))
-        self.params, self.rounds = best["params"], best["rounds"]
+        self.params, self.rounds, self.neighbours = best["params"], best["rounds"], best["neighbours"]
+        Xfit, self._table = X[:, best["cols"]], None
+        if self.neighbours:  # out of fold on every training row; predictions look up the whole table
+            self._table = NeighbourTable(keys, y_log10)
+            Xfit = np.hstack([Xfit, self._table.out_of_fold(self.neighbours["folds"], self.seed)])
         self._booster = make_booster(self.backend, self.params, self.seed)
-        self.rounds = self._booster.train(X[:, best["cols"]], z, None, self.rounds)
+        self.rounds = self._booster.train(Xfit, z, None, self.rounds)
         if self.inner_folds >= 2 and val is None:
             self.oof_log10 = self.transform.inverse(best["oof"]) + (y_log10 - delta)  # + the baseline offset
             resid = self.oof_log10 - y_log10
             if self.interval != "constant":
-                self._fit_sigma(X[:, best["cols"]], resid, inner)
+                self._fit_sigma(Xfit, resid, inner)
             else:
                 self.conformal = ConformalInterval.from_residuals(resid)
         self.train_info |= training_summary(ds) | {"rounds": self.rounds}
         if len(trials) > 1:
             self.train_info["selection"] = [
-                {k: t[k] for k in ("features", "params", "rounds", "inner_mae_log10")} for t in trials
+                {k: t[k] for k in ("features", "params", "neighbours", "rounds", "inner_mae_log10")} for t in trials
             ]
         return self
+
+    def _candidate_neighbours(self, candidate: dict) -> dict | None:
+        """A candidate's ``"neighbours"`` (true: the model's own options, else the defaults); absent: the model's."""
+        value = candidate.get("neighbours", self.neighbours is not None)
+        return (self.neighbours or neighbour_config(True)) if value is True else neighbour_config(value)
+
+    @staticmethod
+    def _neighbour_keys(ds: Dataset, X: np.ndarray, cfg: FeatureConfig) -> NeighbourKeys:
+        """Neighbour look-up keys; the space group is the one the features use (given, or found from structure)."""
+        if "spacegroup" in cfg.groups:
+            spg = X[:, cfg.names().index("spg_number")]
+        elif ds.spacegroup is not None or not ds.has_structures:
+            spg = None  # the dataset's own (0 = unknown where it has none)
+        else:
+            spg = featurize(ds, replace(cfg, groups=("spacegroup",)))[0][:, 0]
+        return NeighbourKeys.from_dataset(ds, spg)
 
     def _fit_sigma(self, X: np.ndarray, resid: np.ndarray, inner: list) -> None:
         """Normalised conformal: a model of log|residual| cross-fitted on the same inner folds.
@@ -222,6 +269,8 @@ class DescriptorModel(Estimator):
         if self._booster is None:
             raise BulkmodError("model is not fitted")
         X, errors = featurize(ds, self.features)
+        if self._table is not None and len(X):
+            X = np.hstack([X, self._table.query(self._neighbour_keys(ds, X, self.features))])
         mean = (
             self.transform.inverse(self._booster.predict(X)) + self._offset(X, self.features) if len(X) else np.empty(0)
         )
@@ -237,6 +286,9 @@ class DescriptorModel(Estimator):
         for name, booster in files.items():
             with atomic_path(directory / name) as tmp:
                 booster.save(tmp)
+        if self._table is not None:
+            self._table.save(directory / NEIGHBOUR_FILE)
+            return [*files, NEIGHBOUR_FILE]
         return list(files)
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
@@ -245,6 +297,10 @@ class DescriptorModel(Estimator):
         if SIGMA_FILE in manifest.get("weights", {}):
             self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.seed)
             self._sigma.load(directory / SIGMA_FILE)
+        if NEIGHBOUR_FILE in manifest.get("weights", {}):
+            self._table = NeighbourTable.load(directory / NEIGHBOUR_FILE)
+        elif self.neighbours:
+            raise BulkmodError(f"{directory}: the model uses neighbour features but {NEIGHBOUR_FILE} is not listed")
         self.rounds = manifest.get("train", {}).get("rounds")
 
 
