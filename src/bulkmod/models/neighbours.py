@@ -77,6 +77,11 @@ class NeighbourKeys:
     chemsys: np.ndarray
     spg: np.ndarray
     frac: np.ndarray
+    magpie: np.ndarray | None = None  # raw Magpie descriptors of ``frac`` (computed once, then sliced)
+
+    def __post_init__(self) -> None:
+        if self.magpie is None:
+            self.magpie = magpie_features(self.frac)
 
     @classmethod
     def from_dataset(cls, ds: Dataset, spg: np.ndarray | None = None) -> NeighbourKeys:
@@ -90,7 +95,7 @@ class NeighbourKeys:
         )
 
     def subset(self, idx: np.ndarray) -> NeighbourKeys:
-        return NeighbourKeys(self.formula[idx], self.chemsys[idx], self.spg[idx], self.frac[idx])
+        return NeighbourKeys(self.formula[idx], self.chemsys[idx], self.spg[idx], self.frac[idx], self.magpie[idx])
 
     def __len__(self) -> int:
         return len(self.formula)
@@ -116,15 +121,15 @@ class NeighbourTable:
         if len(keys) != len(y_log10) or not np.all(np.isfinite(y_log10)):
             raise BulkmodError("neighbour table: needs one finite log10 K per row")
         self.keys, self.y = keys, y_log10
-        magpie = magpie_features(keys.frac)
+        magpie = keys.magpie
         with warnings.catch_warnings():  # a descriptor that is NaN on every row: centre 0, scale 1
             warnings.simplefilter("ignore", RuntimeWarning)
             mu, sd = np.nanmean(magpie, axis=0), np.nanstd(magpie, axis=0)
         self._mu, self._sd = np.nan_to_num(mu), np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
-        self._spaces = {"frac": keys.frac, "magpie": self._magpie(keys.frac)}
+        self._spaces = {"frac": keys.frac, "magpie": self._magpie(keys)}
 
-    def _magpie(self, frac: np.ndarray) -> np.ndarray:
-        return np.nan_to_num((magpie_features(frac) - self._mu) / self._sd)
+    def _magpie(self, keys: NeighbourKeys) -> np.ndarray:
+        return np.nan_to_num((keys.magpie - self._mu) / self._sd)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -151,7 +156,7 @@ class NeighbourTable:
         if len(self) == 0:
             return [np.full(m, np.nan)] * (len(KS) + 2)
         ref = self._spaces[space]
-        query = keys.frac if space == "frac" else self._magpie(keys.frac)
+        query = keys.frac if space == "frac" else self._magpie(keys)
         kmax = min(max(KS), len(self))
         dist, idx = np.empty((m, kmax)), np.empty((m, kmax), dtype=int)
         for start in range(0, m, CHUNK):  # bounded memory: CHUNK x n distances at a time
