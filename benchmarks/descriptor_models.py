@@ -105,6 +105,16 @@ RUNS: dict[str, dict] = {
             "candidates": [{"neighbours": False}, {"neighbours": True}],
         },
     },
+    # the Huber width chosen per fold too (10 % holdout of each training part), no neighbour features
+    "matbench-log-kvrh-comp_lgbm-huber-nested_official": {
+        "dataset": "matbench-log-kvrh-comp",
+        "model": "lgbm",
+        "split": "matbench-official",
+        "model_config": {
+            "features": FeatureConfig(BASE).as_dict(),
+            "candidates": [{"params": huber(0.15)}, {"params": huber(0.3)}],
+        },
+    },
 }
 
 
