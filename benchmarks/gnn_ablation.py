@@ -21,9 +21,10 @@ optimiser as well as the network.
 
 Each row is one results file ``benchmarks/results/gnn_<row>.json`` (an existing one made with the row's current
 configuration is skipped, so a killed run resumes row by row and a redefined row is re-run; ``--force``
-re-runs every row named); ``gnn_ablation.json`` collects the rows of this
-invocation and ``gnn_ablation.md`` tabulates them. With ``--limit`` or ``--epochs`` the file names carry the
-setting, so a reduced run never passes for the full one. Every row is reproducible from the CLI, e.g.
+re-runs every row named); ``gnn_ablation.json`` collects every row of the setting whose current results file
+exists, from this or earlier invocations, and ``gnn_ablation.md`` tabulates them, each row with the command that
+made it. With ``--limit`` or ``--epochs`` the file names carry the setting, so a reduced run never passes for the
+full one. Every row is reproducible from the CLI, e.g.
 ``bulkmod benchmark --dataset mp-binary-2025 --model cgcnn --target raw --loss mse --lr 0.01 --param
 optimizer=sgd --param momentum=0.9 --weight-decay 0``. Row 1 also trains one model on fold 0, saves it with
 its fold-0 predictions and records what ``bulkmod diagnose PREDICTIONS --model DIR`` says about it.
@@ -113,12 +114,22 @@ def _stale(out: Path, cfg: dict[str, Any]) -> bool:
     return json.loads(out.read_text()).get("model_config") != json.loads(json.dumps(cfg))
 
 
-def run_row(row: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
+def row_config(row: str, args: argparse.Namespace) -> tuple[str, str, dict[str, Any]]:
     model, label, cfg = rows()[row]
-    cfg = cfg | {"epochs": args.epochs, "seed": 0}
+    return model, label, cfg | {"epochs": args.epochs, "seed": 0}
+
+
+def run_row(row: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    model, label, cfg = row_config(row, args)
     if not out.exists() or args.force or _stale(out, cfg):
         print(f"== row {row}: {model}: {label}", file=sys.stderr, flush=True)
         run_benchmark(DATASET, model, folds=args.folds, limit=args.limit, model_config=cfg, out=out)
+    return annotate(row, out, args)
+
+
+def annotate(row: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The row's results with the ablation extras (label, verdict, parameters, train time), added once."""
+    model, label, cfg = row_config(row, args)
     res = json.loads(out.read_text())
     if "ablation" not in res:  # added once, after the CV run, so a resumed run does not redo it
         preds = pd.read_csv(out.parent / res["predictions"])
@@ -167,16 +178,38 @@ def main() -> None:
         else (f"_limit{args.limit or 'all'}_ep{args.epochs}_k{args.folds}")
     )
     t0 = time.perf_counter()
-    results = []
     for row in args.rows.split(","):
-        results.append(run_row(row, RESULTS / f"gnn_{row}{suffix}.json", args))
+        run_row(row, RESULTS / f"gnn_{row}{suffix}.json", args)
+    # the tables list every row of this setting that has a current results file, whichever invocation made it
+    results, stale = [], []
+    for row in rows():
+        out = RESULTS / f"gnn_{row}{suffix}.json"
+        if out.exists():
+            if _stale(out, row_config(row, args)[2]):
+                stale.append(row)
+            else:
+                results.append(annotate(row, out, args))
     write_json_atomic(RESULTS / f"gnn_ablation{suffix}.json", results)
     cmd = " ".join(["python", str(Path(sys.argv[0]).resolve().relative_to(REPO_ROOT)), *sys.argv[1:]])
     setting = (
         f"{args.limit or 'all'} crystals, {args.folds}-fold CV, at most {args.epochs} epochs, "
         f"early stopping on 10 % of each training fold, seed 0, torch threads {args.threads}"
     )
-    notes = [ROWS_NOTE]
+    made_by: dict[tuple[str, str], list[str]] = {}
+    for r in results:
+        made_by.setdefault((r["command"], r["commit"]), []).append(r["ablation"]["row"])
+    notes = [
+        "Rows made by: "
+        + "; ".join(f"`{c}` at commit `{k}` (rows {', '.join(rs)})" for (c, k), rs in made_by.items())
+        + "."
+        + (
+            f" Results files of rows {', '.join(stale)} exist for this setting but were made with an older "
+            "definition of the row, so they are left out."
+            if stale
+            else ""
+        ),
+        ROWS_NOTE,
+    ]
     for r in results:
         d = r["ablation"].get("diagnose_model")
         if d:
@@ -188,8 +221,9 @@ def main() -> None:
             )
     write_text_atomic(
         RESULTS / f"gnn_ablation{suffix}.md",
-        f"# Graph-network ablation on {DATASET}\n\nMade by `{cmd}` ({setting}; {time.perf_counter() - t0:.0f} s "
-        f"this invocation). Spread ratio = std(pred)/std(true) in log10; verdict from `bulkmod diagnose`.\n"
+        f"# Graph-network ablation on {DATASET}\n\nLast updated by `{cmd}` ({setting}; "
+        f"{time.perf_counter() - t0:.0f} s this invocation; each row's own command is listed below the table). "
+        "Spread ratio = std(pred)/std(true) in log10; verdict from `bulkmod diagnose`.\n"
         f"Descriptor reference: LightGBM on Magpie + density, 5-fold MAE 0.0557 log10 (full data).\n\n"
         + table(results)
         + "\n\n"
