@@ -112,38 +112,37 @@ def paired_p(out_dir: Path, a: dict[str, Any], b: dict[str, Any]) -> float:
     return float(wilcoxon(ea, eb).pvalue)
 
 
-def collect(
-    out_dir: Path, models: list[str], n_by_size: dict[str, int], n_all: int, epochs: int, seed: int
-) -> list[dict[str, Any]]:
+def collect(out_dir: Path, epochs: int, seed: int) -> list[dict[str, Any]]:
+    """Every run file of this setting (any size, any model with a configuration here), by model then size."""
     rows = []
-    for model in models:
-        for n in sorted(set(n_by_size.values())):
-            path = run_file(out_dir, model, n, n_all, epochs, seed)
-            if not path.exists():
-                continue
-            r = json.loads(path.read_text())
-            f0 = r["per_fold"][0]
-            rows.append(
-                {
-                    "model": model,
-                    "n_train": n,
-                    "file": path.name,
-                    "mae_log10": round(r["mae_log10"], 5),
-                    "rmse_log10": round(r["rmse_log10"], 5),
-                    "r2_log10": round(r["r2_log10"], 4),
-                    "mae_gpa": round(r["mae_gpa"], 2),
-                    "r2_gpa": round(r["r2_gpa"], 4),
-                    "spread_ratio": round(r["spread_ratio"], 3),
-                    "fit_s": f0.get("fit_s"),
-                    "per_k_bin_mae_log10": {b["k_bin_gpa"]: b["mae_log10"] for b in r.get("per_k_bin", [])},
-                    "commit": r["commit"],
-                    "command": r["command"],
-                }
-            )
-    return rows
+    for path in out_dir.glob(f"lc_*_seed{seed}.json"):
+        r = json.loads(path.read_text())
+        model, info = r["model"], r["learning_curve"]
+        if model not in CONFIGS or r.get("model_config") != model_config(model, epochs, seed):
+            continue  # another epoch budget, or a configuration that has since changed
+        f0 = r["per_fold"][0]
+        rows.append(
+            {
+                "model": model,
+                "n_train": info["n_train"],
+                "file": path.name,
+                "mae_log10": round(r["mae_log10"], 5),
+                "rmse_log10": round(r["rmse_log10"], 5),
+                "r2_log10": round(r["r2_log10"], 4),
+                "mae_gpa": round(r["mae_gpa"], 2),
+                "r2_gpa": round(r["r2_gpa"], 4),
+                "spread_ratio": round(r["spread_ratio"], 3),
+                "fit_s": f0.get("fit_s"),
+                "per_k_bin_mae_log10": {b["k_bin_gpa"]: b["mae_log10"] for b in r.get("per_k_bin", [])},
+                "commit": r["commit"],
+                "command": r["command"],
+            }
+        )
+    order = list(CONFIGS)
+    return sorted(rows, key=lambda r: (order.index(r["model"]), r["n_train"]))
 
 
-def plot(rows: list[dict[str, Any]], fits: dict[str, Any], path: Path) -> None:
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -257,7 +256,7 @@ def main() -> None:
             res = run_one(model, cfg, ds, subsets[n], test_idx, out, info)
             print(f"   MAE log10 {res['mae_log10']:.4f}", file=sys.stderr, flush=True)
 
-    rows = collect(out_dir, list(CONFIGS), n_by_size, n_all, args.epochs, args.seed)
+    rows = collect(out_dir, args.epochs, args.seed)
     fits: dict[str, Any] = {}
     for model in dict.fromkeys(r["model"] for r in rows):
         pts = [(r["n_train"], r["mae_log10"]) for r in rows if r["model"] == model]
@@ -281,17 +280,20 @@ def main() -> None:
     notes = [
         "Reading: the curves show where each model stands at the sizes measured here. A graph model that is still "
         "behind lgbm at 'all' has not crossed over on this dataset; its slope says how fast it was closing the gap "
-        "over the measured range, nothing more. With at most 30 epochs the graph models may be under-trained, more "
-        "so on small sets where 30 epochs are few optimiser steps."
+        f"over the measured range, nothing more. With at most {args.epochs} epochs the graph models may be "
+        f"under-trained, more so on small sets where {args.epochs} epochs are few optimiser steps."
     ]
-    row8 = RESULTS / f"gnn_8_limitall_ep{args.epochs}_k5.json"
-    mine = next((r for r in rows if r["model"] == "hybrid" and r["n_train"] == n_all), None)
-    if row8.exists() and mine:
-        ref0 = json.loads(row8.read_text())["per_fold"][0]["mae_log10"]
-        notes.append(
-            f"Check: hybrid on 'all' is the same training set and configuration as fold 0 of ablation row 8 "
-            f"(`{row8.name}`): {mine['mae_log10']:.4f} here, {ref0:.4f} there."
-        )
+    for model, ref_file in (
+        ("lgbm", "mp-binary-2025_lgbm_kfold.json"),
+        ("hybrid", f"gnn_8_limitall_ep{args.epochs}_k5.json"),
+    ):
+        mine = next((r for r in rows if r["model"] == model and r["n_train"] == n_all), None)
+        if (RESULTS / ref_file).exists() and mine:
+            ref0 = json.loads((RESULTS / ref_file).read_text())["per_fold"][TEST_FOLD]["mae_log10"]
+            notes.append(
+                f"Check: {model} on 'all' has the training set and configuration of fold {TEST_FOLD} in "
+                f"`{ref_file}`: MAE {mine['mae_log10']:.4f} here, {ref0:.4f} there."
+            )
     summary = {
         "setting": setting,
         "epochs": args.epochs,
@@ -304,7 +306,7 @@ def main() -> None:
     }
     write_json_atomic(RESULTS / "learning_curve.json", summary)
     if rows:
-        plot(rows, fits, RESULTS / "learning_curve.png")
+        plot(rows, RESULTS / "learning_curve.png")
     write_text_atomic(RESULTS / "learning_curve.md", markdown(rows, fits, pvals, setting, notes))
     print((RESULTS / "learning_curve.md").read_text())
 
