@@ -147,6 +147,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for model in dict.fromkeys(r["model"] for r in rows):
@@ -155,6 +156,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         ax.plot(n, mae, "o-", label=model)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    sizes = sorted({r["n_train"] for r in rows})
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%.2f"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%.2f"))
     ax.set_xlabel("training crystals (nested subsets of fold 0's training part)")
     ax.set_ylabel("test MAE, log10 GPa (fold 0, 791 crystals)")
     ax.set_title("mp-binary-2025 learning curve (measured points only)", fontsize=9)
@@ -277,12 +283,24 @@ def main() -> None:
         "lgbm: boosting rounds chosen on 5 inner folds of the training subset. Torch threads "
         f"{args.threads}; the machine was shared with other jobs, so fit times are indicative only."
     )
+    made_by: dict[str, list[str]] = {}
+    for r in rows:
+        made_by.setdefault(f"`{r['command']}` at commit `{r['commit']}`", []).append(f"{r['model']}@{r['n_train']}")
+    setting += " Runs made by: " + "; ".join(f"{c} ({', '.join(v)})" for c, v in made_by.items()) + "."
     notes = [
         "Reading: the curves show where each model stands at the sizes measured here. A graph model that is still "
         "behind lgbm at 'all' has not crossed over on this dataset; its slope says how fast it was closing the gap "
         f"over the measured range, nothing more. With at most {args.epochs} epochs the graph models may be "
         f"under-trained, more so on small sets where {args.epochs} epochs are few optimiser steps."
     ]
+    ratios = []
+    for model in dict.fromkeys(r["model"] for r in rows if r["model"] != "lgbm"):
+        pts = [(r["n_train"], r["mae_log10"] / ref[r["n_train"]]["mae_log10"]) for r in rows
+               if r["model"] == model and r["n_train"] in ref]  # fmt: skip
+        if pts:
+            ratios.append(f"{model} " + ", ".join(f"{q:.2f} at {n}" for n, q in pts))
+    if ratios:
+        notes.append("MAE relative to lgbm at the same size (measured): " + "; ".join(ratios) + ".")
     for model, ref_file in (
         ("lgbm", "mp-binary-2025_lgbm_kfold.json"),
         ("hybrid", f"gnn_8_limitall_ep{args.epochs}_k5.json"),
