@@ -29,7 +29,8 @@ USABLE = ("ok", "k-prime-fixed")  # a K₀ the zero-shot model reports
 EV_PER_A3_TO_GPA = 160.21766
 K_PRIME_RANGE = (0.0, 30.0)  # outside this the fit is a numerical artefact, not a material property
 CHUNK = 48  # crystals per scan round; the potential splits each round's copies into batches it can hold
-# a 7-point scan of a 500-atom cell took CHGNet ~2 min on 2 cores: larger cells are flagged, not scanned
+# CHGNet takes ~1.8 s and ~2 GB per copy of a 500-atom cell (benchmarks/results/chgnet_large_cell_exploration.json),
+# so a re-centred 7-point scan costs ~13-60 s: larger cells are flagged, not scanned
 # (the largest crystal in mp-binary-2025 has 80 sites, in elastic-2015 152)
 MAX_SCAN_ATOMS = 200
 

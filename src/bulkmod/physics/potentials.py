@@ -21,8 +21,9 @@ from pymatgen.core import Structure
 from bulkmod.errors import BulkmodError
 
 NO_EMBEDDING = "potential {!r} exposes no crystal embedding: use the chgnet potential for umlip-embed"
-# CHGNet needs ~4 MB per atom in a forward pass (a 500-atom fcc cell: ~2 GB), so a batch is capped by atoms,
-# not by structures: 64 strained copies of a 500-atom cell in one call ran a 24 GB machine out of memory
+# CHGNet needs ~4 MB per atom in a forward pass (a 500-atom fcc cell: ~2 GB, chgnet_large_cell_exploration.json),
+# so a batch is capped by atoms, not by structures: the fuzz test's five 500-atom cells (35 strained copies)
+# in one call ran a 24 GB machine out of memory
 MAX_BATCH_ATOMS = 500
 
 
