@@ -51,11 +51,11 @@ ORDER = [("umlip-hybrid", "kfold"), ("umlip-hybrid", "ood-elastic2015"), ("umlip
          *((f"{m}-embed", s) for m in ("umlip-hybrid", "umlip-delta") for s in SPLITS)]  # fmt: skip
 RUNS = {f"mp-binary-2025_{label}_{s}": (*MODELS[label], s) for label, s in ORDER}
 BASELINE = "lgbm"  # committed by the foundation with the same folds
-# other families on the same folds, for reference: prediction file, column holding the prediction
+# other families on the same folds, for reference: prediction file per split, column holding the prediction
 REFERENCES = {
-    "graph: hybrid GNN, 30 epochs": ("gnn_8_limitall_ep30_k5", "y_pred_log10"),
-    "graph: cgcnn, 30 epochs": ("gnn_3_limitall_ep30_k5", "y_pred_log10"),
-    "CHGNet atom features + trained head": ("chgnet_head_{split}", "head-select"),
+    "graph: hybrid GNN, 30 epochs": ({"kfold": "gnn_8_limitall_ep30_k5"}, "y_pred_log10"),
+    "graph: cgcnn, 30 epochs": ({"kfold": "gnn_3_limitall_ep30_k5"}, "y_pred_log10"),
+    "CHGNet atom features + trained head": ({s: f"chgnet_head_{s}" for s in SPLITS}, "head-select"),
 }
 BINS = [(0, 10), (10, 30), (30, 100), (100, 200), (200, 1e9)]
 
@@ -167,10 +167,10 @@ def summary() -> str:
         lines += [f"## {split}", "", "| model | MAE log10 (n) | " + " | ".join(f"K {a}–{b:g}" if b < 1e9 else f"K > {a}"
                   for a, b in BINS) + " | 1 element | 2 | 3+ | paired vs lgbm (p) |", "|---" * 11 + "|"]  # fmt: skip
         sources = {m: (f"mp-binary-2025_{m}_{split}", "y_pred_log10") for m in (BASELINE, *MODELS)}
-        sources |= {label: (stem.format(split=split), col) for label, (stem, col) in REFERENCES.items()}
+        sources |= {label: (stems[split], col) for label, (stems, col) in REFERENCES.items() if split in stems}
         for model, (stem, column) in sources.items():
             df = _preds(stem, column)
-            if df is None or (split != "kfold" and stem.startswith("gnn_")):  # the gnn runs are all kfold
+            if df is None:
                 continue
             k = 10 ** df["y_true_log10"]
             cells = [_mae(df[(k >= a) & (k < b)]) for a, b in BINS]

@@ -127,7 +127,7 @@ def test_candidates_are_chosen_on_inner_folds_and_predict_consistently(split, tm
 def test_tempered_interval_is_a_monotone_flattening_of_the_adaptive_one(split, tmp_path):
     from scipy.stats import spearmanr
 
-    from bulkmod.models.descriptor import TEMPER_POWERS
+    from bulkmod.uncertainty.conformal import TEMPER_POWERS
 
     train, test = split
     tempered = build_model("lgbm", inner_folds=3, params={"learning_rate": 0.1, "interval": "tempered"})

@@ -3,9 +3,8 @@ import pytest
 
 from bulkmod.errors import BulkmodError
 from bulkmod.models import Estimator, build_model
-from bulkmod.models.descriptor import TEMPER_POWERS
 from bulkmod.models.ensemble import _mixture
-from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.conformal import TEMPER_POWERS, ConformalInterval
 
 FAST = {"learning_rate": 0.1}
 

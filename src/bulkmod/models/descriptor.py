@@ -30,7 +30,6 @@ INTERVALS = ("adaptive", "tempered", "constant")
 # On ood-elastic2015 the fully adaptive band under-covered (0.81): the test crystals look easy to the sigma
 # model (same median sigma) but err more (median |error| 0.032 vs 0.022), and sigma ** 0.5 was both
 # narrower in distribution and more robust there (benchmarks/exploration/adaptive_ood.py).
-TEMPER_POWERS = (0.25, 0.5, 0.75, 1.0)
 # the same three losses the neural models offer, as each booster's objective
 LOSS_OBJECTIVES = {
     "mse": {"lgbm": {}, "rf": {}, "xgb": {}},
@@ -248,8 +247,7 @@ class DescriptorModel(Estimator):
             booster = make_booster("lgbm", SIGMA_PARAMS, self.seed)
             booster.train(X[tr], target[tr], None, SIGMA_ROUNDS)
             sigma_oof[te] = np.exp(booster.predict(X[te]))
-        powers = TEMPER_POWERS if self.interval == "tempered" else (1.0,)
-        self.conformal = ConformalInterval.narrowest(resid, sigma_oof, powers)
+        self.conformal = ConformalInterval.normalised(resid, sigma_oof, tempered=self.interval == "tempered")
         self.oof_std_log10 = self.conformal.q90 * sigma_oof**self.conformal.power / Z90
         self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.seed)
         self._sigma.train(X, target, None, SIGMA_ROUNDS)

@@ -24,7 +24,6 @@ import numpy as np
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.models.base import Estimator, Prediction, load_members, save_members, training_summary
-from bulkmod.models.descriptor import TEMPER_POWERS
 from bulkmod.parallel import current
 from bulkmod.uncertainty.conformal import ConformalInterval
 
@@ -49,7 +48,8 @@ def _mixture(means: list[np.ndarray], stds: list[np.ndarray | None]) -> Predicti
 
 
 class EnsembleModel(Estimator):
-    """Options come in ``params`` (``member``, ``members``, ``bootstrap``, ``calib_fraction``, ``n_jobs``, ``refit``);
+    """Options come in ``params`` (``member``, ``members``, ``bootstrap``, ``calib_fraction``, ``n_jobs``, ``refit``,
+    ``temper``);
     every other keyword, and the rest of ``params``, configures each member."""
 
     key: ClassVar[str] = "ensemble"
@@ -65,9 +65,7 @@ class EnsembleModel(Estimator):
         self.calib_fraction = float(own.get("calib_fraction", 0.15))
         self.n_jobs = int(own.get("n_jobs", min(self.n_members, os.cpu_count() or 1)))
         self.refit = bool(own.get("refit", True))
-        self.temper = bool(
-            own.get("temper", False)
-        )  # scale by std ** p, p chosen as in the tempered descriptor interval
+        self.temper = bool(own.get("temper", False))  # scale by std ** p, p chosen as for interval=tempered
         if self.member in ("ensemble", "mean") or self.n_members < 2 or not 0 < self.calib_fraction < 0.5:
             raise BulkmodError("ensemble: member must be a trainable model, members >= 2, 0 < calib_fraction < 0.5")
         self.seed = seed
@@ -97,7 +95,7 @@ class EnsembleModel(Estimator):
         if self.cross_fit:
             self.members = self._fit_members(ds, y_log10, np.arange(len(ds)), rng)
             oof = _mixture([m.oof_log10 for m in self.members], [m.oof_std_log10 for m in self.members])
-            self.conformal = ConformalInterval.narrowest(oof.mean_log10 - y_log10, oof.std_log10, self._powers)
+            self.conformal = ConformalInterval.normalised(oof.mean_log10 - y_log10, oof.std_log10, tempered=self.temper)
             self.train_info = training_summary(ds) | {"calibration": "cross-fit", "n_calibration": len(ds),
                                                       "n_member_train": len(ds)}  # fmt: skip
             return self
@@ -106,17 +104,15 @@ class EnsembleModel(Estimator):
         calib, train = np.sort(perm[:cut]), np.sort(perm[cut:])
         self.members = self._fit_members(ds, y_log10, train, rng)
         cal = self._combine(ds.subset(calib))
-        self.conformal = ConformalInterval.narrowest(cal.mean_log10 - y_log10[calib], cal.std_log10, self._powers)
+        self.conformal = ConformalInterval.normalised(
+            cal.mean_log10 - y_log10[calib], cal.std_log10, tempered=self.temper
+        )
         if self.refit:
             self.members = self._fit_members(ds, y_log10, np.arange(len(ds)), rng)
         n_member = len(ds) if self.refit else len(train)
         self.train_info = training_summary(ds) | {"calibration": "split", "n_calibration": len(calib),
                                                   "n_member_train": n_member}  # fmt: skip
         return self
-
-    @property
-    def _powers(self) -> tuple[float, ...]:
-        return TEMPER_POWERS if self.temper else (1.0,)
 
     def _fit_members(
         self, ds: Dataset, y_log10: np.ndarray, rows: np.ndarray, rng: np.random.Generator
