@@ -1,4 +1,5 @@
-"""A real SIGKILL in the middle of `bulkmod train`, then `--resume`: same model as an uninterrupted run."""
+"""A real SIGKILL in the middle of `bulkmod train`, then `--resume`: same model as an uninterrupted run,
+which `bulkmod predict --model DIR` then uses."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
+from bulkmod.cli import main
 from bulkmod.models import Estimator
 from bulkmod.training.trainer import CHECKPOINT
 
@@ -18,6 +22,7 @@ ARGS = [
     "--model", "cgcnn-deep", "--epochs", str(EPOCHS), "--batch-size", "16", "--seed", "3",
     "--param", "n_conv=2", "--param", "hidden=16", "--param", "head_hidden=16", "--param", "patience=1000",
 ]  # fmt: skip
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -62,3 +67,11 @@ def test_sigkill_then_resume_matches_uninterrupted(mp_small, tmp_path, sigkill_w
     np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
     log_a = (tmp_path / "ref" / "train_log.csv").read_text()
     assert log_a == (tmp_path / "resumed" / "train_log.csv").read_text()
+
+    # the resumed cgcnn-deep checkpoint is a model `bulkmod predict` takes: a K and an interval per example
+    out = tmp_path / "k.csv"
+    assert main(["predict", str(EXAMPLES), "--model", str(tmp_path / "resumed"), "--out", str(out)]) == 0
+    df = pd.read_csv(out, keep_default_na=False)
+    assert len(df) == len(list(EXAMPLES.iterdir())) and (df["error"] == "").all()
+    k, lo, hi = (pd.to_numeric(df[c]) for c in ("k_vrh_gpa", "k_vrh_low_gpa", "k_vrh_high_gpa"))
+    assert ((k > 1) & (k < 1000)).all() and (lo < k).all() and (k < hi).all()
