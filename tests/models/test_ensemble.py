@@ -3,7 +3,7 @@ import pytest
 
 from bulkmod.errors import BulkmodError
 from bulkmod.models import Estimator, build_model
-from bulkmod.models.ensemble import _mixture
+from bulkmod.models.ensemble import _disagreement, _mixture
 from bulkmod.uncertainty.conformal import TEMPER_POWERS, ConformalInterval
 
 FAST = {"learning_rate": 0.1}
@@ -52,31 +52,64 @@ def test_refit_members_train_on_every_row_after_calibration(mp_split, refit):
 
 
 def test_cross_fitted_members_calibrate_on_every_training_row(mp_split):
-    """Default for descriptor members: each trains on all rows with 5 inner folds; their out-of-fold mixture
-    calibrates the interval, and the std adds each member's own (calibrated) std to their disagreement."""
+    """Default for descriptor members: each trains on all rows with 5 inner folds and keeps its inner models;
+    the std of the members' out-of-fold predictions calibrates the interval, and at test the std is taken over
+    the 15 inner models, which (like the out-of-fold predictions) were trained on different 80 % subsets."""
     train, test = mp_split
     model = build_model("ensemble", params=FAST | {"members": 3, "n_jobs": 1}).fit(train, train.y_log10)
     assert model.train_info["calibration"] == "cross-fit" and model.conformal.n_calibration == len(train)
     assert [m.train_info["n"] for m in model.members] == [len(train)] * 3
-    assert all(m.inner_folds == 5 and m.oof_std_log10 is not None for m in model.members)
+    assert all(m.inner_folds == 5 and len(m._inner) == 5 for m in model.members)
+    oof = np.stack([m.oof_log10 for m in model.members])
+    expected = ConformalInterval.normalised(oof.mean(0) - train.y_log10, oof.std(0, ddof=1))
+    assert model.conformal.q90 == pytest.approx(expected.q90)
+    inner = np.concatenate([m.inner_predictions(test) for m in model.members])
+    assert inner.shape == (15, len(test))
+    pred = model._combine(test)
+    np.testing.assert_allclose(pred.std_log10, inner.std(0, ddof=1), rtol=1e-9)
+    np.testing.assert_allclose(pred.mean_log10, model.member_predictions(test).mean(0), rtol=1e-12)
+    # models on different subsets disagree more than the final members, which all trained on the same rows
+    assert np.median(pred.std_log10) > np.median(model.member_predictions(test).std(0, ddof=1))
+    again = build_model("ensemble", **model.config())
+    assert again.cross_fit and again.member_config["inner_folds"] == 5 and again.sigma == "disagreement"
+    assert model.conformal.power == 1.0 and not again.temper
+
+
+def test_disagreement_ensemble_round_trips_with_its_inner_models(mp_split, tmp_path):
+    train, test = mp_split
+    model = build_model("ensemble", params=FAST | {"members": 2, "n_jobs": 1}).fit(train, train.y_log10)
+    model.save(tmp_path / "ens")
+    assert len(list((tmp_path / "ens" / "member_0").glob("inner_*.model.lgbm.txt"))) == 5
+    again = Estimator.load(tmp_path / "ens")
+    a, b = model.predict(test), again.predict(test)
+    np.testing.assert_allclose(b.lo90_log10, a.lo90_log10, rtol=1e-9)
+    np.testing.assert_allclose(b.hi90_log10, a.hi90_log10, rtol=1e-9)
+    (tmp_path / "ens" / "member_1" / "inner_3.model.lgbm.txt").unlink()
+    with pytest.raises(BulkmodError, match="missing"):
+        Estimator.load(tmp_path / "ens")
+
+
+def test_mixture_sigma_adds_each_members_own_std_to_their_disagreement(mp_split):
+    train, test = mp_split
+    params = FAST | {"members": 3, "n_jobs": 1, "sigma": "mixture"}
+    model = build_model("ensemble", params=params).fit(train, train.y_log10)
+    assert all(m.oof_std_log10 is not None and not m._inner for m in model.members)
     preds = [m.predict(test) for m in model.members]
     means, stds = np.stack([p.mean_log10 for p in preds]), np.stack([p.std_log10 for p in preds])
     mixed = model._combine(test)
     np.testing.assert_allclose(mixed.std_log10**2, means.var(0) + (stds**2).mean(0), rtol=1e-9)
     assert np.all(mixed.std_log10 > means.std(0))  # wider than the spread alone
-    again = build_model("ensemble", **model.config())
-    assert again.cross_fit and again.member_config["inner_folds"] == 5  # the saved config round-trips
-    assert model.conformal.power == 1.0 and not again.temper
 
 
-def test_tempered_ensemble_picks_the_narrowest_calibrated_power(mp_split):
+@pytest.mark.parametrize("sigma", ["disagreement", "mixture"])
+def test_tempered_ensemble_picks_the_narrowest_calibrated_power(mp_split, sigma):
     train, _ = mp_split
-    model = build_model("ensemble", params=FAST | {"members": 2, "n_jobs": 1, "temper": True})
+    model = build_model("ensemble", params=FAST | {"members": 2, "n_jobs": 1, "temper": True, "sigma": sigma})
     model.fit(train, train.y_log10)
     oof = _mixture([m.oof_log10 for m in model.members], [m.oof_std_log10 for m in model.members])
+    scale = _disagreement(np.stack([m.oof_log10 for m in model.members])) if sigma == "disagreement" else oof.std_log10
     widths = {
-        p: ConformalInterval.from_residuals(oof.mean_log10 - train.y_log10, oof.std_log10, p).q90
-        * np.mean(oof.std_log10**p)
+        p: ConformalInterval.from_residuals(oof.mean_log10 - train.y_log10, scale, p).q90 * np.mean(scale**p)
         for p in TEMPER_POWERS
     }
     assert model.conformal.power == min(widths, key=widths.get) and build_model("ensemble", **model.config()).temper
@@ -85,3 +118,7 @@ def test_tempered_ensemble_picks_the_narrowest_calibrated_power(mp_split):
 def test_ensemble_options_are_checked():
     with pytest.raises(BulkmodError, match="members"):
         build_model("ensemble", params={"members": 1})
+    with pytest.raises(BulkmodError, match="sigma"):
+        build_model("ensemble", params={"sigma": "bayes"})
+    with pytest.raises(BulkmodError, match="keep_inner"):
+        build_model("lgbm", keep_inner=True, neighbours=True)

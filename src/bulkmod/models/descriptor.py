@@ -60,6 +60,10 @@ class DescriptorModel(Estimator):
     compositions). The booster only ever sees them out of fold (F-fold within whatever rows it is trained
     on, so never from a row's own target); inner validation rows and predictions get them from the rows the
     booster was trained on. A candidate may set ``"neighbours": true|false`` so the choice is nested too.
+
+    ``keep_inner`` keeps the chosen candidate's inner-fold boosters (saved as ``inner_<k>.*``) so
+    :meth:`inner_predictions` can say how models trained on different subsets disagree about a new crystal:
+    the ensemble's ``sigma=disagreement`` scale.
     """
 
     family: ClassVar[str] = "descriptor"
@@ -78,6 +82,7 @@ class DescriptorModel(Estimator):
         loss: str = "mse",
         baseline: str | None = None,
         neighbours: bool | dict | None = None,
+        keep_inner: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -102,11 +107,15 @@ class DescriptorModel(Estimator):
         if baseline and self.transform.space != "log10":
             raise BulkmodError("a baseline offset is a ratio: it needs the log10 target space")
         self.baseline = baseline
+        if keep_inner and self.neighbours:
+            raise BulkmodError("keep_inner: inner models with neighbour features cannot be queried later; drop one")
+        self.keep_inner = keep_inner
         self.seed = seed
         self.rounds: int | None = None
         self._booster = None
         self._table: NeighbourTable | None = None  # training targets behind the neighbour features
         self._sigma = None  # LightGBM model of log|residual|: the per-crystal scale of adaptive intervals
+        self._inner: list = []  # with keep_inner: the chosen candidate's inner-fold boosters
         self.oof_log10: np.ndarray | None = None  # inner out-of-fold predictions (training rows), for calibration
         self.oof_std_log10: np.ndarray | None = None  # their calibrated std: an ensemble combines both
 
@@ -122,6 +131,7 @@ class DescriptorModel(Estimator):
             "loss": self.loss,
             "baseline": self.baseline,
             "neighbours": self.neighbours,
+            "keep_inner": self.keep_inner,
             "seed": self.seed,
         }
 
@@ -171,7 +181,7 @@ class DescriptorModel(Estimator):
         trials = []
         for groups, params, nb in candidates:  # nested selection: scored on inner folds of the training data only
             cols = np.array([column[n] for n in replace(base, groups=groups).names()])  # in predict()'s order
-            rounds, oof, score = [], np.full(len(z), np.nan), []
+            rounds, oof, score, boosters = [], np.full(len(z), np.nan), [], []
             for k, (tr, te) in enumerate(inner):
                 Xtr, Xte, zte = X[tr][:, cols], (Xv if te is None else X[te])[:, cols], zv if te is None else z[te]
                 if nb:
@@ -180,6 +190,7 @@ class DescriptorModel(Estimator):
                 booster = make_booster(self.backend, params, self.seed)
                 rounds.append(booster.train(Xtr, z[tr], (Xte, zte), None))
                 pred = booster.predict(Xte)
+                boosters.append(booster)
                 if te is not None:
                     oof[te] = pred
                 score.append(self._log10_mae(pred, zte))
@@ -192,12 +203,13 @@ class DescriptorModel(Estimator):
                     "inner_mae_log10": float(np.mean(score)) if score else np.nan,
                     "cols": cols,
                     "oof": oof,
+                    "boosters": boosters if self.keep_inner and self.inner_folds >= 2 and val is None else [],
                 }
             )
         best = min(trials, key=lambda t: t["inner_mae_log10"])
         self.features = replace(base, groups=tuple(best["features"]))
         self.params, self.rounds, self.neighbours = best["params"], best["rounds"], best["neighbours"]
-        Xfit, self._table = X[:, best["cols"]], None
+        Xfit, self._table, self._inner = X[:, best["cols"]], None, best["boosters"]
         if self.neighbours:  # out of fold on every training row; predictions look up the whole table
             self._table = NeighbourTable(keys, y_log10)
             Xfit = np.hstack([Xfit, self._table.out_of_fold(self.neighbours["folds"], self.seed)])
@@ -216,6 +228,15 @@ class DescriptorModel(Estimator):
                 {k: t[k] for k in ("features", "params", "neighbours", "rounds", "inner_mae_log10")} for t in trials
             ]
         return self
+
+    def inner_predictions(self, ds: Dataset) -> np.ndarray:
+        """(inner folds, rows) log10 predictions of the kept inner-fold boosters (``keep_inner``)."""
+        if not self._inner:
+            raise BulkmodError("no inner-fold models: fit with keep_inner=True and inner_folds >= 2")
+        X, errors = featurize(ds, self.features)
+        out = np.stack([self.transform.inverse(b.predict(X)) + self._offset(X, self.features) for b in self._inner])
+        out[:, list(errors)] = np.nan
+        return out
 
     def _candidate_neighbours(self, candidate: dict) -> dict | None:
         """A candidate's ``"neighbours"`` (true: the model's own options, else the defaults); absent: the model's."""
@@ -281,6 +302,7 @@ class DescriptorModel(Estimator):
         files = {self._booster.weights_file: self._booster}
         if self._sigma is not None:
             files[SIGMA_FILE] = self._sigma
+        files |= {f"inner_{k}.{b.weights_file}": b for k, b in enumerate(self._inner)}
         for name, booster in files.items():
             with atomic_path(directory / name) as tmp:
                 booster.save(tmp)
@@ -299,6 +321,12 @@ class DescriptorModel(Estimator):
             self._table = NeighbourTable.load(directory / NEIGHBOUR_FILE)
         elif self.neighbours:
             raise BulkmodError(f"{directory}: the model uses neighbour features but {NEIGHBOUR_FILE} is not listed")
+        self._inner = []
+        listed = manifest.get("weights", {})
+        while f"inner_{len(self._inner)}.{self._booster.weights_file}" in listed:
+            booster = make_booster(self.backend, self.params, self.seed)
+            booster.load(directory / f"inner_{len(self._inner)}.{booster.weights_file}")
+            self._inner.append(booster)
         self.rounds = manifest.get("train", {}).get("rounds")
 
 
