@@ -25,10 +25,12 @@ RUNS = (
     ("ensemble 5 lgbm, refit", "ensemble-lgbm5-refit"),
     ("ensemble 5 lgbm, cross-fitted, mixture std", "ensemble-lgbm5-crossfit"),
     ("ensemble 5 lgbm, cross-fitted, mixture std ** p (temper)", "ensemble-lgbm5-crossfit-tempered"),
+    ("ensemble 5 lgbm, cross-fitted, disagreement std (the default)", "ensemble-lgbm5-disagreement"),
     ("umlip-blend (default model)", "umlip-blend"),
     ("qlgbm (CQR)", "qlgbm"),
     ("gpr", "gpr"),
     ("mc-dropout hybrid, 600 rows, 20 epochs", "mc-dropout_limit600_ep20"),
+    ("mc-dropout hybrid, all crystals, 30 epochs", "mc-dropout_ep30"),
 )
 SPLITS = ("kfold", "ood-elastic2015")
 TARGET = "targets: coverage_90 within 0.85-0.95 in distribution (kfold), >= 0.85 on ood-elastic2015; Spearman >= 0.3"
