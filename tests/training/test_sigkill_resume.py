@@ -55,10 +55,13 @@ def test_sigkill_then_resume_matches_uninterrupted(mp_small, tmp_path, sigkill_w
     killed_at = sigkill_when(victim, lambda: _epoch(ckdir), 3, timeout=300)
     assert victim.returncode == -signal.SIGKILL and 3 <= killed_at < EPOCHS, killed_at
     assert not (tmp_path / "killed" / "manifest.json").exists()
-    assert not list(ckdir.rglob("*.tmp*"))  # atomic checkpoint writes: no half-written file
+    # atomic checkpoint writes: the checkpoint is whole (a kill mid-write may leave only its temp file)
+    assert all(p.name.startswith(f".{CHECKPOINT}.") for p in ckdir.rglob("*.tmp*"))
+    assert _epoch(ckdir) >= killed_at
 
     resumed = _train(folder, tmp_path / "resumed", "--checkpoint-dir", str(ckdir), "--resume")
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read().decode()[-2000:]
+    assert not list(ckdir.rglob("*.tmp*"))  # the resumed run swept the killed run's temp file
     assert reference.wait(timeout=600) == 0, reference.stderr.read().decode()[-2000:]
 
     test = mp_small.subset(range(200, 240))

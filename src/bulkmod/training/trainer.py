@@ -145,6 +145,9 @@ class Trainer:
         gen = torch.Generator().manual_seed(s.seed)
         loss_fn = LOSSES[s.loss](s.huber_delta)
         state, best = TrainState(), copy.deepcopy(model.state_dict())
+        if self.checkpoint:  # a kill during a checkpoint write leaves its temp file (never a partial checkpoint)
+            for stale in self.checkpoint.parent.glob(f".{CHECKPOINT}.*.tmp*"):
+                stale.unlink(missing_ok=True)
         if self.resume and self.checkpoint and self.checkpoint.exists():
             state, best = self._restore(model, opt, sched, gen, fingerprint)
         bar = tqdm(
