@@ -31,6 +31,7 @@ RUNS = (
     ("gpr", "gpr"),
     ("mc-dropout hybrid, 600 rows, 20 epochs", "mc-dropout_limit600_ep20"),
     ("mc-dropout hybrid, all crystals, 30 epochs", "mc-dropout_ep30"),
+    ("mc-dropout hybrid, all crystals, 30 epochs, encoder dropout 0.1", "mc-dropout-enc01_ep30"),
 )
 SPLITS = ("kfold", "ood-elastic2015")
 TARGET = "targets: coverage_90 within 0.85-0.95 in distribution (kfold), >= 0.85 on ood-elastic2015; Spearman >= 0.3"
