@@ -115,9 +115,7 @@ class EnsembleModel(Estimator):
         rng = np.random.default_rng(self.seed)
         if self.cross_fit:
             self.members = self._fit_members(ds, y_log10, np.arange(len(ds)), rng)
-            oof = _mixture([m.oof_log10 for m in self.members], [m.oof_std_log10 for m in self.members])
-            if self.sigma == "disagreement":
-                oof.std_log10 = _disagreement(np.stack([m.oof_log10 for m in self.members]))
+            oof = self._spread([m.oof_log10 for m in self.members], [m.oof_std_log10 for m in self.members], None)
             self.conformal = ConformalInterval.normalised(oof.mean_log10 - y_log10, oof.std_log10, tempered=self.temper)
             self.train_info = training_summary(ds) | {"calibration": "cross-fit", "n_calibration": len(ds),
                                                       "n_member_train": len(ds)}  # fmt: skip
@@ -149,16 +147,20 @@ class EnsembleModel(Estimator):
 
     def _combine(self, ds: Dataset) -> Prediction:
         preds = [m.predict(ds) for m in self.members]
-        pred = _mixture([p.mean_log10 for p in preds], [p.std_log10 for p in preds])
+        inner = None
+        if self.cross_fit and self.sigma == "disagreement":  # mixture members keep no inner-fold models
+            inner = np.concatenate([m.inner_predictions(ds) for m in self.members])
+        pred = self._spread([p.mean_log10 for p in preds], [p.std_log10 for p in preds], inner)
         pred.errors = {i: why for p in preds for i, why in p.errors.items()}
-        if self.sigma == "disagreement":
-            spread = (
-                np.concatenate([m.inner_predictions(ds) for m in self.members])
-                if self.cross_fit
-                else np.stack([p.mean_log10 for p in preds])
-            )
-            pred.std_log10 = _disagreement(spread)
         return pred
+
+    def _spread(self, means: list[np.ndarray], stds: list[np.ndarray | None], inner: np.ndarray | None) -> Prediction:
+        """The members' mean and the ensemble's scale: their mixture, or the disagreement of ``inner`` models
+        (the members themselves where there are none)."""
+        if self.sigma == "mixture":
+            return _mixture(means, stds)
+        stack = np.stack(means)
+        return Prediction(stack.mean(0), _disagreement(stack if inner is None else inner))
 
     def predict(self, ds: Dataset) -> Prediction:
         if not self.members:
