@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -53,6 +55,22 @@ def sha256_json(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _temp_affixes(path: Path) -> tuple[str, str]:
+    """mkstemp's prefix and suffix for ``path``'s temp files; its random middle never holds a dot."""
+    return f".{path.name}.", f".tmp{path.suffix}"
+
+
+def remove_stale_temps(path: Path | str) -> None:
+    """Delete temp files a process killed inside :func:`atomic_path` left beside ``path`` (only a SIGKILL
+    skips its cleanup); call it where a single writer owns ``path``, e.g. before a resumed training run."""
+    path = Path(path)
+    prefix, suffix = _temp_affixes(path)
+    own = re.compile(f"{re.escape(prefix)}[^.]+{re.escape(suffix)}")
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        if own.fullmatch(stale.name):  # not the temps of a sibling whose name extends this one
+            stale.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temp path next to ``path``; rename it over ``path`` only if the block succeeds.
@@ -62,7 +80,8 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # the temp name keeps the real extension: some writers (XGBoost, numpy) pick the format from it
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    prefix, suffix = _temp_affixes(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

@@ -3,7 +3,7 @@ import pytest
 
 from bulkmod.errors import BulkmodError
 from bulkmod.models import Estimator, build_model
-from bulkmod.models.ensemble import _disagreement, _mixture
+from bulkmod.models.ensemble import HYPER_LGBM, _disagreement, _mixture
 from bulkmod.uncertainty.conformal import TEMPER_POWERS, ConformalInterval
 
 FAST = {"learning_rate": 0.1}
@@ -115,10 +115,30 @@ def test_tempered_ensemble_picks_the_narrowest_calibrated_power(mp_split, sigma)
     assert model.conformal.power == min(widths, key=widths.get) and build_model("ensemble", **model.config()).temper
 
 
+def test_hyper_ensemble_members_differ_by_lightgbm_settings_and_keep_them(mp_split, tmp_path):
+    """vary=hyper: member i trains with HYPER_LGBM[i] on top of the shared settings (member 0: the defaults)."""
+    train, test = mp_split
+    model = build_model("ensemble", params=FAST | {"members": 3, "n_jobs": 1, "vary": "hyper"}, inner_folds=2)
+    model.fit(train, train.y_log10)
+    for member, own in zip(model.members, HYPER_LGBM, strict=False):
+        assert member.params == model.members[0].params | own
+        assert member.params["learning_rate"] == FAST["learning_rate"]
+        assert member._booster.params.items() >= own.items()
+    assert model.members[1]._booster.params["num_leaves"] != model.members[2]._booster.params["num_leaves"]
+    model.save(tmp_path / "hyper")
+    again = Estimator.load(tmp_path / "hyper")
+    assert again.vary == "hyper" and [m.params for m in again.members] == [m.params for m in model.members]
+    np.testing.assert_allclose(again.predict(test).mean_log10, model.predict(test).mean_log10, rtol=1e-9)
+
+
 def test_ensemble_options_are_checked():
     with pytest.raises(BulkmodError, match="members"):
         build_model("ensemble", params={"members": 1})
     with pytest.raises(BulkmodError, match="sigma"):
         build_model("ensemble", params={"sigma": "bayes"})
+    with pytest.raises(BulkmodError, match="vary"):
+        build_model("ensemble", params={"vary": "everything"})
+    with pytest.raises(BulkmodError, match="not LightGBM"):
+        build_model("ensemble", params={"member": "xgb", "vary": "hyper"})
     with pytest.raises(BulkmodError, match="keep_inner"):
         build_model("lgbm", keep_inner=True, neighbours=True)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from bulkmod.errors import BulkmodError
+from bulkmod.features import featurize
 from bulkmod.models import Estimator, build_model
 
 
@@ -44,3 +45,29 @@ def test_gp_round_trips_without_pickle(fitted, mp_split, tmp_path):
 def test_gp_rejects_unknown_params():
     with pytest.raises(BulkmodError, match="unknown parameter"):
         build_model("gpr", params={"lenght": 3})
+
+
+def test_descriptors_beyond_the_training_range_are_clamped_to_its_edge(fitted, mp_split, monkeypatch):
+    """Out of domain the kernel sees the training range's edge, not a point so far away that the GP
+    reverts to its prior mean (what ternary crystals did after binary training)."""
+    import bulkmod.models.gp as gp
+
+    _, test = mp_split
+    X, _ = featurize(test, fitted.features)
+    j = int(np.argmin(fitted._w["length_scale"]))  # the descriptor the kernel is most sensitive to
+    w = fitted._w
+    edge, far = X.copy(), X.copy()
+    edge[:, j] = w["x_mean"][j] + w["z_hi"][j] * w["x_std"][j]  # the training maximum
+    far[:, j] = edge[:, j] + 50 * w["x_std"][j]
+
+    def predict(matrix):
+        monkeypatch.setattr(gp, "featurize", lambda ds, cfg: (matrix, {}))
+        return fitted.predict(test)
+
+    at_edge, beyond = predict(edge), predict(far)
+    np.testing.assert_allclose(beyond.mean_log10, at_edge.mean_log10, rtol=1e-9)
+    monkeypatch.setitem(fitted.params, "clip", False)
+    unclamped = predict(far)
+    prior = fitted.transform.inverse(np.zeros(1))[0]  # the GP's prior mean, in log10 GPa
+    assert np.mean(np.abs(unclamped.mean_log10 - prior)) < np.mean(np.abs(beyond.mean_log10 - prior))
+    assert np.median(unclamped.std_log10) > np.median(beyond.std_log10)

@@ -1,7 +1,8 @@
 """Deep-ensemble-style uncertainty for any registry model: N members, their spread, a calibrated interval.
 
-Members differ by seed (and optionally by bootstrap resampling) and are trained as parallel tasks: a local
-spawn pool of ``n_jobs`` processes, or Ray tasks when the run uses ``--backend ray``.
+Members differ by seed (and optionally by bootstrap resampling, or with ``vary=hyper`` by LightGBM settings)
+and are trained as parallel tasks: a local spawn pool of ``n_jobs`` processes, or Ray tasks when the run uses
+``--backend ray``.
 
 Calibration never touches the test fold. Members that cross-fit (descriptor models with ``inner_folds`` >= 2,
 the default here) leave out-of-fold predictions and stds of every training row; the ensemble calibrates a
@@ -36,8 +37,19 @@ from bulkmod.models.base import Estimator, Prediction, load_members, save_member
 from bulkmod.parallel import current
 from bulkmod.uncertainty.conformal import ConformalInterval
 
-ENSEMBLE_KEYS = ("member", "members", "bootstrap", "calib_fraction", "n_jobs", "refit", "temper", "sigma")
+ENSEMBLE_KEYS = ("member", "members", "bootstrap", "calib_fraction", "n_jobs", "refit", "temper", "sigma", "vary")
 SIGMAS = ("disagreement", "mixture")
+VARIES = ("seed", "hyper")
+# vary=hyper: LightGBM settings of members 0-4 (cycled), fixed a priori around the defaults, never tuned on test
+# or ood crystals; member 0 is the plain default. Tree shape and regularisation differ, so members' errors are
+# less alike than those of seeds alone (benchmarks/exploration/hyper_ensemble.py).
+HYPER_LGBM: tuple[dict[str, Any], ...] = (
+    {},
+    {"num_leaves": 15, "min_data_in_leaf": 20},
+    {"num_leaves": 63, "min_data_in_leaf": 5, "feature_fraction": 0.3},
+    {"feature_fraction": 0.8, "lambda_l2": 5.0},
+    {"extra_trees": True, "num_leaves": 63},
+)
 STD_FLOOR = 1e-4  # log10: members that agree exactly still get a finite interval
 
 
@@ -65,7 +77,7 @@ def _mixture(means: list[np.ndarray], stds: list[np.ndarray | None]) -> Predicti
 
 class EnsembleModel(Estimator):
     """Options come in ``params`` (``member``, ``members``, ``bootstrap``, ``calib_fraction``, ``n_jobs``, ``refit``,
-    ``temper``, ``sigma``);
+    ``temper``, ``sigma``, ``vary``);
     every other keyword, and the rest of ``params``, configures each member."""
 
     key: ClassVar[str] = "ensemble"
@@ -83,19 +95,25 @@ class EnsembleModel(Estimator):
         self.refit = bool(own.get("refit", True))
         self.temper = bool(own.get("temper", False))  # scale by std ** p, p chosen as for interval=tempered
         self.sigma = str(own.get("sigma", "disagreement"))
+        self.vary = str(own.get("vary", "seed"))
         if self.member in ("ensemble", "mean") or self.n_members < 2 or not 0 < self.calib_fraction < 0.5:
             raise BulkmodError("ensemble: member must be a trainable model, members >= 2, 0 < calib_fraction < 0.5")
         if self.sigma not in SIGMAS:
             raise BulkmodError(f"ensemble: unknown sigma {self.sigma!r}: use {' or '.join(SIGMAS)}")
+        if self.vary not in VARIES:
+            raise BulkmodError(f"ensemble: unknown vary {self.vary!r}: use {' or '.join(VARIES)}")
         self.seed = seed
         self.member_config = member_config | ({"params": params} if params else {})
         self.cross_fit = self._cross_fits()
         self.members: list[Estimator] = []
 
     def _cross_fits(self) -> bool:
-        """Can members calibrate the ensemble from their own inner folds? If so they use 5 unless told."""
+        """Can members calibrate the ensemble from their own inner folds? If so they use 5 unless told.
+        (Also where ``vary=hyper`` is checked: both need a built member.)"""
         from bulkmod.models.registry import build_model
 
+        if self.vary == "hyper" and getattr(build_model(self.member, **self.member_config), "backend", "") != "lgbm":
+            raise BulkmodError(f"ensemble: vary=hyper varies LightGBM settings; member {self.member!r} is not LightGBM")
         inner = self.member_config.get("inner_folds", 5)
         if self.bootstrap or inner < 2 or not build_model(self.member, **self.member_config).cross_fits:
             return False
@@ -108,7 +126,7 @@ class EnsembleModel(Estimator):
         params = dict(self.member_config.get("params", {}))
         params |= {"member": self.member, "members": self.n_members, "bootstrap": self.bootstrap,
                    "calib_fraction": self.calib_fraction, "n_jobs": self.n_jobs, "refit": self.refit,
-                   "temper": self.temper, "sigma": self.sigma}  # fmt: skip
+                   "temper": self.temper, "sigma": self.sigma, "vary": self.vary}  # fmt: skip
         return {k: v for k, v in self.member_config.items() if k != "params"} | {"params": params, "seed": self.seed}
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
@@ -142,6 +160,8 @@ class EnsembleModel(Estimator):
         for i in range(self.n_members):
             pick = np.sort(rng.choice(rows, size=len(rows), replace=True)) if self.bootstrap else rows
             config = self.member_config | {"seed": self.seed + i}
+            if self.vary == "hyper":
+                config["params"] = config.get("params", {}) | HYPER_LGBM[i % len(HYPER_LGBM)]
             jobs.append((self.member, config, ds.subset(pick), y_log10[pick]))
         return current().map(_fit_member, jobs, local_workers=self.n_jobs)
 

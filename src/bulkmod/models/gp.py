@@ -6,7 +6,11 @@ training rows (``hp_rows``: the gradient costs O(n^2 * dims) memory and time, th
 on the 2-core machine), then fixed and used for an exact fit on every training row. ARD on all ~190
 descriptors beat 24 principal components on fold 0 of mp-binary-2025 (MAE 0.056 vs 0.071 log10).
 Out-of-fold residuals of ``inner_folds`` exact fits, scaled by the GP's own std, calibrate a normalised
-conformal interval. Saved as safetensors (training matrix, projection, kernel parameters);
+conformal interval. Out of the training domain the kernel sees each descriptor clamped to its training range:
+ternary crystals after binary training sit 2-4 sd beyond the stoichiometry descriptors' range, and an ARD
+kernel that short in those dimensions made the GP revert to its prior mean there (ood-elastic2015 MAE
+0.204 log10 against 0.046 for lgbm, whose trees clamp implicitly); ``predict``'s ``in_domain`` column is what
+flags such crystals. Saved as safetensors (training matrix, projection, kernel parameters);
 loading refits the exact GP with the stored kernel, which reproduces it without pickle.
 """
 
@@ -34,7 +38,7 @@ from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 WEIGHTS = "gp.safetensors"
-DEFAULTS = {"components": 0, "hp_rows": 500, "hp_iter": 60, "nu": 1.5}
+DEFAULTS = {"components": 0, "hp_rows": 500, "hp_iter": 60, "nu": 1.5, "clip": True}
 
 
 def _kernel(constant: float, length_scale: np.ndarray, noise: float, nu: float, fixed: bool) -> Kernel:
@@ -60,7 +64,8 @@ def _lbfgs(maxiter: int) -> Callable:
 
 class GPModel(Estimator):
     """``params``: ``components`` (PCA dims; 0, the default: every descriptor), ``hp_rows`` (rows for kernel
-    learning, 500), ``hp_iter`` (L-BFGS iterations, 60), ``nu`` (Matern smoothness, 1.5)."""
+    learning, 500), ``hp_iter`` (L-BFGS iterations, 60), ``nu`` (Matern smoothness, 1.5), ``clip`` (clamp each
+    standardised descriptor to its training range before the kernel, True)."""
 
     key: ClassVar[str] = "gpr"
     family: ClassVar[str] = "gp"
@@ -95,8 +100,11 @@ class GPModel(Estimator):
         }
 
     def _project(self, X: np.ndarray) -> np.ndarray:
-        """Standardise with training stats (missing -> training mean) and keep the leading components."""
+        """Standardise with training stats (missing -> training mean), clamp to the training range (``clip``)
+        and keep the leading components."""
         Z = np.nan_to_num((X - self._w["x_mean"]) / self._w["x_std"])
+        if self.params["clip"]:
+            Z = np.clip(Z, self._w["z_lo"], self._w["z_hi"])
         return Z @ self._w["components"].T
 
     def _exact(self, P: np.ndarray, z: np.ndarray) -> GaussianProcessRegressor:
@@ -114,6 +122,7 @@ class GPModel(Estimator):
         mean, std = np.nanmean(X, 0), np.nanstd(X, 0)
         self._w = {"x_mean": np.nan_to_num(mean), "x_std": np.where(std > 1e-12, np.nan_to_num(std, nan=1.0), 1.0)}
         Z = np.nan_to_num((X - self._w["x_mean"]) / self._w["x_std"])
+        self._w |= {"z_lo": Z.min(0), "z_hi": Z.max(0)}
         k = min(int(self.params["components"]), *Z.shape)
         # components=0: ARD on every standardised descriptor (no projection)
         self._w["components"] = np.linalg.svd(Z - Z.mean(0), full_matrices=False)[2][:k] if k else np.eye(Z.shape[1])

@@ -25,7 +25,7 @@ from torch_geometric.data import Batch, Data
 from tqdm import tqdm
 
 from bulkmod.errors import BulkmodError
-from bulkmod.io import atomic_path
+from bulkmod.io import atomic_path, remove_stale_temps
 
 CHECKPOINT = "checkpoint.pt"
 LOG_COLUMNS = ("epoch", "lr", "train_loss", "val_mae", "val_spread")
@@ -146,8 +146,7 @@ class Trainer:
         loss_fn = LOSSES[s.loss](s.huber_delta)
         state, best = TrainState(), copy.deepcopy(model.state_dict())
         if self.checkpoint:  # a kill during a checkpoint write leaves its temp file (never a partial checkpoint)
-            for stale in self.checkpoint.parent.glob(f".{CHECKPOINT}.*.tmp*"):
-                stale.unlink(missing_ok=True)
+            remove_stale_temps(self.checkpoint)
         if self.resume and self.checkpoint and self.checkpoint.exists():
             state, best = self._restore(model, opt, sched, gen, fingerprint)
         bar = tqdm(
