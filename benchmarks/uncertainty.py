@@ -26,9 +26,11 @@ RUNS = (
     ("ensemble 5 lgbm, cross-fitted, mixture std", "ensemble-lgbm5-crossfit"),
     ("ensemble 5 lgbm, cross-fitted, mixture std ** p (temper)", "ensemble-lgbm5-crossfit-tempered"),
     ("ensemble 5 lgbm, cross-fitted, disagreement std (the default)", "ensemble-lgbm5-disagreement"),
+    ("ensemble 5 lgbm, as the default but vary=hyper (LightGBM settings per member)", "ensemble-lgbm5-hyper"),
     ("umlip-blend (default model)", "umlip-blend"),
     ("qlgbm (CQR)", "qlgbm"),
-    ("gpr", "gpr"),
+    ("gpr (descriptors clamped to the training range)", "gpr"),
+    ("deep ensemble: 5 hybrid graph models, 30 epochs, calibrated on 15 %", "ensemble-hybrid5_ep30"),
     ("mc-dropout hybrid, 600 rows, 20 epochs", "mc-dropout_limit600_ep20"),
     ("mc-dropout hybrid, all crystals, 30 epochs", "mc-dropout_ep30"),
     ("mc-dropout hybrid, all crystals, 30 epochs, encoder dropout 0.1", "mc-dropout-enc01_ep30"),
@@ -55,6 +57,7 @@ def row(label: str, split: str, res: dict) -> str:
         split,
         str(res["n"]),
         _f(res["mae_log10"], ".4f"),
+        _f(res.get("coverage_50")),
         _f(res.get("coverage_90")),
         _f(res.get("mean_width90_log10")),
         f"{width[0]:.3f}-{width[1]:.3f}" if width else "",
@@ -74,11 +77,12 @@ def main() -> None:
         "",
         f"Built by `python benchmarks/uncertainty.py` from the result JSONs; {TARGET}.",
         "All intervals are conformal, calibrated on the training part only; widths in log10(GPa).",
+        "coverage 50: of the Gaussian 50 % interval (±0.674 std) implied by the calibrated 90 % one.",
         "",
-        "| model | split | n | MAE log10 | coverage 90 | mean width | width p10-p90 | Spearman | "
+        "| model | split | n | MAE log10 | coverage 50 | coverage 90 | mean width | width p10-p90 | Spearman | "
         f"MAE top-10 % uncertain / rest | coverage per K bin ({' / '.join(K_BIN_LABELS)} GPa) | "
         "ensemble vs best member | wall s | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     missing, commands = [], []
     for label, run in RUNS:

@@ -26,6 +26,8 @@ TOP_LEVEL = [
     "wall_s",
     "predictions",
 ]
+UNCERTAINTY = ["coverage_50", "coverage_90", "mean_width90_log10", "miscalibration_area", "nll",
+               "spearman_abs_err_std", "mae_top10_uncertain", "mae_rest"]  # fmt: skip
 
 
 def test_results_schema_and_predictions_csv(tmp_path):
@@ -55,6 +57,10 @@ def test_results_schema_and_predictions_csv(tmp_path):
     mae = np.mean(np.abs(preds["y_pred_log10"] - preds["y_true_log10"]))
     assert np.isclose(mae, res["mae_log10"])
     assert preds["lo90_log10"].notna().all() and 0 < res["coverage_90"] <= 1
+    assert all(k in saved for k in UNCERTAINTY), set(UNCERTAINTY) - set(saved)
+    inside = (preds["y_true_log10"] >= preds["lo90_log10"]) & (preds["y_true_log10"] <= preds["hi90_log10"])
+    assert np.isclose(inside.mean(), saved["coverage_90"])
+    assert all("coverage_90" in b for b in saved["per_k_bin"] if b["n"])
 
 
 def test_limit_is_a_fixed_subset(tmp_path):

@@ -63,7 +63,7 @@ def test_cross_fitted_members_calibrate_on_every_training_row(mp_split):
     oof = np.stack([m.oof_log10 for m in model.members])
     expected = ConformalInterval.normalised(oof.mean(0) - train.y_log10, oof.std(0, ddof=1))
     assert model.conformal.q90 == pytest.approx(expected.q90)
-    inner = np.concatenate([m.inner_predictions(test) for m in model.members])
+    inner = np.concatenate([m.predict_with_inner(test)[1] for m in model.members])
     assert inner.shape == (15, len(test))
     pred = model._combine(test)
     np.testing.assert_allclose(pred.std_log10, inner.std(0, ddof=1), rtol=1e-9)

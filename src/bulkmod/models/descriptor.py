@@ -62,7 +62,7 @@ class DescriptorModel(Estimator):
     booster was trained on. A candidate may set ``"neighbours": true|false`` so the choice is nested too.
 
     ``keep_inner`` keeps the chosen candidate's inner-fold boosters (saved as ``inner_<k>.*``) so
-    :meth:`inner_predictions` can say how models trained on different subsets disagree about a new crystal:
+    :meth:`predict_with_inner` can say how models trained on different subsets disagree about a new crystal:
     the ensemble's ``sigma=disagreement`` scale.
     """
 
@@ -229,14 +229,15 @@ class DescriptorModel(Estimator):
             ]
         return self
 
-    def inner_predictions(self, ds: Dataset) -> np.ndarray:
-        """(inner folds, rows) log10 predictions of the kept inner-fold boosters (``keep_inner``)."""
+    def predict_with_inner(self, ds: Dataset) -> tuple[Prediction, np.ndarray]:
+        """The prediction and the (inner folds, rows) log10 predictions of the kept inner-fold boosters
+        (``keep_inner``), from one featurisation."""
         if not self._inner:
             raise BulkmodError("no inner-fold models: fit with keep_inner=True and inner_folds >= 2")
-        X, errors = featurize(ds, self.features)
+        X, errors = self._matrix(ds)
         out = np.stack([self.transform.inverse(b.predict(X)) + self._offset(X, self.features) for b in self._inner])
         out[:, list(errors)] = np.nan
-        return out
+        return self._predict_matrix(X, errors), out
 
     def _candidate_neighbours(self, candidate: dict) -> dict | None:
         """A candidate's ``"neighbours"`` (true: the model's own options, else the defaults); absent: the model's."""
@@ -285,11 +286,18 @@ class DescriptorModel(Estimator):
         return float(np.mean(np.abs(self.transform.inverse(z_pred) - self.transform.inverse(z_true))))
 
     def predict(self, ds: Dataset) -> Prediction:
+        return self._predict_matrix(*self._matrix(ds))
+
+    def _matrix(self, ds: Dataset) -> tuple[np.ndarray, dict[int, str]]:
+        """Descriptors of ``ds`` (with neighbour features where the model uses them) and the rows that failed."""
         if self._booster is None:
             raise BulkmodError("model is not fitted")
         X, errors = featurize(ds, self.features)
         if self._table is not None and len(X):
             X = np.hstack([X, self._table.query(self._neighbour_keys(ds, X, self.features))])
+        return X, errors
+
+    def _predict_matrix(self, X: np.ndarray, errors: dict[int, str]) -> Prediction:
         mean = (
             self.transform.inverse(self._booster.predict(X)) + self._offset(X, self.features) if len(X) else np.empty(0)
         )

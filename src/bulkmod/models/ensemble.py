@@ -120,6 +120,7 @@ class EnsembleModel(Estimator):
         self.member_config["inner_folds"] = inner
         if self.sigma == "disagreement":  # the inner-fold models are what the test-time spread is taken over
             self.member_config["keep_inner"] = True
+            self.member_config.setdefault("interval", "constant")  # members' own sigma models would go unused
         return True
 
     def config(self) -> dict[str, Any]:
@@ -166,10 +167,11 @@ class EnsembleModel(Estimator):
         return current().map(_fit_member, jobs, local_workers=self.n_jobs)
 
     def _combine(self, ds: Dataset) -> Prediction:
-        preds = [m.predict(ds) for m in self.members]
-        inner = None
         if self.cross_fit and self.sigma == "disagreement":  # mixture members keep no inner-fold models
-            inner = np.concatenate([m.inner_predictions(ds) for m in self.members])
+            pairs = [m.predict_with_inner(ds) for m in self.members]
+            preds, inner = [p for p, _ in pairs], np.concatenate([i for _, i in pairs])
+        else:
+            preds, inner = [m.predict(ds) for m in self.members], None
         pred = self._spread([p.mean_log10 for p in preds], [p.std_log10 for p in preds], inner)
         pred.errors = {i: why for p in preds for i, why in p.errors.items()}
         return pred
