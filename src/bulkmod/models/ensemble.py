@@ -109,13 +109,14 @@ class EnsembleModel(Estimator):
 
     def _cross_fits(self) -> bool:
         """Can members calibrate the ensemble from their own inner folds? If so they use 5 unless told.
-        (Also where ``vary=hyper`` is checked: both need a built member.)"""
+        (Also where ``vary=hyper`` is checked: both look at one member built from the shared config.)"""
         from bulkmod.models.registry import build_model
 
-        if self.vary == "hyper" and getattr(build_model(self.member, **self.member_config), "backend", "") != "lgbm":
+        probe = build_model(self.member, **self.member_config)
+        if self.vary == "hyper" and getattr(probe, "backend", "") != "lgbm":
             raise BulkmodError(f"ensemble: vary=hyper varies LightGBM settings; member {self.member!r} is not LightGBM")
         inner = self.member_config.get("inner_folds", 5)
-        if self.bootstrap or inner < 2 or not build_model(self.member, **self.member_config).cross_fits:
+        if self.bootstrap or inner < 2 or not probe.cross_fits:
             return False
         self.member_config["inner_folds"] = inner
         if self.sigma == "disagreement":  # the inner-fold models are what the test-time spread is taken over
