@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bulkmod import __version__
 from bulkmod.errors import BulkmodError
+from bulkmod.text import printable
 
 EPILOG = """examples:
   bulkmod predict examples/                         K for every structure file in a folder
@@ -33,11 +34,13 @@ def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    from bulkmod.text import markup_safe
+
+    table = Table(title=markup_safe(title))
     for c in columns:
         table.add_column(c, overflow="fold")
-    for r in rows:
-        table.add_row(*r)
+    for r in rows:  # cells hold file names and ids from the inputs: shown as written, never as markup
+        table.add_row(*(markup_safe(v) for v in r))
     Console(width=160).print(table)
 
 
@@ -48,6 +51,7 @@ def _fmt(x: float | None, spec: str = ".1f") -> str:
 
 
 TABLE_ROWS = 200  # a screening run's CSV is not echoed row by row
+TRAIN_PROBLEMS_SHOWN = 10
 
 
 def _backend(args: argparse.Namespace):
@@ -123,7 +127,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if out is not None:
             write_run_record(out, backend, n_rows=n_rows, n_ok=n_ok, batch_size=args.batch_size)
     if out is not None:
-        print(f"wrote {n_rows} rows ({n_rows - n_ok} with an error) to {out}", file=sys.stderr)
+        print(f"wrote {n_rows} rows ({n_rows - n_ok} with an error) to {printable(out)}", file=sys.stderr)
     if df is not None:
         k, lo, hi = (pd.to_numeric(df[c], errors="coerce") for c in ("k_vrh_gpa", "k_vrh_low_gpa", "k_vrh_high_gpa"))
         rows = [
@@ -353,11 +357,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     defaults = {"inner_folds": 5} if trained else {}  # `train` calibrates intervals on 5 inner folds by default
     config = merge_config(merge_config(defaults, config), _model_config(args))
     with _backend(args) as backend:
-        path = train_and_save(
+        path, report = train_and_save(
             args.model, args.dataset, Path(args.out), model_config=config, cv_folds=args.cv, cv_out=args.cv_out
         )
         write_run_record(args.out, backend)
-    print(f"saved model to {path}")
+    _print_report(args.dataset, report, TRAIN_PROBLEMS_SHOWN)
+    print(f"saved model to {printable(path)}")
     return 0
 
 
@@ -417,12 +422,17 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rep.as_dict(), indent=2))
     else:
-        print(f"{ds.name}: {rep.summary()}")
-        for p in rep.problems[: args.show]:
-            print("  " + p.line())
-        if len(rep.problems) > args.show:
-            print(f"  ... {len(rep.problems) - args.show} more (use --show N or --json)")
+        _print_report(ds.name, rep, args.show)
     return 1 if rep.rejected and args.strict else 0
+
+
+def _print_report(name: str, rep, show: int) -> None:
+    """What ``data validate`` prints: the counts, then the first ``show`` problems."""
+    print(printable(f"{name}: {rep.summary()}"))
+    for p in rep.problems[:show]:
+        print("  " + printable(p.line()))
+    if len(rep.problems) > show:
+        print(f"  ... {len(rep.problems) - show} more (see them all with `bulkmod data validate DATASET --show N`)")
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -570,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except BulkmodError as exc:
-        print(f"bulkmod: error: {exc}", file=sys.stderr)
+        print(f"bulkmod: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bulkmod: interrupted", file=sys.stderr)

@@ -23,10 +23,13 @@ from bulkmod.data.stream import InputError, Item, file_item
 from bulkmod.data.validate import RawRow, build_dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.io import write_json_atomic
-from bulkmod.models.base import Estimator
+from bulkmod.models.base import Estimator, Prediction
 from bulkmod.parallel import Backend, Shared
+from bulkmod.text import csv_cell
 
 OUTPUT_COLUMNS = ["source", "formula", "k_vrh_gpa", "k_vrh_low_gpa", "k_vrh_high_gpa", "in_domain", "error"]
+K_COLUMNS = ["k_vrh_gpa", "k_vrh_low_gpa", "k_vrh_high_gpa"]
+TEXT_COLUMNS = ("source", "formula", "in_domain", "error")
 FLOAT_FORMAT = "%.3f"
 BATCH_SIZE = 256
 PROGRESS_FORMAT = "bulkmod-predict-progress/1"
@@ -34,7 +37,7 @@ PROGRESS_FORMAT = "bulkmod-predict-progress/1"
 
 def predict_files(paths: list[Path], model: Estimator, *, relax: str | None = None) -> pd.DataFrame:
     """Predict K for each file; unreadable or invalid files get an ``error`` and an empty K."""
-    return predict_items([file_item(p) for p in paths], model, relax=relax)
+    return mark_duplicates(predict_items([file_item(p) for p in paths], model, relax=relax), {})
 
 
 def predict_items(items: list[Item], model: Estimator, *, relax: str | None = None) -> pd.DataFrame:
@@ -70,7 +73,7 @@ def predict_items(items: list[Item], model: Estimator, *, relax: str | None = No
         extra_cols["relaxed"] = pd.Series(relax_notes, index=[int(i) for i in ds.ids])
         errors |= relax_errors
     if len(ds):
-        pred = model.predict(ds)
+        pred = predict_isolating_failures(model, ds)
         pos = np.array([int(i) for i in ds.ids])
         out.loc[pos, "formula"] = [s.composition.reduced_formula for s in ds.structures]
         seen = set(model.train_info.get("elements", []))
@@ -89,11 +92,67 @@ def predict_items(items: list[Item], model: Estimator, *, relax: str | None = No
             errors[int(pos[j])] = why
         extra_cols |= {name: pd.Series(values, index=pos) for name, values in pred.extra.items()}
     for i, why in errors.items():
-        out.loc[i, ["k_vrh_gpa", "k_vrh_low_gpa", "k_vrh_high_gpa"]] = np.nan
+        out.loc[i, K_COLUMNS] = np.nan
         out.loc[i, "error"] = why
     for name, col in extra_cols.items():
         out[name] = col
+    for col in TEXT_COLUMNS:  # names and messages come from the inputs: no escapes, markup or formulas pass
+        out[col] = [csv_cell(v) if v else v for v in out[col]]
     return out[OUTPUT_COLUMNS + list(extra_cols)]
+
+
+def predict_isolating_failures(model: Estimator, ds: Dataset) -> Prediction:
+    """The batch in one call; if anything in it fails, row by row, so one crystal costs only its own row.
+
+    Validation refuses every failure class we know of with a clear reason; this catches the ones we do not,
+    naming the exception instead of losing the batch.
+    """
+    try:
+        return model.predict(ds)
+    except Exception:  # any failure: retried row by row, where it lands on the row that causes it
+        return stack_predictions([_predict_row(model, ds, j) for j in range(len(ds))])
+
+
+def _predict_row(model: Estimator, ds: Dataset, j: int) -> Prediction:
+    try:
+        return model.predict(ds.subset([j]))
+    except Exception as exc:
+        why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "no message"
+        return Prediction(np.full(1, np.nan), errors={0: f"could not be predicted ({type(exc).__name__}: {why})"})
+
+
+def stack_predictions(parts: list[Prediction]) -> Prediction:
+    """One ``Prediction`` from per-row ones; a part without an array (a failed row) is NaN there."""
+
+    def cat(attr: str) -> np.ndarray | None:
+        if all(getattr(p, attr) is None for p in parts):
+            return None
+        return np.concatenate([_or_nan(getattr(p, attr), len(p.mean_log10)) for p in parts])
+
+    offsets = np.cumsum([0] + [len(p.mean_log10) for p in parts])
+    errors = {int(o + j): why for p, o in zip(parts, offsets, strict=False) for j, why in p.errors.items()}
+    names = list(dict.fromkeys(k for p in parts for k in p.extra))
+    extra = {k: np.concatenate([_or_nan(p.extra.get(k), len(p.mean_log10), object) for p in parts]) for k in names}
+    return Prediction(cat("mean_log10"), cat("std_log10"), cat("lo90_log10"), cat("hi90_log10"), errors, extra)
+
+
+def _or_nan(values: np.ndarray | None, n: int, dtype: type = float) -> np.ndarray:
+    return np.asarray(values, dtype=dtype) if values is not None else np.full(n, np.nan, dtype=dtype)
+
+
+def mark_duplicates(df: pd.DataFrame, seen: dict[str, int], offset: int = 0) -> pd.DataFrame:
+    """A source met again (a JSON id used twice, a file named twice) gets an error, not a second prediction.
+
+    ``seen`` maps each source to its first output row and carries over from batch to batch; ``offset`` is the
+    output row of ``df``'s first row.
+    """
+    for j, source in enumerate(df["source"]):
+        first = seen.setdefault(source, offset + j)
+        if first != offset + j:
+            df.loc[j, K_COLUMNS] = np.nan
+            df.loc[j, "in_domain"] = ""
+            df.loc[j, "error"] = f"duplicate input: {source} is also row {first + 1}; predicted there only"
+    return df
 
 
 def _relaxed(ds: Dataset, potential: str) -> tuple[Dataset, list[str], dict[int, str]]:
@@ -172,6 +231,13 @@ class ResumableCsv:
             raise BulkmodError(f"{self.out}: shorter than its progress file says; drop --resume to start over")
         return state
 
+    def sources(self) -> dict[str, int]:
+        """Each committed row's source and its row (a resumed run still knows which inputs it has seen)."""
+        if self.rows == 0:
+            return {}
+        col = pd.read_csv(self.out, usecols=["source"], dtype=str, keep_default_na=False)["source"]
+        return {src: i for i, src in reversed(list(enumerate(col)))}
+
     def append(self, df: pd.DataFrame) -> None:
         header = self.columns is None
         if header:
@@ -215,9 +281,12 @@ def predict_stream(
     if sink.complete:
         return sink
     todo = itertools.islice(items, sink.rows, None)
+    seen = sink.sources()
+    done = sink.rows
     held: list[pd.DataFrame] = []  # leading all-error batches lack the model's extra columns: wait for a good one
     for df in predict_batches(todo, model, backend, batch_size=batch_size, relax=relax):
-        df = transform(df) if transform else df
+        df = mark_duplicates(transform(df) if transform else df, seen, done)
+        done += len(df)
         if progress:
             progress(len(df))
         if sink.columns is None and not df["error"].eq("").any():

@@ -26,6 +26,7 @@ class AnalyticPotential(Potential):
     name = "analytic"
     package = "numpy"
     model_name = "bm"
+    atomic_numbers = frozenset(range(1, 95))
 
     def __init__(self, k0_gpa: dict[str, float], v0_ratio: float, bad: str | None = None) -> None:
         self.k0, self.v0_ratio, self.bad, self.calls = k0_gpa, v0_ratio, bad, 0

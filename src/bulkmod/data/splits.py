@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.model_selection import GroupKFold, KFold
 
 from bulkmod.data.records import Dataset
+from bulkmod.data.validate import material_groups
 from bulkmod.errors import BulkmodError
 from bulkmod.io import shared_data_dir
 
@@ -21,7 +22,20 @@ def kfold(ds: Dataset, k: int = 5) -> tuple[Dataset, Folds]:
     if k < 2 or k > len(ds):
         raise BulkmodError(f"--folds {k}: need 2 <= K <= {len(ds)} rows")
     splitter = KFold(n_splits=k, shuffle=True, random_state=MATBENCH_SEED)
-    return ds, list(splitter.split(np.arange(len(ds))))
+    return ds, keep_together(list(splitter.split(np.arange(len(ds)))), material_groups(ds))
+
+
+def keep_together(folds: Folds, groups: np.ndarray) -> Folds:
+    """Move every row into the test fold of the first row of its group: one material under several ids would
+    otherwise sit in train and test at once. A dataset without repeats keeps its folds exactly."""
+    fold_of = np.empty(len(groups), dtype=int)
+    for f, (_, test) in enumerate(folds):
+        fold_of[test] = f
+    moved = fold_of[groups]
+    if np.array_equal(moved, fold_of):
+        return folds
+    rows = np.arange(len(groups))
+    return [(rows[moved != f], rows[moved == f]) for f in range(len(folds))]
 
 
 def formula_grouped(ds: Dataset, k: int = 5) -> tuple[Dataset, Folds]:

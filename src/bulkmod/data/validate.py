@@ -20,10 +20,21 @@ MIN_DISTANCE_A = 0.5  # closer atoms are overlapping: a broken file, not a cryst
 ISOLATION_RADIUS_A = 12.0  # an atom with no neighbour this close is a molecule in a box, not a crystal
 SPARSE_VOLUME_A3 = 100.0  # only cells this sparse (volume per atom) can hold such an atom: check them alone
 DEFAULT_MAX_ATOMS = 500  # cap on sites per structure; raise it with BULKMOD_MAX_ATOMS
+NEIGHBOR_RADIUS_A = 6.0
+# mean neighbours per atom within NEIGHBOR_RADIUS_A; real crystals stay well below (benchmarks/results/
+# input_caps.json). Every model and potential builds neighbour lists, so a crystal squeezed far beyond any real
+# density (atoms just over MIN_DISTANCE_A apart) would make them grow without bound: it is refused here, first.
+DEFAULT_MAX_NEIGHBORS = 300
+MAX_Z = 103  # the element tables (Magpie) end at lawrencium
+TARGET_CONFLICT_LOG10 = 0.05  # two labels of one material further apart than this are reported as a conflict
 
 
 def max_atoms_cap() -> int:
     return int(os.environ.get("BULKMOD_MAX_ATOMS", DEFAULT_MAX_ATOMS))
+
+
+def max_neighbors_cap() -> int:
+    return int(os.environ.get("BULKMOD_MAX_NEIGHBORS", DEFAULT_MAX_NEIGHBORS))
 
 
 @dataclass
@@ -54,12 +65,41 @@ def structure_hash(structure: Structure, decimals: int = 4) -> str:
     return h.hexdigest()[:32]
 
 
+def material_key(structure: Structure | None, composition: Composition, spacegroup: int = 0) -> str:
+    """What makes two rows one material: the same structure, or (without one) formula and space group."""
+    if structure is not None:
+        return "s:" + structure_hash(structure)
+    return f"f:{composition.reduced_formula}:{int(spacegroup)}"
+
+
+def _duplicate_reason(row: RawRow, first: RawRow, key: str) -> str:
+    # only an identical structure is surely the same material; a formula may name polymorphs of one space group
+    if key.startswith("s:"):
+        reason = f"duplicate structure of {first.id} (kept in its CV fold)"
+    else:
+        reason = f"same formula and space group as {first.id}"
+    both = np.array([row.k_vrh, first.k_vrh])
+    if np.isfinite(both).all() and (both > 0).all() and abs(np.diff(np.log10(both))[0]) > TARGET_CONFLICT_LOG10:
+        reason += f"; conflicting targets: {row.k_vrh:.4g} vs {first.k_vrh:.4g} GPa"
+    return reason
+
+
+def material_groups(ds: Dataset) -> np.ndarray:
+    """One integer per row; rows holding the same structure share it, so no CV split can part them."""
+    if ds.structures is None:
+        return np.arange(len(ds))
+    first: dict[str, int] = {}
+    return np.array([first.setdefault(structure_hash(s), i) for i, s in enumerate(ds.structures)], dtype=int)
+
+
 def check_composition(comp: Composition) -> str | None:
     if comp is None or comp.num_atoms <= 0:
         return "empty composition"
     for el in comp.elements:
         if not isinstance(el, Element):
             return f"dummy or unknown species {el}"
+        if el.Z > MAX_Z:
+            return f"element {el.symbol} (Z = {el.Z}) is beyond the elements bulkmod has data for (Z <= {MAX_Z})"
     return None
 
 
@@ -85,10 +125,28 @@ def check_structure(structure: Structure, max_atoms: int | None = None) -> str |
         dmin = _min_distance(structure)
         if dmin < MIN_DISTANCE_A:
             return f"overlapping atoms ({dmin:.2f} A apart, minimum {MIN_DISTANCE_A} A)"
+    if (why := _too_dense(structure)) is not None:
+        return why
     if volume / len(structure) > SPARSE_VOLUME_A3:
         centers, _, _, _ = structure.get_neighbor_list(ISOLATION_RADIUS_A)
         if len(np.unique(centers)) < len(structure):
             return f"isolated atom: no neighbour within {ISOLATION_RADIUS_A} A (a molecule or atom in a box?)"
+    return None
+
+
+def _too_dense(structure: Structure) -> str | None:
+    """Refuse before any neighbour list of a model is built; a cell dense on average is refused unsearched."""
+    cap = max_neighbors_cap()
+    sphere = 4.0 / 3.0 * math.pi * NEIGHBOR_RADIUS_A**3
+    per_atom = sphere * len(structure) / structure.lattice.volume
+    if per_atom <= 4 * cap:
+        centers, _, _, _ = structure.get_neighbor_list(NEIGHBOR_RADIUS_A)
+        per_atom = len(centers) / len(structure)
+    if per_atom > cap:
+        return (
+            f"unphysically dense: {per_atom:.0f} neighbours per atom within {NEIGHBOR_RADIUS_A:g} A exceeds the cap "
+            f"of {cap} (wrong cell or units? raise it with BULKMOD_MAX_NEIGHBORS)"
+        )
     return None
 
 
@@ -112,7 +170,7 @@ def build_dataset(
     report = ValidationReport(n_read=len(rows))
     keep: list[RawRow] = []
     seen_ids: dict[str, int] = {}
-    seen_structs: dict[str, str] = {}
+    seen_material: dict[str, RawRow] = {}
     for i, row in enumerate(rows):
         reason = row.error
         if reason is None and row.structure is not None:
@@ -129,13 +187,12 @@ def build_dataset(
             report.problems.append(Problem(i, row.id, row.source, reason))
             continue
         seen_ids[row.id] = i
-        if row.structure is not None:
-            key = structure_hash(row.structure)
-            if key in seen_structs:
-                report.problems.append(
-                    Problem(i, row.id, row.source, f"duplicate structure of {seen_structs[key]}", rejected=False)
-                )
-            seen_structs[key] = row.id
+        key = material_key(row.structure, row.composition, row.spacegroup)
+        if key in seen_material:
+            why = _duplicate_reason(row, seen_material[key], key)
+            report.problems.append(Problem(i, row.id, row.source, why, rejected=False))
+        else:
+            seen_material[key] = row
         keep.append(row)
     has_struct = bool(keep) and all(r.structure is not None for r in keep)
     return Dataset(

@@ -7,12 +7,10 @@ the same quantities with separate Voronoi tessellations per featurizer, which is
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from pymatgen.core import Structure
 
-from bulkmod.data.validate import ISOLATION_RADIUS_A
+from bulkmod.data.validate import ISOLATION_RADIUS_A, NEIGHBOR_RADIUS_A, max_neighbors_cap
 from bulkmod.errors import BulkmodError
 from bulkmod.features.elements import (
     MAGPIE_PROPS,
@@ -22,10 +20,9 @@ from bulkmod.features.elements import (
     radius_table,
 )
 
-CUTOFF_A = 6.0
+CUTOFF_A = NEIGHBOR_RADIUS_A
 MAX_CUTOFF_A = ISOLATION_RADIUS_A
 SHELL_TOL = 0.25  # first shell: neighbours within (1 + tol) x the nearest distance of that site
-DEFAULT_MAX_NEIGHBORS = 300  # per atom within CUTOFF_A; dense metals have ~80. Raise with BULKMOD_MAX_NEIGHBORS
 AVOGADRO = 6.02214076e23
 
 STATS = ("mean", "std", "min", "max")
@@ -58,7 +55,7 @@ def _neighbors(structure: Structure) -> tuple[np.ndarray, np.ndarray, np.ndarray
         if r >= MAX_CUTOFF_A:
             raise BulkmodError(f"an atom has no neighbour within {MAX_CUTOFF_A} A: isolated atom or molecule in a box")
         r = min(r * 1.5, MAX_CUTOFF_A)
-    cap = int(os.environ.get("BULKMOD_MAX_NEIGHBORS", DEFAULT_MAX_NEIGHBORS))
+    cap = max_neighbors_cap()  # validation refused denser cells; this guards callers that skip it
     if len(centers) > cap * len(structure):
         raise BulkmodError(
             f"{len(centers) / len(structure):.0f} neighbours per atom within {r:.1f} A exceeds the cap of {cap} "

@@ -24,7 +24,8 @@ from bulkmod.errors import BulkmodError
 from bulkmod.physics.potentials import Potential
 
 # flag codes are stored in the feature cache: append only
-FLAGS = ("ok", "not-bracketed", "non-convex", "k0<=0", "fit-failed", "potential-error", "k-prime-fixed", "too-large")
+FLAGS = ("ok", "not-bracketed", "non-convex", "k0<=0", "fit-failed", "potential-error", "k-prime-fixed", "too-large",
+         "unsupported-element")  # fmt: skip
 USABLE = ("ok", "k-prime-fixed")  # a K₀ the zero-shot model reports
 EV_PER_A3_TO_GPA = 160.21766
 K_PRIME_RANGE = (0.0, 30.0)  # outside this the fit is a numerical artefact, not a material property
@@ -146,7 +147,8 @@ def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfi
     grid = 1.0 + np.linspace(-cfg.half_width, cfg.half_width, cfg.points)
     centre = np.ones(len(structures))
     last: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
-    active = [i for i, s in enumerate(structures) if len(s) <= MAX_SCAN_ATOMS]
+    unsupported = {i for i, s in enumerate(structures) if potential.unsupported(s)}
+    active = [i for i, s in enumerate(structures) if len(s) <= MAX_SCAN_ATOMS and i not in unsupported]
     for round_ in range(cfg.max_recentre + 1):
         if not active:
             break
@@ -163,9 +165,10 @@ def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfi
                 again.append(i)
         active = again
     return [
-        fit_birch_murnaghan(*last[i][:2], s.volume / len(s), last[i][2]) if i in last else EOSResult.failed("too-large")
+        fit_birch_murnaghan(*last[i][:2], s.volume / len(s), last[i][2]) if i in last
+        else EOSResult.failed("unsupported-element" if i in unsupported else "too-large")
         for i, s in enumerate(structures)
-    ]
+    ]  # fmt: skip
 
 
 def scan_eos(

@@ -53,6 +53,21 @@ class Potential(ABC):
         """Part of every cache key: new weights never reuse old numbers."""
         return f"{self.package}-{metadata.version(self.package)}-{self.model_name}"
 
+    @property
+    @abstractmethod
+    def atomic_numbers(self) -> frozenset[int]:
+        """The elements the potential was trained on; any other element breaks its embedding tables."""
+
+    def unsupported(self, structure: Structure) -> str | None:
+        """Why the potential cannot take ``structure`` (an element it has no parameters for), or None."""
+        missing = sorted({el.symbol for el in structure.composition.elements if el.Z not in self.atomic_numbers})
+        return f"{self.name} has no parameters for {', '.join(missing)}" if missing else None
+
+    def check(self, structures: list[Structure]) -> None:
+        for s in structures:
+            if (why := self.unsupported(s)) is not None:
+                raise BulkmodError(why)
+
     @abstractmethod
     def energies(self, structures: list[Structure]) -> np.ndarray: ...
 
@@ -76,7 +91,12 @@ class CHGNetPotential(Potential):
         with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its parameter count on load
             self.model = CHGNet.load(model_name=self.model_name, verbose=False)
 
+    @property
+    def atomic_numbers(self) -> frozenset[int]:
+        return frozenset(range(1, 95))  # CHGNet's composition model and atom embedding cover H to Pu
+
     def _graphs(self, structures: list[Structure]) -> list:
+        self.check(structures)
         try:
             return [self.model.graph_converter(s) for s in structures]
         except (ValueError, RuntimeError) as exc:  # e.g. an atom with no neighbour inside the 5 Å cutoff
@@ -115,9 +135,14 @@ class SevenNetPotential(Potential):
 
         self._calc = SevenNetCalculator(self.model_name, device="cpu")
 
+    @property
+    def atomic_numbers(self) -> frozenset[int]:
+        return frozenset(int(z) for z in self._calc.type_map)
+
     def energies(self, structures: list[Structure]) -> np.ndarray:
         from pymatgen.io.ase import AseAtomsAdaptor
 
+        self.check(structures)
         out = np.empty(len(structures))
         for i, s in enumerate(structures):
             atoms = AseAtomsAdaptor.get_atoms(s)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkmod.data import load_dataset
+from bulkmod.data.records import ValidationReport
 from bulkmod.evaluation.metrics import HEADLINE
 from bulkmod.evaluation.results import command_line
 from bulkmod.models import build_model
@@ -21,8 +22,11 @@ def train_and_save(
     model_config: dict[str, Any] | None = None,
     cv_folds: int = 0,
     cv_out: Path | None = None,
-) -> Path:
-    """Fit on every row of ``dataset``; with ``cv_folds`` the manifest also carries K-fold CV metrics."""
+) -> tuple[Path, ValidationReport]:
+    """Fit on every row of ``dataset``; with ``cv_folds`` the manifest also carries K-fold CV metrics.
+
+    Returns the model directory and the dataset's validation report (what was rejected or flagged, and why).
+    """
     metrics: dict[str, Any] = {}
     if cv_folds:
         from bulkmod.evaluation.benchmark import run_benchmark
@@ -36,4 +40,4 @@ def train_and_save(
     est.domain = DescriptorDomain.fit(ds)
     est.save(out, metrics=metrics)
     write_model_card(out, command=command_line())
-    return out
+    return out, ds.report
