@@ -104,3 +104,23 @@ def test_predict_corrected_to_experiment_raises_k_and_widens_interval(tmp_path):
     a, b = pd.read_csv(plain).iloc[0], pd.read_csv(corrected).iloc[0]
     assert b.k_vrh_gpa > a.k_vrh_gpa  # PBE-trained predictions of ionic oxides sit low against experiment
     assert b.k_vrh_high_gpa / b.k_vrh_low_gpa > a.k_vrh_high_gpa / a.k_vrh_low_gpa
+
+
+def test_table_shows_file_names_as_written(capsys):
+    from bulkmod.cli import _print_table
+
+    _print_table("t", ["source"], [["[bold red]x.cif"], ["\x1b[2Jwipe.cif"]])
+    shown = capsys.readouterr().out
+    assert "[bold red]x.cif" in shown and "\\x1b[2Jwipe.cif" in shown and "\x1b" not in shown
+
+
+def test_train_prints_what_validation_rejected(tmp_path, capsys):
+    csv = tmp_path / "rows.csv"
+    shutil.copy(EXAMPLES / "Si.cif", tmp_path / "Si.cif")
+    rows = ["id,structure_file,k_vrh", "si,Si.cif,98", "si2,Si.cif,300", "bad,missing.cif,10", "neg,Si.cif,-1"]
+    csv.write_text("\n".join(rows) + "\n")
+    assert main(["train", "--model", "mean", "--dataset", str(csv), "--out", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    assert "rows.csv: 4 rows read, 2 kept, 2 rejected" in out
+    assert "row 1 (si2): flagged: duplicate structure of si (kept in its CV fold); conflicting targets" in out
+    assert "missing.cif: no such file" in out and "non-positive modulus" in out

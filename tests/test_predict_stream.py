@@ -13,12 +13,13 @@ import pandas as pd
 import pytest
 
 from bulkmod.cli import main
-from bulkmod.data.stream import file_item
+from bulkmod.data.files import read_structure
+from bulkmod.data.stream import file_item, iter_items
 from bulkmod.data.synthetic import EXAMPLES, write_jsonl
 from bulkmod.models.descriptor import MeanModel
 from bulkmod.models.pretrained import DEFAULT_MODEL, PRETRAINED_DIR
 from bulkmod.parallel import Backend
-from bulkmod.predict import OUTPUT_COLUMNS, predict_stream
+from bulkmod.predict import OUTPUT_COLUMNS, predict_files, predict_stream
 
 needs_default = pytest.mark.skipif(not (PRETRAINED_DIR / DEFAULT_MODEL).exists(), reason="default model not built")
 ENV = os.environ | {"OMP_NUM_THREADS": "1"}
@@ -110,3 +111,41 @@ def test_extra_model_columns_survive_a_first_batch_of_only_bad_rows(tmp_path):
     assert list(df.columns) == [*OUTPUT_COLUMNS, "note"] and sink.rows == len(df) == 5
     assert list(df["note"]) == ["", "", "", "from the mean", "from the mean"]
     assert list(df["in_domain"][3:]) == ["yes", "no: unseen element"] and all(df["error"][:3])
+
+
+class _FailsOnSodium(MeanModel):
+    """A model with a bug no validation foresees: it raises on any batch holding sodium."""
+
+    def predict(self, ds):
+        if any("Na" in {e.symbol for e in c.elements} for c in ds.compositions):
+            raise IndexError("index 104 is out of bounds")
+        return super().predict(ds)
+
+
+def test_one_crystal_that_breaks_the_model_costs_only_its_row(tmp_path):
+    files = [EXAMPLES / n for n in ("Si.cif", "NaCl.cif", "MgO.cif")]
+    df = predict_files(files, _FailsOnSodium(value=2.0))
+    assert list(np.isfinite(df["k_vrh_gpa"])) == [True, False, True]
+    assert df["k_vrh_gpa"][0] == pytest.approx(100.0)
+    assert df["error"][1] == "could not be predicted (IndexError: index 104 is out of bounds)"
+
+
+def test_repeated_inputs_are_predicted_once_also_across_batches_and_a_resume(tmp_path):
+    lines = tmp_path / "rows.jsonl"
+    doc = read_structure(EXAMPLES / "Si.cif").as_dict()
+    lines.write_text("\n".join(json.dumps({"id": i, "structure": doc}) for i in ["a", "b", "a", "c", "b"]) + "\n")
+    items = list(iter_items([str(lines)]))
+    out = tmp_path / "k.csv"
+    with Backend("local") as backend:
+        predict_stream(items[:3], MeanModel(value=2.0), out, backend, fingerprint={"n": 1}, batch_size=2)
+        state = json.loads(out.with_name("k.progress.json").read_text())
+        state["complete"] = False  # as if killed after three rows
+        out.with_name("k.progress.json").write_text(json.dumps(state))
+        predict_stream(items, MeanModel(value=2.0), out, backend, fingerprint={"n": 1}, batch_size=2, resume=True)
+    df = pd.read_csv(out, keep_default_na=False)
+    assert list(df["source"]) == ["a", "b", "a", "c", "b"]
+    assert list(df["error"]) == ["", "", "duplicate input: a is also row 1; predicted there only", "",
+                                 "duplicate input: b is also row 2; predicted there only"]  # fmt: skip
+    assert list(np.isfinite(pd.to_numeric(df["k_vrh_gpa"], errors="coerce"))) == [True, True, False, True, False]
+    files = predict_files([EXAMPLES / "Si.cif", EXAMPLES / "Si.cif"], MeanModel(value=2.0))
+    assert files["error"][1].startswith("duplicate input")

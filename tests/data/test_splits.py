@@ -42,3 +42,24 @@ def test_bad_split_name_and_fold_count(mp_small):
         make_split("random", mp_small)
     with pytest.raises(BulkmodError, match="folds"):
         make_split("kfold", mp_small, 1)
+
+
+def test_kfold_keeps_one_structure_under_several_ids_in_one_fold(mp_small):
+    from bulkmod.data.splits import concat
+
+    repeats = mp_small.subset([0, 0, 1, 2, 2, 2])
+    ds = concat([mp_small, repeats], name="with-repeats")
+    ds.report = mp_small.report
+    _, folds = make_split("kfold", ds, 5)
+    n = len(mp_small)
+    fold_of = np.empty(len(ds), int)
+    for f, (train, test) in enumerate(folds):
+        fold_of[test] = f
+        assert not set(train) & set(test)
+    assert fold_of[n] == fold_of[n + 1] == fold_of[0] and fold_of[n + 2] == fold_of[1]
+    assert len(set(fold_of[[2, n + 3, n + 4, n + 5]])) == 1
+    raw = np.empty(len(ds), int)
+    for f, (_, test) in enumerate(KFold(5, shuffle=True, random_state=18012019).split(np.arange(len(ds)))):
+        raw[test] = f
+    others = np.setdiff1d(np.arange(len(ds)), [0, 1, 2, *range(n, n + 6)])
+    assert np.array_equal(fold_of[others], raw[others])  # rows without a repeat keep matbench's folds

@@ -52,3 +52,41 @@ def test_missing_and_empty_inputs_are_rows_with_errors(tmp_path):
     assert [e for _, e in got] == ["no such file", "empty file"]
     with pytest.raises(BulkmodError, match="no input"):
         list(iter_items([]))
+
+
+def test_a_truncated_frame_costs_only_itself(tmp_path):
+    """Reading resynchronises on the next frame header instead of swallowing every frame after the cut."""
+    crystals = list(perturbed_structures(30, seed=3))
+    texts = []
+    for i, (_, s) in enumerate(crystals):
+        one = tmp_path / "one.extxyz"
+        s.to_ase_atoms().write(one, format="extxyz")
+        lines = one.read_text().rstrip("\n").split("\n")
+        texts.append("\n".join(lines[:-1] if i == 7 else lines))  # frame 7 loses its last atom line
+    texts.insert(20, "this is not a frame\nnor this")
+    path = tmp_path / "many.extxyz"
+    path.write_text("\n".join(texts) + "\n")
+    got = _read_all(iter_items([str(path)]))
+    assert len(got) == 31
+    bad = [i for i, (_, err) in enumerate(got) if err]
+    assert bad == [7, 20], got
+    assert "could not parse structure" in got[7][1]
+
+
+def test_empty_folders_oversized_lines_and_deep_json_get_rows(tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    rows = tmp_path / "rows.jsonl"
+    _, s = next(perturbed_structures(1))
+    rows.write_text("\n".join([
+        json.dumps({"id": "ok", "structure": s.as_dict()}),
+        json.dumps({"id": "long", "pad": "x" * 600_000}),
+        "[" * 50_000 + "]" * 50_000,
+        json.dumps({"id": "after", "structure": s.as_dict()}),
+    ]) + "\n")  # fmt: skip
+    monkeypatch.setenv("BULKMOD_MAX_FILE_MB", "0.5")
+    got = _read_all(iter_items([str(tmp_path / "empty"), str(rows)]))
+    assert [src for src, _ in got] == [str(tmp_path / "empty"), "ok", f"{rows}:2", f"{rows}:3", "after"]
+    assert got[0][1].startswith("folder holds no structure or JSON-lines file")
+    assert got[2][1].startswith("line of 0.6 MB exceeds the 0.5 MB cap")
+    assert got[3][1].startswith("JSON nested too deeply")
+    assert not got[1][1] and not got[4][1]

@@ -1,6 +1,6 @@
 import math
 
-from pymatgen.core import DummySpecies, Lattice, Structure
+from pymatgen.core import Composition, DummySpecies, Lattice, Structure
 
 from bulkmod.data.validate import RawRow, build_dataset, structure_hash
 
@@ -56,3 +56,34 @@ def test_structure_hash_ignores_site_order():
     t = Structure(s.lattice, ["Cl", "Na"], [[0.5, 0.5, 0.5], [0, 0, 0]])
     assert structure_hash(s) == structure_hash(t)
     assert structure_hash(s) != structure_hash(_nacl(5.7))
+
+
+def test_elements_past_the_tables_and_unphysical_density_are_refused(monkeypatch):
+    og = Structure(Lattice.cubic(5.0), ["Og", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    squeezed = _nacl(1.02)  # 0.88 A apart: past the 0.5 A overlap limit, 170x denser
+    ds = build_dataset("t", [RawRow("og", "t", structure=og, k_vrh=50), RawRow("sq", "t", structure=squeezed, k_vrh=50),
+                             RawRow("ok", "t", structure=_nacl(), k_vrh=25)])  # fmt: skip
+    reasons = [p.reason for p in ds.report.rejected]
+    assert ds.ids == ["ok"]
+    assert reasons[0] == "element Og (Z = 118) is beyond the elements bulkmod has data for (Z <= 103)"
+    assert reasons[1].startswith("unphysically dense:") and "BULKMOD_MAX_NEIGHBORS" in reasons[1]
+    monkeypatch.setenv("BULKMOD_MAX_NEIGHBORS", "100000")
+    assert build_dataset("t", [RawRow("sq", "t", structure=squeezed, k_vrh=50)]).ids == ["sq"]
+
+
+def test_repeated_materials_and_conflicting_targets_are_reported():
+    rows = [
+        RawRow("a", "t", structure=_nacl(), k_vrh=100),
+        RawRow("b", "t", structure=_nacl(), k_vrh=300),
+        RawRow("c", "t", structure=_nacl(), k_vrh=101),
+        RawRow("f1", "t", composition=Composition("NaCl"), k_vrh=25, spacegroup=225),
+        RawRow("f2", "t", composition=Composition("Na2Cl2"), k_vrh=75, spacegroup=225),
+        RawRow("f3", "t", composition=Composition("NaCl"), k_vrh=75, spacegroup=221),  # another space group
+    ]
+    ds = build_dataset("t", rows)
+    assert len(ds) == 6 and not ds.report.rejected
+    flags = {p.id: p.reason for p in ds.report.flagged}
+    assert flags["b"] == "duplicate structure of a (kept in its CV fold); conflicting targets: 300 vs 100 GPa"
+    assert flags["c"] == "duplicate structure of a (kept in its CV fold)"  # 100 vs 101: within label noise
+    assert flags["f2"] == "same formula and space group as f1; conflicting targets: 75 vs 25 GPa"
+    assert set(flags) == {"b", "c", "f2"}

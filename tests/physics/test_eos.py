@@ -26,7 +26,7 @@ class AnalyticPotential(Potential):
     name = "analytic"
     package = "numpy"
     model_name = "bm"
-    atomic_numbers = frozenset(range(1, 95))
+    atomic_numbers = frozenset(range(1, 95))  # as CHGNet: H to Pu
 
     def __init__(self, k0_gpa: dict[str, float], v0_ratio: float, bad: str | None = None) -> None:
         self.k0, self.v0_ratio, self.bad, self.calls = k0_gpa, v0_ratio, bad, 0
@@ -99,3 +99,22 @@ def test_large_cells_are_flagged_not_scanned_and_batches_are_capped_by_atoms():
 def test_scan_config_is_validated():
     with pytest.raises(BulkmodError, match="points"):
         ScanConfig(points=3)
+
+
+def test_elements_the_potential_lacks_are_flagged_before_it_runs():
+    """CHGNet's tables end at Pu: an americium crystal used to crash its batch with a tensor-shape error."""
+    crystals = [_cubic("Cu", 3.0), _cubic("Am", 3.5)]
+    pot = AnalyticPotential({"Cu": 140.0, "Am": 30.0}, v0_ratio=1.0)
+    res = scan_chunk(crystals, pot, ScanConfig())
+    assert [r.flag for r in res] == ["ok", "unsupported-element"] and np.isnan(res[1].k0_gpa)
+    assert pot.unsupported(crystals[1]) == "analytic has no parameters for Am"
+    with pytest.raises(BulkmodError, match="no parameters for Am"):
+        pot.check(crystals)
+
+
+def test_chgnet_refuses_americium_in_words():
+    from bulkmod.physics.potentials import get_potential
+
+    chgnet = get_potential("chgnet")
+    with pytest.raises(BulkmodError, match="chgnet has no parameters for Am"):
+        chgnet.energies([_cubic("Am", 3.5)])

@@ -44,7 +44,7 @@ def max_file_bytes() -> int:
 
 def too_large(n_bytes: int) -> str:
     cap = max_file_bytes() / 1e6
-    return f"{n_bytes / 1e6:.1f} MB exceeds the {cap:g} MB cap per structure (raise BULKMOD_MAX_FILE_MB)"
+    return f"{n_bytes / 1e6:.3g} MB exceeds the {cap:g} MB cap per structure (raise BULKMOD_MAX_FILE_MB)"
 
 
 def structure_format(path: Path) -> str | None:
@@ -192,10 +192,10 @@ def _lattice(lat: Any) -> Lattice:
         angles = [_number(lat.get(k, 90), f"lattice {k}") for k in ("alpha", "beta", "gamma")]
         return cell_from_parameters([a, b, c], angles)
     if isinstance(lat, dict):
-        if lat.get("pbc") is not None and not (isinstance(lat["pbc"], list) and all(p is True for p in lat["pbc"])):
+        if lat.get("pbc") is not None and not (isinstance(lat["pbc"], (list, tuple)) and all(p is True for p in lat["pbc"])):
             raise BulkmodError("lattice is not periodic in all three directions (pbc): a crystal needs a 3-D cell")
         lat = lat.get("matrix")
-    rows = lat if isinstance(lat, list) and len(lat) == 3 else None
+    rows = lat if isinstance(lat, (list, tuple)) and len(lat) == 3 else None
     if rows is None:
         raise BulkmodError("no lattice: need 'lattice': {'matrix': [[..], [..], [..]]} or a, b, c, alpha, beta, gamma")
     return Lattice([_vector(r, "lattice vector", 3) for r in rows])
@@ -222,7 +222,7 @@ def _number(v: Any, what: str) -> float:
 
 
 def _vector(v: Any, what: str, n: int) -> list[float]:
-    if not isinstance(v, list) or len(v) != n:
+    if not isinstance(v, (list, tuple)) or len(v) != n:
         raise BulkmodError(f"{what} must be a list of {n} numbers")
     return [_number(x, what) for x in v]
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-from pymatgen.core import Composition, Structure
+from pymatgen.core import Composition
 
 from bulkmod.data.download import fetch
-from bulkmod.data.files import read_structure
+from bulkmod.data.files import read_structure, safe_structure
 from bulkmod.data.records import Dataset
 from bulkmod.data.validate import RawRow, build_dataset
 from bulkmod.errors import BulkmodError
@@ -51,7 +51,7 @@ def load_mp_binary_2025() -> Dataset:
         RawRow(
             id=r["mp_id"],
             source=path.name,
-            structure=Structure.from_dict(r["structure"]),
+            structure=safe_structure(r["structure"]),
             k_vrh=float(r["bulk_modulus_vrh"]),
             g_vrh=float(r["shear_modulus_vrh"]),
         )
@@ -131,7 +131,7 @@ def read_matbench_split_json(path: Path, name: str = "matbench-log-kvrh") -> Dat
     for idx, rec in zip(index, data, strict=True):
         mbid = idx if isinstance(idx, str) else f"mb-log-kvrh-{int(idx) + 1:05d}"
         try:
-            structure, err = Structure.from_dict(rec[s_col]), None
+            structure, err = safe_structure(rec[s_col]), None
         except Exception as exc:
             structure, err = None, f"unparseable structure ({exc})"
         rows.append(RawRow(id=mbid, source=path.name, structure=structure, k_vrh=10 ** float(rec[y_col]), error=err))
