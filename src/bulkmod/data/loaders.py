@@ -304,6 +304,13 @@ def load_cgcnn_dir(path: str | Path, *, name: str | None = None) -> Dataset:
     return build_dataset(name or path.name, rows)
 
 
+def load_mp_kvrh_all() -> Dataset:
+    """The join of every labelled source (imported here: the join module imports this one)."""
+    from bulkmod.data.mp_all import load_mp_kvrh_all as load
+
+    return load()
+
+
 DATASETS: dict[str, Callable[[], Dataset]] = {
     "mp-binary-2025": load_mp_binary_2025,
     "elastic-2015": load_elastic_2015,
@@ -311,6 +318,7 @@ DATASETS: dict[str, Callable[[], Dataset]] = {
     "matbench-log-kvrh-comp": load_matbench_comp,
     "matbench-log-kvrh": load_matbench_structures,
     "expt-jarvis": load_expt_jarvis,
+    "mp-kvrh-all": load_mp_kvrh_all,
 }
 
 
