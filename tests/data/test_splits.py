@@ -30,6 +30,17 @@ def test_formula_grouped_keeps_polymorphs_together(mp_binary):
     assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(len(mp_binary)))
 
 
+def test_chemsys_grouped_keeps_every_stoichiometry_of_a_system_together(mp_small):
+    _, folds = make_split("chemsys-grouped", mp_small, 5)
+    systems = np.array(mp_small.chemical_systems)
+    assert len(set(systems)) < len(set(mp_small.reduced_formulas))  # coarser than formula groups here
+    for tr, te in folds:
+        assert not set(systems[tr]) & set(systems[te])
+    assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(len(mp_small)))
+    _, again = make_split("chemsys-grouped", mp_small, 5)
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(folds, again, strict=True))  # seeded
+
+
 def test_ood_elastic2015_tests_only_unseen_ids(mp_binary):
     ds, [(tr, te)] = make_split("ood-elastic2015", mp_binary)
     train_ids = {ds.ids[i] for i in tr}

@@ -94,6 +94,14 @@ def structure_from_dict(row: Any, name: str) -> Structure:
     return _guarded(name, lambda: safe_structure(inner))
 
 
+def structure_from_text(text: str, fmt: str, name: str) -> Structure:
+    """A CIF or POSCAR held in a string (a dataset column), read with the same checks as a file."""
+    parsers = {"cif": _parse_cif, "poscar": _parse_poscar}
+    if fmt not in parsers:
+        raise BulkmodError(f"{name}: no text reader for {fmt!r} (use {', '.join(parsers)})")
+    return _guarded(name, lambda: parsers[fmt](text))
+
+
 def _guarded(name: str, parse: Callable[[], Structure]) -> Structure:
     """Run a parser; any failure becomes one ``BulkmodError`` line naming the input and the reason."""
     try:
@@ -192,7 +200,8 @@ def _lattice(lat: Any) -> Lattice:
         angles = [_number(lat.get(k, 90), f"lattice {k}") for k in ("alpha", "beta", "gamma")]
         return cell_from_parameters([a, b, c], angles)
     if isinstance(lat, dict):
-        if lat.get("pbc") is not None and not (isinstance(lat["pbc"], (list, tuple)) and all(p is True for p in lat["pbc"])):
+        pbc = lat.get("pbc")
+        if pbc is not None and not (isinstance(pbc, (list, tuple)) and all(p is True for p in pbc)):
             raise BulkmodError("lattice is not periodic in all three directions (pbc): a crystal needs a 3-D cell")
         lat = lat.get("matrix")
     rows = lat if isinstance(lat, (list, tuple)) and len(lat) == 3 else None

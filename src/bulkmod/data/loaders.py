@@ -14,12 +14,13 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pymatgen.core import Composition
 
 from bulkmod.data.download import fetch
-from bulkmod.data.files import read_structure, safe_structure
-from bulkmod.data.records import Dataset
+from bulkmod.data.files import read_structure, safe_structure, structure_from_text
+from bulkmod.data.records import Dataset, Problem
 from bulkmod.data.validate import RawRow, build_dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_file, shared_data_dir
@@ -33,6 +34,12 @@ STRUCTURE_COLUMNS = ("structure_file", "file", "path", "cif", "structure", "posc
 FORMULA_COLUMNS = ("formula", "composition", "pretty_formula")
 ID_COLUMNS = ("id", "material_id", "mp_id", "jid", "mbid")
 
+# the labelled source files, relative to shared_data_dir() (the mp-kvrh-all join hashes them for its cache key)
+MP_BINARY_2025_FILE = "mp_elasticity_2025/mp-binary-pbe-elasticity-2025.1.json.gz"
+ELASTIC_2015_FILE = "elastic_tensor_2015/elastic_tensor.csv"
+MP_EXTRA_TENSORS_FILE = "mp_elastic_tensors_extra/mp_val_clean.json"
+MATBENCH_KVRH_COMP_FILE = "matbench/matbench_log_kvrh_composition_targets.json.bz2"
+
 
 def _parse_composition(text: str) -> tuple[Composition | None, str | None]:
     try:
@@ -44,7 +51,7 @@ def _parse_composition(text: str) -> tuple[Composition | None, str | None]:
 
 
 def load_mp_binary_2025() -> Dataset:
-    path = shared_data_dir() / "mp_elasticity_2025" / "mp-binary-pbe-elasticity-2025.1.json.gz"
+    path = shared_data_dir() / MP_BINARY_2025_FILE
     with gzip.open(path) as fh:
         raw = json.load(fh)
     rows = [
@@ -61,9 +68,8 @@ def load_mp_binary_2025() -> Dataset:
 
 
 def load_elastic_2015() -> Dataset:
-    from pymatgen.io.vasp import Poscar
 
-    path = shared_data_dir() / "elastic_tensor_2015" / "elastic_tensor.csv"
+    path = shared_data_dir() / ELASTIC_2015_FILE
     df = pd.read_csv(path, comment="#", keep_default_na=False)
     rows = []
     for r in df.itertuples():
@@ -71,7 +77,7 @@ def load_elastic_2015() -> Dataset:
             RawRow(
                 id=r.material_id,
                 source=path.name,
-                structure=Poscar.from_str(r.poscar).structure,
+                structure=structure_from_text(r.poscar, "poscar", f"{path.name}: {r.material_id}"),
                 k_vrh=float(r.K_VRH),
                 g_vrh=float(r.G_VRH),
                 spacegroup=int(r.space_group),
@@ -80,8 +86,65 @@ def load_elastic_2015() -> Dataset:
     return build_dataset("elastic-2015", rows)
 
 
+def tensor_k_vrh(voigt: object) -> tuple[float, str | None, str | None]:
+    """(K_VRH in GPa, error, warning) from a 6x6 Voigt elastic tensor in GPa, via pymatgen.
+
+    A tensor that cannot be inverted (K_Reuss needs the compliance) or gives K_VRH <= 0 is broken: an error.
+    One that is not positive definite describes a mechanically unstable (or coarsely rounded) cell: its
+    K_VRH is still the published value, so it is kept with a warning.
+    """
+    from pymatgen.analysis.elasticity import ElasticTensor
+
+    try:
+        c = np.array(voigt, dtype=float)
+    except (TypeError, ValueError):
+        return math.nan, "broken elastic tensor: not a numeric 6x6 matrix", None
+    if c.shape != (6, 6) or not np.all(np.isfinite(c)):
+        return math.nan, f"broken elastic tensor: shape {c.shape} or non-finite entries, need a finite 6x6", None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            k = float(ElasticTensor.from_voigt(c).k_vrh)
+    except np.linalg.LinAlgError:
+        return math.nan, "broken elastic tensor: singular, so the compliance and K_Reuss are undefined", None
+    if not np.isfinite(k) or k <= 0:
+        return k, f"broken elastic tensor: K_VRH {k:.4g} GPa from the tensor is not positive", None
+    lowest = float(np.linalg.eigvalsh((c + c.T) / 2).min())
+    warning = None if lowest > 0 else f"elastic tensor not positive definite (lowest eigenvalue {lowest:.3g} GPa)"
+    return k, None, warning
+
+
+def load_mp_extra_tensors() -> Dataset:
+    """``mp_elastic_tensors_extra``: MP crystals with CIF structures and 6x6 tensors but no K_VRH column.
+
+    K_VRH comes from the tensor (``tensor_k_vrh``; G_VRH is left NaN, nothing uses it); broken tensors are
+    rejected and unstable ones flagged, so none disappears from the report.
+    """
+    path = shared_data_dir() / MP_EXTRA_TENSORS_FILE
+    with open(path) as fh:
+        df = pd.DataFrame(json.load(fh))
+    missing = {"material_id", "cif", "elasticity.elastic_tensor"} - set(df.columns)
+    if missing:
+        raise BulkmodError(f"{path}: missing column(s) {', '.join(sorted(missing))} of the mp_val_clean layout")
+    rows, warned = [], []
+    for i, r in enumerate(df.to_dict("records")):
+        k, err, warning = tensor_k_vrh(r["elasticity.elastic_tensor"])
+        structure = None
+        try:
+            structure = structure_from_text(r["cif"], "cif", f"{path.name}: {r['material_id']}")
+        except BulkmodError as exc:
+            err = err or str(exc)
+        rows.append(RawRow(id=r["material_id"], source=path.name, structure=structure, k_vrh=k, error=err))
+        if warning:
+            warned.append(Problem(i, r["material_id"], path.name, warning, rejected=False))
+    ds = build_dataset("mp-elastic-extra", rows)
+    rejected = {p.row for p in ds.report.rejected}
+    ds.report.problems += [p for p in warned if p.row not in rejected]
+    return ds
+
+
 def load_matbench_comp() -> Dataset:
-    path = shared_data_dir() / "matbench" / "matbench_log_kvrh_composition_targets.json.bz2"
+    path = shared_data_dir() / MATBENCH_KVRH_COMP_FILE
     with bz2.open(path) as fh:
         df = pd.DataFrame(json.load(fh))
     df.index = df.index.astype(int)
@@ -132,7 +195,7 @@ def read_matbench_split_json(path: Path, name: str = "matbench-log-kvrh") -> Dat
         mbid = idx if isinstance(idx, str) else f"mb-log-kvrh-{int(idx) + 1:05d}"
         try:
             structure, err = safe_structure(rec[s_col]), None
-        except Exception as exc:
+        except BulkmodError as exc:
             structure, err = None, f"unparseable structure ({exc})"
         rows.append(RawRow(id=mbid, source=path.name, structure=structure, k_vrh=10 ** float(rec[y_col]), error=err))
     return build_dataset(name, rows)
@@ -231,12 +294,21 @@ def load_cgcnn_dir(path: str | Path, *, name: str | None = None) -> Dataset:
     return build_dataset(name or path.name, rows)
 
 
+def load_mp_kvrh_all() -> Dataset:
+    """The join of every labelled source (imported here: the join module imports this one)."""
+    from bulkmod.data.mp_all import load_mp_kvrh_all as load
+
+    return load()
+
+
 DATASETS: dict[str, Callable[[], Dataset]] = {
     "mp-binary-2025": load_mp_binary_2025,
     "elastic-2015": load_elastic_2015,
+    "mp-elastic-extra": load_mp_extra_tensors,
     "matbench-log-kvrh-comp": load_matbench_comp,
     "matbench-log-kvrh": load_matbench_structures,
     "expt-jarvis": load_expt_jarvis,
+    "mp-kvrh-all": load_mp_kvrh_all,
 }
 
 

@@ -40,11 +40,23 @@ def keep_together(folds: Folds, groups: np.ndarray) -> Folds:
 
 def formula_grouped(ds: Dataset, k: int = 5) -> tuple[Dataset, Folds]:
     """No reduced formula appears in both train and test (polymorphs stay together)."""
-    groups = ds.reduced_formulas
+    return ds, _group_folds(ds, k, ds.reduced_formulas, "formula-grouped", "formulas")
+
+
+def chemsys_grouped(ds: Dataset, k: int = 5) -> tuple[Dataset, Folds]:
+    """No chemical system (the sorted element set, e.g. Mg-O) appears in both train and test.
+
+    Harder than formula-grouped: MgO2 goes with MgO, so a test material has no other stoichiometry of its own
+    elements in training. Other systems sharing elements (Mg-O-Si beside Mg-O) can still be on both sides.
+    """
+    return ds, _group_folds(ds, k, ds.chemical_systems, "chemsys-grouped", "chemical systems")
+
+
+def _group_folds(ds: Dataset, k: int, groups: list[str], split: str, what: str) -> Folds:
     if len(set(groups)) < k:
-        raise BulkmodError(f"formula-grouped split: only {len(set(groups))} distinct formulas for {k} folds")
+        raise BulkmodError(f"{split} split: only {len(set(groups))} distinct {what} for {k} folds")
     splitter = GroupKFold(n_splits=k, shuffle=True, random_state=MATBENCH_SEED)
-    return ds, list(splitter.split(np.arange(len(ds)), groups=groups))
+    return list(splitter.split(np.arange(len(ds)), groups=groups))
 
 
 def matbench_official(ds: Dataset, k: int = 5) -> tuple[Dataset, Folds]:
@@ -101,6 +113,7 @@ SPLITS: dict[str, Callable[[Dataset, int], tuple[Dataset, Folds]]] = {
     "kfold": kfold,
     "matbench-official": matbench_official,
     "formula-grouped": formula_grouped,
+    "chemsys-grouped": chemsys_grouped,
     "ood-elastic2015": ood_elastic2015,
 }
 

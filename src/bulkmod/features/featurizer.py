@@ -136,11 +136,8 @@ def _structure_block(ds: Dataset, cfg: FeatureConfig, groups: list[str]) -> tupl
 
 def featurize(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, str]]:
     """(n, n_features) matrix in ``cfg.names()`` order, and per-row errors (rows left NaN)."""
-    if cfg.needs_structure and not ds.has_structures:
-        raise BulkmodError(
-            f"{ds.name}: feature groups {[g for g in cfg.groups if g not in COMPOSITION_NAMES]} need structures; "
-            "this dataset has compositions only"
-        )
+    if cfg.needs_structure:
+        ds.require_structures(f"feature groups {[g for g in cfg.groups if g not in COMPOSITION_NAMES]} need structures")
     frac = fraction_matrix(ds.compositions)
     blocks: dict[str, np.ndarray] = {}
     errors: dict[int, str] = {}

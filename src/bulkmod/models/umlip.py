@@ -43,8 +43,7 @@ class UMLIPEOSModel(Estimator):
         return {"potential": self.potential, "scan": self.scan.as_dict(), "seed": self.seed}
 
     def _raw(self, ds: Dataset) -> tuple[np.ndarray, list]:
-        if not ds.has_structures:
-            raise BulkmodError(f"{ds.name}: umlip-eos needs crystal structures, not compositions")
+        ds.require_structures("umlip-eos needs crystal structures")
         results = eos_results(ds.structures, self.potential, self.scan)
         k = np.array([np.log10(r.k0_gpa) if r.usable else np.nan for r in results])
         return k, results

@@ -140,8 +140,7 @@ class GraphModel(Estimator):
         return [i for i, n in enumerate(self.features.names()) if n not in CELL_DEPENDENT]
 
     def _data(self, ds: Dataset) -> tuple[list[Data | None], dict[int, str]]:
-        if not ds.has_structures:
-            raise BulkmodError(f"{ds.name}: graph models need crystal structures; this dataset has compositions only")
+        ds.require_structures("graph models need crystal structures")
         graphs, errors = build_graphs(ds.structures, self.graph)
         data = [None if g is None else to_data(g, self.graph) for g in graphs]
         if self.features is not None:
