@@ -124,3 +124,17 @@ def test_train_prints_what_validation_rejected(tmp_path, capsys):
     assert "rows.csv: 4 rows read, 2 kept, 2 rejected" in out
     assert "row 1 (si2): flagged: duplicate structure of si (kept in its CV fold); conflicting targets" in out
     assert "missing.cif: no such file" in out and "non-positive modulus" in out
+
+
+def test_predict_refuses_unknown_output_formats_and_silent_overwrites(tmp_path, capsys):
+    si = str(EXAMPLES / "Si.cif")
+    assert main(["predict", si, "--model", "fast", "--out", str(tmp_path / "k.xlsx")]) == 2
+    assert "writes .csv (streamed, resumable) or .json" in capsys.readouterr().err
+    assert not (tmp_path / "k.xlsx").exists()
+    out = tmp_path / "k.csv"
+    assert main(["predict", si, "--model", "fast", "--out", str(out)]) == 0
+    before = out.read_bytes()
+    assert main(["predict", str(EXAMPLES / "MgO.cif"), "--model", "fast", "--out", str(out)]) == 2
+    assert "exists: pass --overwrite" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["predict", str(EXAMPLES / "MgO.cif"), "--model", "fast", "--out", str(out), "--overwrite"]) == 0
+    assert "MgO" in out.read_text()

@@ -92,14 +92,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from bulkmod.parallel import write_run_record
     from bulkmod.predict import predict_batches, predict_stream
 
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix.lower() not in (".csv", ".json"):
+        raise BulkmodError(f"--out {printable(out)}: bulkmod writes .csv (streamed, resumable) or .json")
+    if out is not None and out.exists() and not (args.resume or args.overwrite):
+        raise BulkmodError(f"{printable(out)} exists: pass --overwrite to replace it, or --resume to continue it")
+    stream = out is not None and out.suffix.lower() == ".csv"
+    if args.resume and not stream:
+        raise BulkmodError("--resume continues a CSV: give --out X.csv")
     model = load_model(args.model)
     model_dir = resolve_model_dir(args.model)
     relax = None if args.relax == "none" else args.relax
     transform = _experiment_correction(args.model) if args.correct_to else None
-    out = Path(args.out) if args.out else None
-    stream = out is not None and out.suffix != ".json"
-    if args.resume and not stream:
-        raise BulkmodError("--resume continues a CSV: give --out X.csv")
     items = iter_items(args.files)
     with _backend(args) as backend, tqdm(unit="crystal", file=sys.stderr, disable=None) as bar:
         if stream:
@@ -469,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         return sp
 
-    sp = add("predict", cmd_predict, "predict K_VRH (GPa) with a 90%% interval for CIF/POSCAR/extxyz files")
+    sp = add("predict", cmd_predict, "predict K_VRH (GPa) with a 90%% interval for CIF/POSCAR/extxyz/JSON files")
     sp.add_argument(
         "files", nargs="+", help="structure files, folders, glob patterns, multi-frame extxyz or JSON-lines files"
     )
@@ -496,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--resume", action="store_true", help="continue a killed run into the same --out CSV (no row lost or repeated)"
     )
+    sp.add_argument("--overwrite", action="store_true", help="replace an existing --out file (refused otherwise)")
     _add_backend_options(sp)
 
     model_help = "registry key (see `bulkmod models`): mean, rf, lgbm, xgb, ..."
