@@ -138,3 +138,9 @@ def test_predict_refuses_unknown_output_formats_and_silent_overwrites(tmp_path, 
     assert "exists: pass --overwrite" in capsys.readouterr().err and out.read_bytes() == before
     assert main(["predict", str(EXAMPLES / "MgO.cif"), "--model", "fast", "--out", str(out), "--overwrite"]) == 0
     assert "MgO" in out.read_text()
+
+
+def test_predict_help_prints_a_plain_percent(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert "90% interval" in capsys.readouterr().out

@@ -469,11 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_)
+        sp = sub.add_parser(name, help=help_.replace("%", "%%"), description=help_)  # help= is %-formatted
         sp.set_defaults(func=func)
         return sp
 
-    sp = add("predict", cmd_predict, "predict K_VRH (GPa) with a 90%% interval for CIF/POSCAR/extxyz/JSON files")
+    sp = add("predict", cmd_predict, "predict K_VRH (GPa) with a 90% interval for CIF/POSCAR/extxyz/JSON files")
     sp.add_argument(
         "files", nargs="+", help="structure files, folders, glob patterns, multi-frame extxyz or JSON-lines files"
     )
