@@ -8,9 +8,12 @@ tempers the scale (``sigma ** power``): between the constant band (0) and the fu
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from bulkmod.errors import BulkmodError
 
 TEMPER_POWERS = (0.25, 0.5, 0.75, 1.0)  # between the constant band (0) and the fully adaptive one (1)
 
@@ -19,8 +22,9 @@ TEMPER_POWERS = (0.25, 0.5, 0.75, 1.0)  # between the constant band (0) and the 
 class ConformalInterval:
     """Symmetric interval ``mean +- q`` whose half-width ``q`` is the conformal quantile of |residual|.
 
-    With n held-out residuals the ceil((n+1)(1-alpha))/n empirical quantile gives finite-sample
-    coverage >= 1 - alpha for exchangeable data.
+    With n held-out residuals the ceil((n+1) level)/n empirical quantile gives finite-sample
+    coverage >= level for exchangeable data. The sorted calibration scores are kept, so any level in (0, 1)
+    is available after training; models saved before they were kept carry only the 90 % and 50 % quantiles.
     """
 
     q90: float
@@ -28,6 +32,7 @@ class ConformalInterval:
     n_calibration: int
     normalized: bool = False
     power: float = 1.0
+    scores: list[float] | None = None  # sorted |residual| / scale**power of the calibration rows
 
     @classmethod
     def from_residuals(
@@ -37,13 +42,8 @@ class ConformalInterval:
         if scale is not None:
             r = r / np.asarray(scale, float) ** power
         r = np.sort(r)
-        n = len(r)
-
-        def q(alpha: float) -> float:
-            k = min(int(np.ceil((n + 1) * (1 - alpha))), n) - 1
-            return float(r[k])
-
-        return cls(q90=q(0.1), q50=q(0.5), n_calibration=n, normalized=scale is not None, power=power)
+        return cls(q90=_order_statistic(r, 0.9), q50=_order_statistic(r, 0.5), n_calibration=len(r),
+                   normalized=scale is not None, power=power, scores=r.tolist())  # fmt: skip
 
     @classmethod
     def normalised(cls, residuals: np.ndarray, scale: np.ndarray, *, tempered: bool = False) -> ConformalInterval:
@@ -52,10 +52,24 @@ class ConformalInterval:
         fits = [cls.from_residuals(residuals, scale=scale, power=p) for p in (TEMPER_POWERS if tempered else (1.0,))]
         return min(fits, key=lambda c: c.q90 * np.mean(np.asarray(scale, float) ** c.power))
 
+    def half_width(self, level: float = 0.9) -> float:
+        """The conformal quantile of the scores at ``level`` (any 0 < level < 1)."""
+        if not 0 < level < 1:
+            raise BulkmodError(f"interval level {level}: need 0 < level < 1 (0.9 is a 90 % interval)")
+        if self.scores is not None:
+            return _order_statistic(np.asarray(self.scores, float), level)
+        for stored, q in ((0.9, self.q90), (0.5, self.q50)):
+            if math.isclose(level, stored):
+                return q
+        raise BulkmodError(
+            f"interval level {level}: this model was saved with its 90 % and 50 % quantiles only; "
+            "retrain it (bulkmod train) for other levels"
+        )
+
     def bounds(
         self, mean: np.ndarray, level: float = 0.9, scale: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        half = self.q90 if level == 0.9 else self.q50
+        half = self.half_width(level)
         if self.normalized:
             if scale is None:
                 raise ValueError("a normalised interval needs the model's per-crystal scale")
@@ -68,3 +82,10 @@ class ConformalInterval:
     @classmethod
     def from_dict(cls, d: dict) -> ConformalInterval:
         return cls(**d)
+
+
+def _order_statistic(sorted_scores: np.ndarray, level: float) -> float:
+    """The ceil((n + 1) level)-th smallest score (the largest when that exceeds n)."""
+    n = len(sorted_scores)
+    k = min(int(np.ceil((n + 1) * level)), n) - 1
+    return float(sorted_scores[k])
