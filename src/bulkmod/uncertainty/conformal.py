@@ -8,6 +8,7 @@ tempers the scale (``sigma ** power``): between the constant band (0) and the fu
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -67,4 +68,12 @@ class ConformalInterval:
 
     @classmethod
     def from_dict(cls, d: dict) -> ConformalInterval:
-        return cls(**d)
+        """The inverse of :meth:`as_dict`; ``ValueError`` for values it never writes (a hand-edited manifest),
+        which would otherwise fail at prediction time."""
+        c = cls(**d)
+        numbers = (c.q90, c.q50, c.power)
+        if not all(type(v) in (int, float) and math.isfinite(v) and v >= 0 for v in numbers) or not (
+            type(c.normalized) is bool and type(c.n_calibration) is int
+        ):
+            raise ValueError(f"conformal {d} needs q90, q50, power >= 0, a bool normalized, an int n_calibration")
+        return c
