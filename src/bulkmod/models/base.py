@@ -2,13 +2,14 @@
 
 A saved model is a directory: ``manifest.json`` (what it is, how it was trained, its cross-validated
 errors, the sha256 of every weights file) plus weights in non-executable formats (LightGBM text,
-XGBoost JSON, safetensors). Loading checks the hashes first and never unpickles anything.
+XGBoost JSON, safetensors). Loading treats the folder as untrusted (:mod:`bulkmod.models.safety`: names,
+file types, sizes, the manifest's shape; :mod:`bulkmod.models.formats`: each weights format before its
+parser), checks the hashes first and never unpickles anything.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import platform
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -22,12 +23,11 @@ import numpy as np
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_file, sha256_json, write_json_atomic
+from bulkmod.models.safety import MANIFEST, MODEL_FORMAT, model_subdir, read_manifest, verify_weights
 from bulkmod.uncertainty.conformal import ConformalInterval
 from bulkmod.uncertainty.domain import DescriptorDomain
 
-MANIFEST = "manifest.json"
 Z90 = 1.6448536  # standard-normal quantile of 0.95: a 90 % interval spans +-Z90 std
-MODEL_FORMAT = "bulkmod-model/1"
 _VERSIONED = ("bulkmod", "numpy", "scikit-learn", "lightgbm", "xgboost-cpu", "pymatgen", "torch", "chgnet", "sevenn")
 
 
@@ -91,7 +91,9 @@ class Estimator(ABC):
         """Write weights files; return their names."""
 
     @abstractmethod
-    def _read_weights(self, directory: Path, manifest: dict) -> None: ...
+    def _read_weights(self, directory: Path, manifest: dict) -> None:
+        """Read the weights files, each through :func:`bulkmod.models.safety.listed_file` and a reader of
+        :mod:`bulkmod.models.formats`, so that only files the manifest lists (and load verified) are read."""
 
     def _with_intervals(self, pred: Prediction, scale: np.ndarray | None = None) -> Prediction:
         """Conformal 90 % bounds; with a per-crystal ``scale`` (adaptive) also a Gaussian-equivalent std."""
@@ -124,23 +126,25 @@ class Estimator(ABC):
 
     @staticmethod
     def load(directory: Path | str) -> Estimator:
-        """Load a saved model after checking its manifest and the sha256 of each weights file."""
+        """Load a saved model after checking its manifest and the path, type, size and sha256 of each weights
+        file; any file, manifest value or weights format that does not check out is a :class:`BulkmodError`."""
         from bulkmod.models.registry import build_model
 
         directory = Path(directory)
         manifest = read_manifest(directory)
-        for fname, digest in manifest.get("weights", {}).items():
-            path = directory / fname
-            if not path.exists():
-                raise BulkmodError(f"{path}: weights file listed in the manifest is missing")
-            if sha256_file(path) != digest:
-                raise BulkmodError(f"{path}: sha256 does not match the manifest: file was modified; refusing to load")
-        model = build_model(manifest["model"], **manifest.get("config", {}))
-        model.train_info = manifest.get("train", {})
-        if manifest.get("conformal"):
-            model.conformal = ConformalInterval.from_dict(manifest["conformal"])
-        if manifest.get("domain"):
-            model.domain = DescriptorDomain.from_dict(manifest["domain"])
+        verify_weights(directory, manifest)
+        try:  # the manifest's config, conformal and domain: data a constructor may reject in its own way
+            model = build_model(manifest["model"], **manifest["config"])
+            model.train_info = manifest.get("train", {})
+            if manifest.get("conformal"):
+                model.conformal = ConformalInterval.from_dict(manifest["conformal"])
+            if manifest.get("domain"):
+                model.domain = DescriptorDomain.from_dict(manifest["domain"])
+        except (BulkmodError, TypeError, ValueError, KeyError) as exc:
+            raise BulkmodError(
+                f"{directory / MANIFEST}: cannot rebuild the {manifest['model']!r} model it describes ({exc}); "
+                "re-save the model with bulkmod"
+            ) from None
         model._read_weights(directory, manifest)
         return model
 
@@ -156,19 +160,5 @@ def save_members(directory: Path, members: list[Estimator]) -> list[str]:
 
 
 def load_members(directory: Path, n: int) -> list[Estimator]:
-    if any(not (directory / f"member_{i}" / MANIFEST).exists() for i in range(n)):
-        raise BulkmodError(f"{directory}: a member model is missing")
-    return [Estimator.load(directory / f"member_{i}") for i in range(n)]
-
-
-def read_manifest(directory: Path) -> dict:
-    path = directory / MANIFEST
-    if not path.exists():
-        raise BulkmodError(f"{directory}: not a bulkmod model (no {MANIFEST})")
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BulkmodError(f"{path}: corrupt manifest ({exc})") from None
-    if manifest.get("format") != MODEL_FORMAT:
-        raise BulkmodError(f"{path}: unsupported model format {manifest.get('format')!r}")
-    return manifest
+    """The members a composite model saved with :func:`save_members` (each a real sub-folder, checked)."""
+    return [Estimator.load(model_subdir(directory, f"member_{i}")) for i in range(n)]

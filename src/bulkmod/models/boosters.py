@@ -1,6 +1,7 @@
 """Tree-ensemble back ends behind the descriptor model: LightGBM (GBDT and random forest) and XGBoost.
 
-Each saves to its library's own text/JSON format, which loads without executing code.
+Each saves to its library's own text/JSON format, which loads without executing code; loading goes through
+:mod:`bulkmod.models.formats`, which validates the file before the library's native parser sees it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from bulkmod.models.formats import load_lightgbm, load_xgboost
 
 MAX_ROUNDS = 4000
 EARLY_STOP = 200
@@ -23,7 +26,8 @@ class Booster(Protocol):
     ) -> int: ...
     def predict(self, X: np.ndarray) -> np.ndarray: ...
     def save(self, path: Path) -> None: ...
-    def load(self, path: Path) -> None: ...
+    def load(self, path: Path, n_features: int) -> None:
+        """Read a saved model that takes ``n_features`` input columns (anything else is refused)."""
 
 
 class LightGBMBooster:
@@ -83,10 +87,8 @@ class LightGBMBooster:
     def save(self, path):
         self.model.save_model(str(path))
 
-    def load(self, path):
-        import lightgbm as lgb
-
-        self.model = lgb.Booster(model_file=str(path))
+    def load(self, path, n_features):
+        self.model = load_lightgbm(path, n_features)
 
 
 class XGBoostBooster:
@@ -134,11 +136,8 @@ class XGBoostBooster:
     def save(self, path):
         self.model.save_model(str(path))
 
-    def load(self, path):
-        import xgboost as xgb
-
-        self.model = xgb.Booster()
-        self.model.load_model(str(path))
+    def load(self, path, n_features):
+        self.model = load_xgboost(path, n_features)
 
 
 def make_booster(backend: str, params: dict[str, Any], seed: int) -> Booster:

@@ -14,8 +14,9 @@ from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Z90, Estimator, Prediction, training_summary
-from bulkmod.models.boosters import make_booster
-from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourTable, neighbour_config
+from bulkmod.models.boosters import Booster, make_booster
+from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourTable, neighbour_config, neighbour_names
+from bulkmod.models.safety import MANIFEST, listed_file, required
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
 
@@ -320,21 +321,29 @@ class DescriptorModel(Estimator):
         return list(files)
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
-        self._booster = make_booster(self.backend, self.params, self.seed)
-        self._booster.load(directory / self._booster.weights_file)
-        if SIGMA_FILE in manifest.get("weights", {}):
-            self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.seed)
-            self._sigma.load(directory / SIGMA_FILE)
-        if NEIGHBOUR_FILE in manifest.get("weights", {}):
-            self._table = NeighbourTable.load(directory / NEIGHBOUR_FILE)
+        listed = manifest["weights"]
+        features = required(directory, self.features, "config.features")
+        # every booster sees the descriptors, plus the neighbour features where a table is saved
+        n_features = len(features.names()) + (len(neighbour_names()) if NEIGHBOUR_FILE in listed else 0)
+
+        def read(backend: str, params: dict, name: str | None = None) -> Booster:
+            booster = make_booster(backend, params, self.seed)
+            booster.load(listed_file(directory, manifest, name or booster.weights_file), n_features)
+            return booster
+
+        self._booster = read(self.backend, self.params)
+        self._sigma = read("lgbm", SIGMA_PARAMS, SIGMA_FILE) if SIGMA_FILE in listed else None
+        if self.conformal is not None and self.conformal.normalized and self._sigma is None:
+            raise BulkmodError(
+                f"{directory / MANIFEST}: an adaptive interval needs {SIGMA_FILE}, not listed; re-save the model"
+            )
+        if NEIGHBOUR_FILE in listed:
+            self._table = NeighbourTable.load(listed_file(directory, manifest, NEIGHBOUR_FILE))
         elif self.neighbours:
             raise BulkmodError(f"{directory}: the model uses neighbour features but {NEIGHBOUR_FILE} is not listed")
         self._inner = []
-        listed = manifest.get("weights", {})
-        while f"inner_{len(self._inner)}.{self._booster.weights_file}" in listed:
-            booster = make_booster(self.backend, self.params, self.seed)
-            booster.load(directory / f"inner_{len(self._inner)}.{booster.weights_file}")
-            self._inner.append(booster)
+        while (name := f"inner_{len(self._inner)}.{self._booster.weights_file}") in listed:
+            self._inner.append(read(self.backend, self.params, name))
         self.rounds = manifest.get("train", {}).get("rounds")
 
 

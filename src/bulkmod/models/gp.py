@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
@@ -34,11 +34,17 @@ from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Estimator, Prediction, training_summary
+from bulkmod.models.formats import check_arrays, load_safetensors
+from bulkmod.models.safety import listed_file, required
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 WEIGHTS = "gp.safetensors"
 DEFAULTS = {"components": 0, "hp_rows": 500, "hp_iter": 60, "nu": 1.5, "clip": True}
+# what the weights file holds: n training rows, d descriptors, k kernel dimensions (components, or d)
+ARRAYS = {"x_mean": ("f", ("d",)), "x_std": ("f", ("d",)), "z_lo": ("f", ("d",)), "z_hi": ("f", ("d",)),
+          "components": ("f", ("k", "d")), "length_scale": ("f", ("k",)), "constant": ("f", ("one",)),
+          "noise": ("f", ("one",)), "train_x": ("f", ("n", "k")), "train_z": ("f", ("n",))}  # fmt: skip
 
 
 def _kernel(constant: float, length_scale: np.ndarray, noise: float, nu: float, fixed: bool) -> Kernel:
@@ -177,5 +183,13 @@ class GPModel(Estimator):
         return [WEIGHTS]
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
-        self._w = load_file(str(directory / WEIGHTS))
-        self._gp = self._exact(self._w["train_x"], self._w["train_z"])
+        path = listed_file(directory, manifest, WEIGHTS)
+        self._w = load_safetensors(path)
+        check_arrays(path, self._w, ARRAYS, d=len(required(directory, self.features, "config.features").names()), one=1)
+        kernel = np.concatenate([self._w["constant"], self._w["noise"], self._w["length_scale"]])
+        if not (kernel > 0).all():
+            raise BulkmodError(f"{path}: kernel parameters must be positive; re-save the model with bulkmod")
+        try:
+            self._gp = self._exact(self._w["train_x"], self._w["train_z"])
+        except np.linalg.LinAlgError as exc:  # a kernel matrix that is not positive definite
+            raise BulkmodError(f"{path}: the stored GP cannot be refitted ({exc}); re-save the model") from None

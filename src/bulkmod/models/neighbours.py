@@ -28,7 +28,9 @@ from sklearn.model_selection import KFold
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features.composition import fraction_matrix, magpie_features
+from bulkmod.features.elements import N_Z
 from bulkmod.io import atomic_path
+from bulkmod.models.formats import check_arrays, load_npz
 
 NEIGHBOUR_FILE = "neighbours.npz"
 CHUNK = 1024
@@ -40,6 +42,9 @@ EPS = {"frac": 0.02, "magpie": 0.5}
 GROUP_KEYS = {"formula": ("n", "mean", "min", "max"), "formula_sys": ("n", "mean"), "formula_spg": ("n", "mean"),
               "chemsys": ("n", "mean")}  # fmt: skip
 _CRYSTAL_SYSTEM_LAST_SPG = (2, 15, 74, 142, 167, 194, 230)  # triclinic ... cubic
+# the saved table: one row per training crystal (n), fractions over every element (z)
+TABLE_ARRAYS = {"formula": ("U", ("n",)), "chemsys": ("U", ("n",)), "spg": ("iu", ("n",)),
+                "frac": ("f", ("n", "z")), "y_log10": ("f", ("n",))}  # fmt: skip
 
 
 def neighbour_config(value: bool | dict | None) -> dict | None:
@@ -191,6 +196,6 @@ class NeighbourTable:
 
     @classmethod
     def load(cls, path: Path) -> NeighbourTable:
-        with np.load(path, allow_pickle=False) as z:
-            keys = NeighbourKeys(z["formula"], z["chemsys"], z["spg"], z["frac"])
-            return cls(keys, z["y_log10"])
+        z = load_npz(path)
+        check_arrays(path, z, TABLE_ARRAYS, z=N_Z)
+        return cls(NeighbourKeys(z["formula"], z["chemsys"], z["spg"], z["frac"]), z["y_log10"])

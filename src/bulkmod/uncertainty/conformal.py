@@ -81,7 +81,19 @@ class ConformalInterval:
 
     @classmethod
     def from_dict(cls, d: dict) -> ConformalInterval:
-        return cls(**d)
+        """The inverse of :meth:`as_dict`; ``ValueError`` for values it never writes (a hand-edited manifest),
+        which would otherwise fail at prediction time."""
+        c = cls(**d)
+        numbers = (c.q90, c.q50, c.power)
+        if not all(type(v) in (int, float) and math.isfinite(v) and v >= 0 for v in numbers) or not (
+            type(c.normalized) is bool and type(c.n_calibration) is int
+        ):
+            raise ValueError(f"conformal {d} needs q90, q50, power >= 0, a bool normalized, an int n_calibration")
+        if c.scores is not None and not (
+            isinstance(c.scores, list) and all(type(v) in (int, float) and math.isfinite(v) for v in c.scores)
+        ):
+            raise ValueError("conformal scores must be a list of finite numbers")
+        return c
 
 
 def _order_statistic(sorted_scores: np.ndarray, level: float) -> float:

@@ -81,4 +81,15 @@ class DescriptorDomain:
 
     @classmethod
     def from_dict(cls, d: dict) -> DescriptorDomain:
-        return cls(**d)
+        """The inverse of :meth:`as_dict`; ``ValueError`` where the statistics do not fit the descriptors (a
+        hand-edited manifest), which :meth:`check` would otherwise trip over at prediction time."""
+        domain = cls(**d)
+        n = len(FeatureConfig.from_dict(domain.features).names())
+        vectors = [np.asarray(v, dtype=float) for v in (domain.lo, domain.hi, domain.mean, domain.std)]
+        components = np.asarray(domain.components, dtype=float)
+        scalars = np.asarray([domain.threshold, domain.margin], dtype=float)
+        if any(v.shape != (n,) for v in vectors) or components.ndim != 2 or components.shape[1] != n:
+            raise ValueError(f"domain statistics do not match its {n} descriptors")
+        if not all(np.isfinite(a).all() for a in (*vectors[2:], components, scalars)):
+            raise ValueError("domain statistics hold NaN or infinite values")
+        return domain

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import save_model
 from torch import nn
 from torch_geometric.data import Data
 
@@ -24,9 +24,11 @@ from bulkmod.graphs import ATOM_FEATURE_DIM, GraphConfig, build_graphs, to_data
 from bulkmod.io import atomic_path, sha256_json
 from bulkmod.models.base import Estimator, Prediction, data_hash, training_summary
 from bulkmod.models.ensemble import STD_FLOOR
+from bulkmod.models.formats import load_safetensors_into
 from bulkmod.models.gnn import GRAPH_SPECS
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
 from bulkmod.models.gnn.nets import CGCNN, EncoderHead
+from bulkmod.models.safety import listed_file
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.training.trainer import Trainer, TrainSettings, predict_batches, write_train_log
 from bulkmod.uncertainty.conformal import ConformalInterval
@@ -287,6 +289,7 @@ class GraphModel(Estimator):
         return [WEIGHTS]
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
+        path = listed_file(directory, manifest, WEIGHTS)
         self.net = self._build_net()
-        load_model(self.net, str(directory / WEIGHTS))
+        load_safetensors_into(self.net, path)
         self.net.eval()
