@@ -1,6 +1,7 @@
 """The command line as a user meets it: one-line errors, a row per input, exit codes."""
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,11 @@ def test_diagnose_json_on_a_collapsed_csv(tmp_path, capsys):
     assert main(["diagnose", str(path), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["verdict"] == "collapsed" and res["causes"] and res["fixes"]
+    assert main(["diagnose", str(path), "--strict"]) == 1  # a CI gate fails on a collapse
+    good = tmp_path / "good.csv"
+    noisy = [f"{t},{t * (1 + 0.05 * math.sin(i))}" for i, (t, _) in enumerate(rows)]
+    good.write_text("y_true,y_pred\n" + "\n".join(noisy))
+    assert main(["diagnose", str(good), "--strict", "--json"]) == 0
 
 
 @needs_default
@@ -144,3 +150,12 @@ def test_predict_help_prints_a_plain_percent(capsys):
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     assert "90% interval" in capsys.readouterr().out
+
+
+def test_train_with_cv_prints_the_cross_validated_errors(tmp_path, capsys):
+    csv = tmp_path / "rows.csv"
+    csv.write_text("formula,k_vrh\n" + "\n".join(f"{f},{k}" for f, k in
+                   [("NaCl", 25), ("MgO", 160), ("Si", 98), ("Cu", 140), ("Al", 76), ("KCl", 17)]))  # fmt: skip
+    assert main(["train", "--model", "mean", "--dataset", str(csv), "--out", str(tmp_path / "m"), "--cv", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "cross-validation (kfold-3)" in out and "mae_log10" in out

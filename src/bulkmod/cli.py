@@ -366,8 +366,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         write_run_record(args.out, backend)
     _print_report(args.dataset, report, TRAIN_PROBLEMS_SHOWN)
+    if args.cv:
+        _print_cv_metrics(path)
     print(f"saved model to {printable(path)}")
     return 0
+
+
+def _print_cv_metrics(model_dir: Path) -> None:
+    """The cross-validated errors ``train --cv`` stored in the manifest, as the table ``benchmark`` prints."""
+    from bulkmod.models.safety import read_manifest
+
+    metrics = read_manifest(model_dir)["metrics"]
+    rows = [[k, _fmt(v, ".4g")] for k, v in metrics.items() if isinstance(v, (int, float))]
+    _print_table(f"cross-validation ({metrics.get('cv', '')})", ["metric", "value"], rows)
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
@@ -379,9 +390,10 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         from bulkmod.reports.html import diagnosis_report
 
         print(f"wrote {diagnosis_report(k_true, k_pred, res, args.report)}", file=sys.stderr)
+    status = 1 if args.strict and res["verdict"] != "ok" else 0
     if args.json:
         print(diagnose_to_json(res))
-        return 0
+        return status
     ev = res["evidence"]
     rows = [
         [k, json.dumps(v, default=lambda x: round(float(x), 4)) if isinstance(v, list) else _fmt(v, ".4g")]
@@ -393,7 +405,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             print(f"{title}:")
             for it in items:
                 print(f"  - {it}")
-    return 0
+    return status
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -560,6 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", help="saved model directory: also read its manifest and training log")
     sp.add_argument("--json", action="store_true", help="machine-readable verdict, evidence, causes and fixes")
     sp.add_argument("--report", help="also write an HTML report with parity, residual and range plots")
+    sp.add_argument("--strict", action="store_true", help="exit 1 unless the verdict is ok (for CI)")
 
     sp = add("report", cmd_report, "one self-contained HTML report (parity, residuals, calibration, comparison)")
     sp.add_argument("results", nargs="+", help="results JSON files (bulkmod-results/1); others are skipped and listed")
