@@ -1,1 +1,4 @@
-"""Splits in use, metrics, the results schema, benchmarks and diagnosis."""
+"""Metrics, the results schema, benchmarks, evaluation against experiment, leaderboards and diagnosis.
+
+Named splits live in :mod:`bulkmod.data.splits`.
+"""

@@ -1,6 +1,6 @@
 """The results schema ("bulkmod-results/1") that every benchmark and evaluation writes.
 
-Later issues, reports and reviews read nothing else: one JSON with top-level metrics, per-fold
+Reports and reviews read nothing else: one JSON with top-level metrics, per-fold
 metrics and provenance, and a per-sample predictions CSV beside it.
 """
 

@@ -1,1 +1,1 @@
-"""Human-readable views of results files (tables now; plots and HTML with the reports issue)."""
+"""Human-readable views of results files: tables, figures and the self-contained HTML report."""

@@ -1,1 +1,1 @@
-"""Training entry points (the torch loop with checkpoints arrives with the graph-network issue)."""
+"""Training entry points: whole-dataset fit and save, the checkpointing torch loop, Optuna tuning, config files."""

@@ -1,4 +1,8 @@
-"""Calibrated uncertainty: conformal intervals (ensembles and GPs come with the uncertainty issue)."""
+"""Calibrated uncertainty: split-conformal intervals at any level, and the descriptor-domain check.
+
+The per-crystal scales these intervals normalise by come from the models (sigma boosters, ensemble spread,
+GP and MC-dropout std, quantile half-widths).
+"""
 
 from bulkmod.uncertainty.conformal import ConformalInterval
 
