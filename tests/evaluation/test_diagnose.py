@@ -40,6 +40,8 @@ def test_model_manifest_names_the_ingredient(tmp_path):
         json.dumps(
             {
                 "format": "bulkmod-model/1",
+                "model": "cgcnn",
+                "weights": {},
                 "config": {
                     "transform": {"space": "gpa", "standardize": False},
                     "loss": "mse",
@@ -59,7 +61,8 @@ def test_model_manifest_names_the_ingredient(tmp_path):
 
 def _manifest(path, **config):
     path.mkdir()
-    (path / "manifest.json").write_text(json.dumps({"format": "bulkmod-model/1", "config": config}))
+    manifest = {"format": "bulkmod-model/1", "model": "cgcnn", "weights": {}, "config": config}
+    (path / "manifest.json").write_text(json.dumps(manifest))
     return path
 
 

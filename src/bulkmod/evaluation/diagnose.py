@@ -151,7 +151,7 @@ def diagnose(k_true: np.ndarray, k_pred: np.ndarray, model_dir: Path | str | Non
 
 def model_causes(directory: Path) -> list[str]:
     """Name training ingredients known to produce a collapse, from the manifest and training log."""
-    from bulkmod.models.base import read_manifest
+    from bulkmod.models.safety import read_manifest
 
     manifest = read_manifest(directory)
     cfg = manifest.get("config", {})
