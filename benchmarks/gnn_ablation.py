@@ -102,7 +102,7 @@ def diagnose_fold0(model: str, cfg: dict[str, Any], limit: int | None, folds: in
     est = build_model(model, **cfg).fit(ds.subset(tr), ds.y_log10[tr])
     directory = est.save(cache_dir("gnn-ablation") / f"row1-sgd-fold0-{limit}-{cfg.get('epochs')}")
     test = ds.subset(te)
-    frame = prediction_frame(test.ids, 0, test.y_log10, est.predict(test))
+    frame = prediction_frame(test, 0, est.predict(test))
     frame.to_csv(directory / "fold0_predictions.csv", index=False)  # for `bulkmod diagnose CSV --model DIR`
     res = diagnose(10.0 ** frame["y_true_log10"], 10.0 ** frame["y_pred_log10"], model_dir=directory)
     return {

@@ -294,3 +294,41 @@ def test_real_data_headline_counts():
     mbids = ds.meta["mbid"][ds.meta["mbid"] != ""]
     assert len(mbids) == 10987 and mbids.is_unique  # every matbench row is in exactly one row
     assert (ds.meta["sources"] == "matbench").sum() == 10987 - 4163
+
+
+def test_rows_without_a_structure_get_nan_structure_features_when_the_config_allows_them(joined):
+    cfg = FeatureConfig(("fractions", "density"), missing_structures=True)
+    x, errors = featurize(joined, cfg)
+    density = len(FeatureConfig(("fractions",)).names())  # the first structure column
+    has = joined.structure_mask
+    assert not errors and x.shape == (len(joined), len(cfg.names()))
+    assert np.isnan(x[~has, density:]).all() and np.isfinite(x[has, density:]).all()
+    alone, _ = featurize(joined.subset(np.flatnonzero(has)), FeatureConfig(("fractions", "density")))
+    np.testing.assert_array_equal(x[has], alone)  # the structure rows are featurised exactly as on their own
+    np.testing.assert_array_equal(x[:, :density], featurize(joined, FeatureConfig(("fractions",)))[0])
+    assert FeatureConfig.default_for(joined).missing_structures
+    assert FeatureConfig.from_dict(cfg.as_dict()) == cfg
+    assert FeatureConfig.from_dict(FeatureConfig(("fractions",)).as_dict() | {"missing_structures": None}) == \
+        FeatureConfig(("fractions",))  # fmt: skip
+
+
+def test_matbench_recovered_keeps_matbench_targets_and_only_unique_structures(joined):
+    ds = load_dataset("matbench-log-kvrh-recovered")
+    assert ds.ids == MBIDS
+    np.testing.assert_allclose(ds.k_vrh, [k for _, _, k in MATBENCH])  # matbench's own K, never another source's
+    carried = dict(zip(ds.ids, ds.meta["structure_from"], strict=True))
+    assert {m: c for m, c in carried.items() if c} == {MBIDS[0]: "mp-1", MBIDS[3]: "mp-8", MBIDS[7]: "mp-3"}
+    for mbid, mid in ((MBIDS[0], "mp-1"), (MBIDS[3], "mp-8")):
+        got, want = ds.row_structures[ds.ids.index(mbid)], joined.row_structures[joined.ids.index(mid)]
+        assert structure_hash(got) == structure_hash(want)
+    assert [s is None for s in ds.row_structures] == [not carried[m] for m in MBIDS]
+
+
+def test_ood_elastic2015_on_the_join_leaves_out_every_material_with_a_test_formula(joined):
+    from bulkmod.data.splits import make_split
+
+    combined, [(train, test)] = make_split("ood-elastic2015", joined)
+    assert [combined.ids[i] for i in test] == ["mp-8"]  # the 2015 crystal not among the 2025 binaries
+    train_formulas = {combined.reduced_formulas[i] for i in train}
+    assert "SrTiO3" not in train_formulas and len(train) == len(joined) - 1  # mp-8, which matbench's SrTiO3 joined
+    assert combined.row_structures[test[0]] is not None and combined.meta["k_source"].iloc[train].notna().all()

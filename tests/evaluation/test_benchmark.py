@@ -52,7 +52,15 @@ def test_results_schema_and_predictions_csv(tmp_path):
         "std_log10",
         "lo90_log10",
         "hi90_log10",
+        "formula",
+        "n_elements",
+        "has_structure",
+        "source",
     ]
+    assert preds["has_structure"].all() and set(preds["n_elements"]) == {2}
+    assert set(preds["source"]) == {"mp-binary-2025"}
+    assert all("coverage_90" in f and "mean_width90_log10" in f for f in saved["per_fold"])
+    assert saved["per_group"] == {}  # every crystal is a binary with a structure from one source: nothing to split
     assert len(preds) == 150 and preds["id"].is_unique and set(preds["fold"]) == {0, 1, 2}
     mae = np.mean(np.abs(preds["y_pred_log10"] - preds["y_true_log10"]))
     assert np.isclose(mae, res["mae_log10"])

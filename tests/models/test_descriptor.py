@@ -142,3 +142,55 @@ def test_tempered_interval_is_a_monotone_flattening_of_the_adaptive_one(split, t
     assert wt.std() / wt.mean() <= wa.std() / wa.mean() + 1e-12  # ... with relative spread no larger
     tempered.save(tmp_path / "t")
     np.testing.assert_allclose(Estimator.load(tmp_path / "t").predict(test).hi90_log10, t.hi90_log10, rtol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def half_structured(split):
+    """The training crystals with every other structure removed: a join where only some rows have one."""
+    from bulkmod.data.records import Dataset
+
+    train, test = split
+    partial = [s if i % 2 else None for i, s in enumerate(train.structures)]
+    ds = Dataset("half", train.ids, train.compositions, train.k_vrh, partial_structures=partial,
+                 spacegroup=train.spacegroup)  # fmt: skip
+    return ds, test
+
+
+def test_a_model_trained_on_a_partial_join_predicts_rows_with_and_without_a_structure(half_structured, tmp_path):
+    from bulkmod.data.records import Dataset
+    from bulkmod.evaluation.evaluate import needs_structure
+
+    train, test = half_structured
+    model = build_model("lgbm", inner_folds=2, **FAST).fit(train, train.y_log10)
+    assert model.features.missing_structures and model.features.needs_structure
+    formula_only = Dataset("formulas", test.ids, test.compositions, test.k_vrh, spacegroup=test.spacegroup)
+    with_s, without = model.predict(test), model.predict(formula_only)
+    assert np.isfinite(with_s.mean_log10).all() and np.isfinite(without.mean_log10).all()
+    assert not np.allclose(with_s.mean_log10, without.mean_log10)  # the structure features are used where present
+    base = np.mean(np.abs(np.mean(train.y_log10) - test.y_log10))
+    assert np.mean(np.abs(without.mean_log10 - test.y_log10)) < 0.8 * base
+    model.save(tmp_path / "m")
+    assert not needs_structure(tmp_path / "m")  # formula-only inputs stay with this model
+    np.testing.assert_allclose(Estimator.load(tmp_path / "m").predict(formula_only).mean_log10, without.mean_log10)
+    full = build_model("lgbm", **FAST).fit(test, test.y_log10)
+    with pytest.raises(BulkmodError, match="need structures"):
+        full.predict(formula_only)  # a model that never saw a missing structure refuses one
+
+
+def test_stacked_composition_feature_is_chosen_on_inner_folds_and_round_trips(half_structured, tmp_path):
+    train, test = half_structured
+    model = build_model("lgbm", inner_folds=3, params={"learning_rate": 0.1, "stack": "auto"}).fit(train, train.y_log10)
+    trials = model.train_info["selection"]
+    assert [t["stack"] for t in trials] == [False, True]
+    best = min(trials, key=lambda t: t["inner_mae_log10"])
+    assert model.stack == best["stack"] and (model._stack is not None) == best["stack"]
+    forced = build_model("lgbm", inner_folds=3, stack=True, **FAST).fit(train, train.y_log10)
+    assert forced.config()["stack"] is True and forced._stack is not None
+    pred = forced.predict(test)
+    forced.save(tmp_path / "s")
+    assert (tmp_path / "s" / "stack" / "manifest.json").is_file()
+    again = Estimator.load(tmp_path / "s").predict(test)
+    np.testing.assert_allclose(again.mean_log10, pred.mean_log10, rtol=1e-9)
+    np.testing.assert_allclose(again.hi90_log10, pred.hi90_log10, rtol=1e-9)
+    with pytest.raises(BulkmodError, match="unknown stack"):
+        build_model("lgbm", params={"stack": "maybe"})

@@ -301,6 +301,13 @@ def load_mp_kvrh_all() -> Dataset:
     return load()
 
 
+def load_matbench_recovered() -> Dataset:
+    """matbench targets, with the structures the mp-kvrh-all join recovered for uniquely matched rows."""
+    from bulkmod.data.mp_all import load_matbench_recovered as load
+
+    return load()
+
+
 DATASETS: dict[str, Callable[[], Dataset]] = {
     "mp-binary-2025": load_mp_binary_2025,
     "elastic-2015": load_elastic_2015,
@@ -309,6 +316,7 @@ DATASETS: dict[str, Callable[[], Dataset]] = {
     "matbench-log-kvrh": load_matbench_structures,
     "expt-jarvis": load_expt_jarvis,
     "mp-kvrh-all": load_mp_kvrh_all,
+    "matbench-log-kvrh-recovered": load_matbench_recovered,
 }
 
 

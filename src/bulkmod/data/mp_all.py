@@ -70,6 +70,7 @@ from bulkmod.features.spacegroup import spacegroup_number
 from bulkmod.io import atomic_path, cache_dir, sha256_file, shared_data_dir
 
 NAME = "mp-kvrh-all"
+MATBENCH_RECOVERED = "matbench-log-kvrh-recovered"
 MATBENCH = "matbench"
 STRUCTURE_SOURCES: dict[str, Callable[[], Dataset]] = {  # in precedence order, newest first
     "mp_elasticity_2025": load_mp_binary_2025,
@@ -221,6 +222,34 @@ def _dataset(rows: list[_Material], report: ValidationReport) -> Dataset:
         report=report,
         partial_structures=[m.structure for m in rows],
         meta=meta,
+    )
+
+
+def load_matbench_recovered() -> Dataset:
+    """``matbench-log-kvrh-comp`` with the structures the join recovered: every matbench row with its own target
+    (no K from another source), plus the structure of the one material its (formula, space group) key matched.
+
+    Only one-to-one matches give a structure (``mp-kvrh-all`` rules); the other rows keep their composition and
+    space group alone. ``meta.structure_from`` names the material whose structure a row carries.
+    """
+    matbench = load_matbench_comp()
+    joined = load_mp_kvrh_all()
+    assert joined.meta is not None
+    by_mbid = {
+        mbid: (mid, s) for mid, mbid, s in zip(joined.ids, joined.meta["mbid"], joined.row_structures, strict=True)
+        if mbid and s is not None
+    }  # fmt: skip
+    found = [by_mbid.get(mbid, ("", None)) for mbid in matbench.ids]
+    return Dataset(
+        name=MATBENCH_RECOVERED,
+        ids=matbench.ids,
+        compositions=matbench.compositions,
+        k_vrh=matbench.k_vrh,
+        g_vrh=matbench.g_vrh,
+        spacegroup=matbench.spacegroup,
+        report=matbench.report,
+        partial_structures=[s for _, s in found],
+        meta=pd.DataFrame({"structure_from": [mid for mid, _ in found]}),
     )
 
 

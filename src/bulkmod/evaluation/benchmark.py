@@ -33,18 +33,22 @@ def limit_rows(ds: Dataset, limit: int | None) -> Dataset:
     return ds.subset(idx)
 
 
-def prediction_frame(ids: list[str], fold: int, y: np.ndarray, pred: Prediction) -> pd.DataFrame:
-    n = len(ids)
-    nan = np.full(n, np.nan)
+def prediction_frame(ds: Dataset, fold: int, pred: Prediction) -> pd.DataFrame:
+    """Per-sample predictions plus what results are grouped by (``GROUP_COLUMNS``), so no report reloads data."""
+    nan = np.full(len(ds), np.nan)
     return pd.DataFrame(
         {
-            "id": ids,
+            "id": ds.ids,
             "fold": fold,
-            "y_true_log10": y,
+            "y_true_log10": ds.y_log10,
             "y_pred_log10": pred.mean_log10,
             "std_log10": nan if pred.std_log10 is None else pred.std_log10,
             "lo90_log10": nan if pred.lo90_log10 is None else pred.lo90_log10,
             "hi90_log10": nan if pred.hi90_log10 is None else pred.hi90_log10,
+            "formula": ds.reduced_formulas,
+            "n_elements": [len(c.elements) for c in ds.compositions],
+            "has_structure": ds.structure_mask,
+            "source": ds.meta["k_source"].fillna("") if ds.meta is not None and "k_source" in ds.meta else ds.name,
         }
     )
 
@@ -56,7 +60,7 @@ def run_fold(task: tuple[str, dict, Dataset, Dataset, int]) -> tuple[pd.DataFram
     est = build_model(model, **model_config)
     est.fit(train, train.y_log10)
     t_fit = time.perf_counter() - t
-    frame = prediction_frame(test.ids, k, test.y_log10, est.predict(test))
+    frame = prediction_frame(test, k, est.predict(test))
     meta = {"n_train": len(train), "fit_s": round(t_fit, 2), "predict_s": round(time.perf_counter() - t - t_fit, 2)}
     if "selection" in est.train_info:  # what the nested selection chose on this fold's training part
         meta["selection"] = est.train_info["selection"]
@@ -81,6 +85,7 @@ def run_benchmark(
         build_model(model)  # raises the helpful unknown-model error
     t0 = time.perf_counter()
     ds = limit_rows(load_dataset(dataset), limit)
+    n_loaded = len(ds)
     ds, splits = make_split(split, ds, folds)
     tasks = [(model, model_config or {}, ds.subset(tr), ds.subset(te), k) for k, (tr, te) in enumerate(splits)]
     backend = current()
@@ -91,12 +96,16 @@ def run_benchmark(
     extra: dict[str, Any] = {"limit": limit, "folds": len(splits), "model_config": model_config or {}}
     train_name, test_name = ds.name, ds.name
     if split == "ood-elastic2015":
-        train_name, test_name = "mp-binary-2025", "elastic-2015-not-in-mp-binary-2025"
+        train_name, test_name = ds.name.split("+")[0], "elastic-2015-not-in-mp-binary-2025"
         tr, te = splits[0]
         seen = set(ds.subset(tr).reduced_formulas)
         extra["n_test_formula_in_train"] = sum(f in seen for f in ds.subset(te).reduced_formulas)
+        # mp-kvrh-all trains on every material whose reduced formula is not among the test crystals
+        extra["n_train_removed_by_formula"] = n_loaded - len(tr)
     if dataset.startswith("matbench-log-kvrh"):
         extra["leaderboard"] = compare_with_leaderboard(preds)
+        if preds["has_structure"].any() and not preds["has_structure"].all():
+            extra["leaderboard_rows_with_structure"] = compare_with_leaderboard(preds[preds["has_structure"]])
     res = build_results(
         preds,
         dataset=test_name,

@@ -27,10 +27,11 @@ def model_for_inputs(model: str, ds: Dataset) -> tuple[str, Path]:
 
 
 def needs_structure(directory: Path) -> bool:
-    """Graph, potential and structure-descriptor models, or a composite with any such member."""
+    """Graph, potential and structure-descriptor models (unless trained to take rows without a structure), or a
+    composite with any such member."""
     manifest = read_manifest(directory)
     features = manifest.get("config", {}).get("features")
-    if manifest["family"] in STRUCTURE_FAMILIES or (features and FeatureConfig.from_dict(features).needs_structure):
+    if manifest["family"] in STRUCTURE_FAMILIES or (features and FeatureConfig.from_dict(features).requires_structure):
         return True
     return any(needs_structure(sub) for sub in sorted(directory.glob("member_*/")))
 
@@ -41,7 +42,7 @@ def evaluate(model: str, dataset: str, *, out: Path | str | None = None) -> dict
     path, directory = model_for_inputs(model, ds)
     manifest = read_manifest(directory)
     est = Estimator.load(directory)
-    preds = prediction_frame(ds.ids, 0, ds.y_log10, est.predict(ds))
+    preds = prediction_frame(ds, 0, est.predict(ds))
     extra: dict[str, Any] = {"model_dir": str(directory), "path": path, "n_rejected_input": len(ds.report.rejected)}
     if manifest.get("train", {}).get("dataset") == ds.name:
         extra["warning"] = "evaluated on the model's own training data: these are training errors"

@@ -26,6 +26,31 @@ from bulkmod.io import REPO_ROOT, atomic_path, write_json_atomic
 SCHEMA = "bulkmod-results/1"
 URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 PRED_COLUMNS = ["id", "fold", "y_true_log10", "y_pred_log10", "std_log10", "lo90_log10", "hi90_log10"]
+# written after PRED_COLUMNS where a run has them; results are broken down by each (n_elements as 1, 2, 3, 4+)
+GROUP_COLUMNS = ["formula", "n_elements", "has_structure", "source"]
+
+
+def _group_labels(preds: pd.DataFrame, column: str) -> pd.Series:
+    if column == "n_elements":
+        return preds[column].clip(upper=4).astype(int).astype(str).replace("4", "4+")
+    return preds[column].astype(str)
+
+
+def per_group(preds: pd.DataFrame) -> dict[str, list[dict]]:
+    """Errors and interval quality per number of elements, structure present or not, and label source."""
+    out = {}
+    for column in GROUP_COLUMNS[1:]:
+        if column not in preds or preds[column].nunique() < 2:
+            continue
+        rows = []
+        for label, grp in preds.groupby(_group_labels(preds, column), sort=True):
+            y, p = grp["y_true_log10"].to_numpy(float), grp["y_pred_log10"].to_numpy(float)
+            lo, hi = grp["lo90_log10"].to_numpy(float), grp["hi90_log10"].to_numpy(float)
+            metrics = regression_metrics(y, p)
+            rows.append({column: label, "n": len(grp), "mae_log10": metrics.get("mae_log10"),
+                         "mae_gpa": metrics.get("mae_gpa"), **interval_metrics(y, lo, hi)})  # fmt: skip
+        out[column] = rows
+    return out
 
 
 def git_commit() -> str:
@@ -86,6 +111,7 @@ def build_results(
     per_fold = []
     for k, grp in preds.groupby("fold"):
         row = {"fold": int(k), **regression_metrics(grp["y_true_log10"].to_numpy(), grp["y_pred_log10"].to_numpy())}
+        row |= interval_metrics(*(grp[c].to_numpy(float) for c in ("y_true_log10", "lo90_log10", "hi90_log10")))
         if fold_meta:
             row.update(fold_meta[int(k)])
         per_fold.append(row)
@@ -101,6 +127,7 @@ def build_results(
         **interval_metrics(y, lo, hi),
         **uncertainty_metrics(y, p, preds["std_log10"].to_numpy(float)),
         "per_k_bin": per_k_bin(y, p, lo, hi),
+        "per_group": per_group(preds),
         "per_fold": per_fold,
         "command": command_line(),
         "commit": git_commit(),
@@ -118,7 +145,7 @@ def write_results(res: dict[str, Any], preds: pd.DataFrame, out: Path | str) -> 
         raise BulkmodError(f"{out}: results go to a .json file")
     csv_path = out.with_name(out.stem + ".predictions.csv")
     with atomic_path(csv_path) as tmp:
-        preds[PRED_COLUMNS].to_csv(tmp, index=False, float_format="%.6f")
+        preds[PRED_COLUMNS + [c for c in GROUP_COLUMNS if c in preds]].to_csv(tmp, index=False, float_format="%.6f")
     res["predictions"] = csv_path.name
     write_json_atomic(out, res)
     return out

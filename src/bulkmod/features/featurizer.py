@@ -7,7 +7,7 @@ an ablation or a prediction on known structures costs a lookup, not a recomputat
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from tqdm import tqdm
@@ -63,6 +63,10 @@ class FeatureConfig:
     shell_tol: float = structure_mod.SHELL_TOL
     version: str = field(default=FEATURE_VERSION)
     potential: str = "chgnet"  # for the umlip-* groups
+    # True: a row without a structure gets NaN in the structure and potential groups (a joined dataset where only
+    # some rows have one; LightGBM routes missing values itself). False: such rows are refused, so a model that
+    # never saw a missing structure is never handed one (they go to the composition model instead).
+    missing_structures: bool = False
 
     def __post_init__(self) -> None:
         unknown = [g for g in self.groups if g not in ALL_GROUPS]
@@ -73,7 +77,13 @@ class FeatureConfig:
 
     @property
     def needs_structure(self) -> bool:
+        """Some group is computed from a structure (the rows without one are NaN there or refused)."""
         return any(g in STRUCTURE_GROUPS or g in PHYSICS_GROUPS for g in self.groups)
+
+    @property
+    def requires_structure(self) -> bool:
+        """A row without a structure cannot be featurised at all."""
+        return self.needs_structure and not self.missing_structures
 
     def as_dict(self) -> dict:
         return asdict(self) | {"groups": list(self.groups)}
@@ -85,11 +95,23 @@ class FeatureConfig:
             shell_tol=d["shell_tol"],
             version=d["version"],
             potential=d.get("potential", "chgnet"),  # models saved before the physics groups existed
+            missing_structures=bool(d.get("missing_structures", False)),  # and before joined datasets
         )
 
     @classmethod
     def default_for(cls, ds: Dataset) -> FeatureConfig:
-        return cls(DEFAULT_STRUCTURE_GROUPS if ds.has_structures else DEFAULT_COMPOSITION_GROUPS)
+        """Structure groups when any row has a structure (NaN on the rows without one), else composition groups."""
+        if ds.has_structures:
+            return cls(DEFAULT_STRUCTURE_GROUPS)
+        if ds.structure_mask.any():
+            return cls(DEFAULT_STRUCTURE_GROUPS, missing_structures=True)
+        return cls(DEFAULT_COMPOSITION_GROUPS)
+
+    def for_data(self, ds: Dataset) -> FeatureConfig:
+        """This config, told to accept missing structures when ``ds`` is a join where only some rows have one:
+        how a model trained on such a join records that it learned from rows without a structure."""
+        partial = self.needs_structure and not ds.has_structures and ds.structure_mask.any()
+        return replace(self, missing_structures=True) if partial else self
 
     def names(self) -> list[str]:
         names: list[str] = []
@@ -136,8 +158,11 @@ def _structure_block(ds: Dataset, cfg: FeatureConfig, groups: list[str]) -> tupl
 
 def featurize(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, str]]:
     """(n, n_features) matrix in ``cfg.names()`` order, and per-row errors (rows left NaN)."""
-    if cfg.needs_structure:
-        ds.require_structures(f"feature groups {[g for g in cfg.groups if g not in COMPOSITION_NAMES]} need structures")
+    if cfg.needs_structure and not ds.has_structures:
+        if not cfg.missing_structures:
+            groups = [g for g in cfg.groups if g not in COMPOSITION_NAMES]
+            ds.require_structures(f"feature groups {groups} need structures")
+        return _featurize_partial(ds, cfg)
     frac = fraction_matrix(ds.compositions)
     blocks: dict[str, np.ndarray] = {}
     errors: dict[int, str] = {}
@@ -159,4 +184,22 @@ def featurize(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, st
     if "umlip-embed" in cfg.groups:
         blocks["umlip-embed"] = embedding_features(ds.structures, cfg.potential)
     X = np.column_stack([blocks[g] for g in cfg.groups]).astype(float)
+    return X, errors
+
+
+def _featurize_partial(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, str]]:
+    """Composition groups on every row, structure and potential groups on the rows that have a structure (NaN
+    elsewhere). The space group is the dataset's own where it has none to detect it from."""
+    names = cfg.names()
+    X = np.full((len(ds), len(names)), np.nan)
+    comp = replace(cfg, groups=tuple(g for g in cfg.groups if g in COMPOSITION_NAMES))
+    if comp.groups:
+        cols = [names.index(n) for n in comp.names()]
+        X[:, cols] = featurize(ds, comp)[0]
+    rows = np.flatnonzero(ds.structure_mask)
+    errors: dict[int, str] = {}
+    if len(rows):
+        Xs, sub_errors = featurize(ds.subset(rows), replace(cfg, missing_structures=False))
+        X[rows] = Xs
+        errors = {int(rows[j]): why for j, why in sub_errors.items()}
     return X, errors

@@ -12,11 +12,12 @@ from sklearn.model_selection import KFold
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
+from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Z90, Estimator, Prediction, training_summary
 from bulkmod.models.boosters import Booster, make_booster
 from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourTable, neighbour_config, neighbour_names
-from bulkmod.models.safety import MANIFEST, listed_file, required
+from bulkmod.models.safety import MANIFEST, listed_file, model_subdir, required
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
 
@@ -27,6 +28,9 @@ SIGMA_PARAMS = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 
 SIGMA_ROUNDS = 300
 SIGMA_FLOOR = 1e-3  # log10 units: keeps log|r| finite for near-perfect predictions
 INTERVALS = ("adaptive", "tempered", "constant")
+STACKS = (False, True, "auto")
+STACK_DIR = "stack"  # the composition model whose prediction a stacked model reads, saved as a sub-model
+STACK_NAME = "stack_comp_log10"
 # "tempered": sigma ** power, the power giving the narrowest calibrated intervals on the training part.
 # On ood-elastic2015 the fully adaptive band under-covered (0.81): the test crystals look easy to the sigma
 # model (same median sigma) but err more (median |error| 0.032 vs 0.022), and sigma ** 0.5 was both
@@ -65,6 +69,12 @@ class DescriptorModel(Estimator):
     ``keep_inner`` keeps the chosen candidate's inner-fold boosters (saved as ``inner_<k>.*``) so
     :meth:`predict_with_inner` can say how models trained on different subsets disagree about a new crystal:
     the ensemble's ``sigma=disagreement`` scale.
+
+    ``stack`` (``--param stack=true|auto``) appends one feature: the log10 K that a composition + space-group
+    LightGBM, trained on the same rows, predicts. The booster sees it out of fold (the composition model's own
+    inner folds) and predictions get the composition model's; on a join where most rows have no structure it
+    carries what every row teaches about a composition into the structure rows. ``auto`` lets the nested
+    selection choose with or without it, per candidate.
     """
 
     family: ClassVar[str] = "descriptor"
@@ -84,6 +94,7 @@ class DescriptorModel(Estimator):
         baseline: str | None = None,
         neighbours: bool | dict | None = None,
         keep_inner: bool = False,
+        stack: bool | str = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -97,6 +108,9 @@ class DescriptorModel(Estimator):
         params = dict(params or {})
         interval = params.pop("interval", interval)
         self.neighbours = neighbour_config(params.pop("neighbours", neighbours))
+        self.stack = params.pop("stack", stack)
+        if self.stack not in STACKS:
+            raise BulkmodError(f"unknown stack {self.stack!r}: use true, false or auto (chosen on inner folds)")
         self.params = {**LOSS_OBJECTIVES[loss][backend], **params}
         self.inner_folds = inner_folds
         self.candidates = candidates
@@ -117,6 +131,7 @@ class DescriptorModel(Estimator):
         self._table: NeighbourTable | None = None  # training targets behind the neighbour features
         self._sigma = None  # LightGBM model of log|residual|: the per-crystal scale of adaptive intervals
         self._inner: list = []  # with keep_inner: the chosen candidate's inner-fold boosters
+        self._stack: DescriptorModel | None = None  # with stack: the composition model behind the stacked feature
         self.oof_log10: np.ndarray | None = None  # inner out-of-fold predictions (training rows), for calibration
         self.oof_std_log10: np.ndarray | None = None  # their calibrated std: an ensemble combines both
 
@@ -133,17 +148,20 @@ class DescriptorModel(Estimator):
             "baseline": self.baseline,
             "neighbours": self.neighbours,
             "keep_inner": self.keep_inner,
+            "stack": self.stack,
             "seed": self.seed,
         }
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
-        base = self.features or FeatureConfig.default_for(ds)
+        base = (self.features or FeatureConfig.default_for(ds)).for_data(ds)
+        stacks = [False, True] if self.stack == "auto" else [self.stack]
         candidates = [
-            (tuple(c.get("features", base.groups)), self.params | c.get("params", {}), self._candidate_neighbours(c))
+            (tuple(c.get("features", base.groups)), self.params | c.get("params", {}), self._candidate_neighbours(c), s)
             for c in self.candidates or [{}]
+            for s in stacks
         ]
-        union = replace(base, groups=tuple(dict.fromkeys(g for gs, _, _ in candidates for g in (*base.groups, *gs))))
-        if self.baseline and not all(self.baseline in groups for groups, _, _ in candidates):
+        union = replace(base, groups=tuple(dict.fromkeys(g for gs, *_ in candidates for g in (*base.groups, *gs))))
+        if self.baseline and not all(self.baseline in groups for groups, *_ in candidates):
             raise BulkmodError(
                 f"baseline {self.baseline!r} needs the {self.baseline!r} feature group in every candidate"
             )
@@ -151,6 +169,10 @@ class DescriptorModel(Estimator):
         if errors:
             i, why = next(iter(errors.items()))
             raise BulkmodError(f"{ds.name}: {len(errors)} rows could not be featurised, e.g. {ds.ids[i]}: {why}")
+        self._stack = None
+        if any(st for *_, st in candidates):  # its out-of-fold prediction is the last column
+            self._stack = self._composition_model().fit(ds, y_log10)
+            X = np.hstack([X, self._stack.oof_log10[:, None]])
         self.train_info = {"baseline_fill": float(np.mean(y_log10))} if self.baseline else {}
         delta = y_log10 - self._offset(X, union)
         z = self.transform.fit(delta).forward(delta)
@@ -158,6 +180,8 @@ class DescriptorModel(Estimator):
         if val is not None:
             inner = [(np.arange(len(z)), None)]
             Xv = featurize(val, union)[0]
+            if self._stack is not None:
+                Xv = np.hstack([Xv, self._stack.predict(val).mean_log10[:, None]])
             zv = self.transform.forward(val.y_log10 - self._offset(Xv, union))
         elif self.inner_folds >= 2:
             inner = list(KFold(self.inner_folds, shuffle=True, random_state=self.seed).split(X))
@@ -167,7 +191,7 @@ class DescriptorModel(Estimator):
             inner = [(perm[cut:], perm[:cut])]
             if len(candidates) == 1 and not make_booster(self.backend, self.params, self.seed).early_stops:
                 inner = []  # a fixed-round forest chooses nothing on a hold-out: do not fit it twice
-        keys = self._neighbour_keys(ds, X, union) if any(nb for _, _, nb in candidates) else None
+        keys = self._neighbour_keys(ds, X, union) if any(nb for _, _, nb, _ in candidates) else None
         neighbour_blocks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
         def with_neighbours(k: int, tr: np.ndarray, te: np.ndarray | None, nb: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -180,8 +204,9 @@ class DescriptorModel(Estimator):
 
         column = {n: i for i, n in enumerate(union.names())}
         trials = []
-        for groups, params, nb in candidates:  # nested selection: scored on inner folds of the training data only
-            cols = np.array([column[n] for n in replace(base, groups=groups).names()])  # in predict()'s order
+        for groups, params, nb, st in candidates:  # nested selection: scored on inner folds of the training data
+            names = replace(base, groups=groups).names()
+            cols = np.array([column[n] for n in names] + ([X.shape[1] - 1] if st else []))  # predict()'s order
             rounds, oof, score, boosters = [], np.full(len(z), np.nan), [], []
             for k, (tr, te) in enumerate(inner):
                 Xtr, Xte, zte = X[tr][:, cols], (Xv if te is None else X[te])[:, cols], zv if te is None else z[te]
@@ -200,6 +225,7 @@ class DescriptorModel(Estimator):
                     "features": list(groups),
                     "params": params,
                     "neighbours": nb,
+                    "stack": st,
                     "rounds": int(np.median(rounds)) if rounds else None,
                     "inner_mae_log10": float(np.mean(score)) if score else np.nan,
                     "cols": cols,
@@ -210,6 +236,9 @@ class DescriptorModel(Estimator):
         best = min(trials, key=lambda t: t["inner_mae_log10"])
         self.features = replace(base, groups=tuple(best["features"]))
         self.params, self.rounds, self.neighbours = best["params"], best["rounds"], best["neighbours"]
+        if not best["stack"]:
+            self._stack = None
+        self.stack = best["stack"]  # a refit or a saved model uses what was chosen
         Xfit, self._table, self._inner = X[:, best["cols"]], None, best["boosters"]
         if self.neighbours:  # out of fold on every training row; predictions look up the whole table
             self._table = NeighbourTable(keys, y_log10)
@@ -226,7 +255,8 @@ class DescriptorModel(Estimator):
         self.train_info |= training_summary(ds) | {"rounds": self.rounds}
         if len(trials) > 1:
             self.train_info["selection"] = [
-                {k: t[k] for k in ("features", "params", "neighbours", "rounds", "inner_mae_log10")} for t in trials
+                {k: t[k] for k in ("features", "params", "neighbours", "stack", "rounds", "inner_mae_log10")}
+                for t in trials
             ]
         return self
 
@@ -239,6 +269,13 @@ class DescriptorModel(Estimator):
         out = np.stack([self.transform.inverse(b.predict(X)) + self._offset(X, self.features) for b in self._inner])
         out[:, list(errors)] = np.nan
         return self._predict_matrix(X, errors), out
+
+    def _composition_model(self) -> DescriptorModel:
+        """The stacked feature's model: LightGBM on composition and space group, cross-fitted on 5 inner folds."""
+        return DescriptorModel(
+            "lgbm", features=FeatureConfig(DEFAULT_COMPOSITION_GROUPS).as_dict(), inner_folds=max(self.inner_folds, 5),
+            interval="constant", seed=self.seed,
+        )  # fmt: skip
 
     def _candidate_neighbours(self, candidate: dict) -> dict | None:
         """A candidate's ``"neighbours"`` (true: the model's own options, else the defaults); absent: the model's."""
@@ -294,6 +331,8 @@ class DescriptorModel(Estimator):
         if self._booster is None:
             raise BulkmodError("model is not fitted")
         X, errors = featurize(ds, self.features)
+        if self._stack is not None and len(X):
+            X = np.hstack([X, self._stack.predict(ds).mean_log10[:, None]])
         if self._table is not None and len(X):
             X = np.hstack([X, self._table.query(self._neighbour_keys(ds, X, self.features))])
         return X, errors
@@ -315,16 +354,24 @@ class DescriptorModel(Estimator):
         for name, booster in files.items():
             with atomic_path(directory / name) as tmp:
                 booster.save(tmp)
+        written = list(files)
+        if self._stack is not None:
+            self._stack.save(directory / STACK_DIR)
+            written += [f"{STACK_DIR}/{p.name}" for p in sorted((directory / STACK_DIR).iterdir()) if p.is_file()]
         if self._table is not None:
             self._table.save(directory / NEIGHBOUR_FILE)
-            return [*files, NEIGHBOUR_FILE]
-        return list(files)
+            written.append(NEIGHBOUR_FILE)
+        return written
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
         listed = manifest["weights"]
         features = required(directory, self.features, "config.features")
         # every booster sees the descriptors, plus the neighbour features where a table is saved
         n_features = len(features.names()) + (len(neighbour_names()) if NEIGHBOUR_FILE in listed else 0)
+        self._stack = None
+        if self.stack:
+            self._stack = Estimator.load(model_subdir(directory, STACK_DIR))
+            n_features += 1
 
         def read(backend: str, params: dict, name: str | None = None) -> Booster:
             booster = make_booster(backend, params, self.seed)
