@@ -194,3 +194,19 @@ def test_stacked_composition_feature_is_chosen_on_inner_folds_and_round_trips(ha
     np.testing.assert_allclose(again.hi90_log10, pred.hi90_log10, rtol=1e-9)
     with pytest.raises(BulkmodError, match="unknown stack"):
         build_model("lgbm", params={"stack": "maybe"})
+
+
+def test_structure_routed_model_sends_each_row_to_the_member_that_can_take_it(half_structured, tmp_path):
+    from bulkmod.data.records import Dataset
+
+    train, test = half_structured
+    model = build_model("structure-routed", inner_folds=2, **FAST).fit(train, train.y_log10)
+    structure, composition = model.members
+    assert structure.train_info["n"] == int(train.structure_mask.sum()) and composition.train_info["n"] == len(train)
+    mixed = Dataset("mixed", test.ids, test.compositions, test.k_vrh, spacegroup=test.spacegroup,
+                    partial_structures=[s if i < 30 else None for i, s in enumerate(test.structures)])  # fmt: skip
+    pred = model.predict(mixed)
+    np.testing.assert_allclose(pred.mean_log10[:30], structure.predict(test.subset(range(30))).mean_log10)
+    np.testing.assert_allclose(pred.hi90_log10[30:], composition.predict(mixed.subset(range(30, 60))).hi90_log10)
+    model.save(tmp_path / "r")
+    np.testing.assert_allclose(Estimator.load(tmp_path / "r").predict(mixed).mean_log10, pred.mean_log10)

@@ -13,6 +13,7 @@ from bulkmod.models.ensemble import EnsembleModel
 from bulkmod.models.gnn import GRAPH_MODELS
 from bulkmod.models.gp import GPModel
 from bulkmod.models.quantile import QuantileModel
+from bulkmod.models.routed import RoutedModel
 from bulkmod.models.umlip import BlendModel, UMLIPEOSModel
 
 # E–V fit features only: the 64-d embedding adds nothing out of distribution and costs 0.002 in distribution
@@ -33,6 +34,9 @@ MODELS: dict[str, ModelSpec] = {
     "lgbm": ModelSpec(lambda **kw: DescriptorModel("lgbm", **kw), "descriptor", "LightGBM gradient boosting"),
     "xgb": ModelSpec(lambda **kw: DescriptorModel("xgb", **kw), "descriptor", "XGBoost gradient boosting"),
     "qlgbm": ModelSpec(QuantileModel, "descriptor", "quantile LightGBM (5/50/95 %), conformalised (CQR)"),
+    "structure-routed": ModelSpec(
+        RoutedModel, "descriptor", "lgbm on structure descriptors where a crystal has a structure, else on composition"
+    ),
     "gpr": ModelSpec(GPModel, "gp", "exact Gaussian process on descriptors, learned Matern-ARD kernel"),
     **{key: ModelSpec(*spec) for key, spec in GRAPH_MODELS.items()},
     "umlip-eos": ModelSpec(

@@ -25,3 +25,27 @@ def results_table(results: list[dict], label_key: str = "label") -> str:
         row += [bins.get(b) for b in K_BIN_LABELS]
         lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
     return "\n".join(lines)
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def group_tables(res: dict) -> str:
+    """A run's breakdown: per group (elements, structure, source), per fold, and against the leaderboard."""
+    out = []
+    for column, rows in res.get("per_group", {}).items():
+        out += [f"By {column}:\n", _table(rows, [column, "n", "mae_log10", "mae_gpa", "coverage_90",
+                                                  "mean_width90_log10"]), ""]  # fmt: skip
+    if len(res.get("per_fold", [])) > 1:
+        out += ["Per fold:\n", _table(res["per_fold"], ["fold", "n", "mae_log10", "coverage_90", "mean_width90_log10"]),
+                ""]  # fmt: skip
+    for key, title in (("leaderboard", "all rows"), ("leaderboard_rows_with_structure", "rows with a structure")):
+        if res.get(key):
+            rows = [r | {"wilcoxon_p": f"{r['wilcoxon_p']:.2g}"} for r in res[key]]
+            out += [f"Against the matbench leaderboard, {title} (per sample, paired Wilcoxon):\n",
+                    _table(rows, ["model", "n_shared", "mae_leaderboard", "mae_ours", "frac_samples_ours_better",
+                                  "wilcoxon_p"]), ""]  # fmt: skip
+    return "\n".join(out)
