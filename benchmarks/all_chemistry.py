@@ -28,6 +28,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "all_chemistry"
 HUBER = {"objective": "huber", "alpha": 0.15}
 JOINED = {"inner_folds": 5, "params": HUBER | {"stack": "auto"}}
 ROUTED = {"inner_folds": 5, "params": HUBER}  # no stack: nothing to stack (composition only) or the pre-join pair
+ROUTED_STACK = {"inner_folds": 5, "params": HUBER | {"stack": "auto"}}
 
 
 def run(dataset: str, model: str, split: str, config: dict) -> dict:
@@ -42,6 +43,8 @@ RUNS: dict[str, dict] = {
     "mp-kvrh-all_umlip-blend_kfold": run("mp-kvrh-all", "umlip-blend", "kfold", JOINED),
     # the pre-join product on the same folds: structure rows -> structure model, others -> composition model
     "mp-kvrh-all_structure-routed_kfold": run("mp-kvrh-all", "structure-routed", "kfold", ROUTED),
+    # the same pair, the structure model also reading the composition model's out-of-fold prediction
+    "mp-kvrh-all_structure-routed-stack_kfold": run("mp-kvrh-all", "structure-routed", "kfold", ROUTED_STACK),
     "mp-kvrh-all_lgbm_chemsys-grouped": run("mp-kvrh-all", "lgbm", "chemsys-grouped", JOINED),
     "mp-kvrh-all_lgbm_ood-elastic2015": run("mp-kvrh-all", "lgbm", "ood-elastic2015", JOINED),
     "mp-kvrh-all_umlip-blend_ood-elastic2015": run("mp-kvrh-all", "umlip-blend", "ood-elastic2015", JOINED),

@@ -18,7 +18,7 @@ from pymatgen.core import Lattice, Structure
 
 from bulkmod.data import load_csv
 from bulkmod.models.pretrained import DEFAULT_MODEL, PRETRAINED_DIR, load_model
-from bulkmod.predict import predict_files
+from bulkmod.prediction import predict_files
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 pytestmark = pytest.mark.skipif(not (PRETRAINED_DIR / DEFAULT_MODEL).exists(), reason="default model not built")

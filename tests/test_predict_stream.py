@@ -19,7 +19,7 @@ from bulkmod.data.synthetic import EXAMPLES, write_jsonl
 from bulkmod.models.descriptor import MeanModel
 from bulkmod.models.pretrained import DEFAULT_MODEL, PRETRAINED_DIR
 from bulkmod.parallel import Backend
-from bulkmod.predict import OUTPUT_COLUMNS, predict_files, predict_stream
+from bulkmod.prediction import OUTPUT_COLUMNS, predict_files, predict_stream
 
 needs_default = pytest.mark.skipif(not (PRETRAINED_DIR / DEFAULT_MODEL).exists(), reason="default model not built")
 ENV = os.environ | {"OMP_NUM_THREADS": "1"}

@@ -13,7 +13,7 @@ from pymatgen.core import Lattice, Structure
 from bulkmod.errors import BulkmodError
 from bulkmod.models.gnn.legacy import read_legacy_checkpoint
 from bulkmod.models.pretrained import DEFAULT_MODEL, PRETRAINED_DIR, load_model
-from bulkmod.predict import predict_files
+from bulkmod.prediction import predict_files
 
 SHARED_CKPT = Path(__file__).resolve().parents[2] / "shared" / "data" / "cgcnn-pretrained" / "bulk-moduli.pth.tar"
 

@@ -90,7 +90,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from bulkmod.data.stream import iter_items
     from bulkmod.models.pretrained import load_model, resolve_model_dir
     from bulkmod.parallel import write_run_record
-    from bulkmod.predict import predict_batches, predict_stream
+    from bulkmod.prediction import predict_batches, predict_stream
 
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
@@ -100,7 +100,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     stream = out is not None and out.suffix.lower() == ".csv"
     if args.resume and not stream:
         raise BulkmodError("--resume continues a CSV: give --out X.csv")
-    model = load_model(args.model)
+    if args.correct_to and args.level != 0.9:
+        raise BulkmodError("--correct-to experiment gives the correction's own 90 % interval: drop --level")
+    model = load_model(args.model).set_level(args.level)
     model_dir = resolve_model_dir(args.model)
     relax = None if args.relax == "none" else args.relax
     transform = _experiment_correction(args.model) if args.correct_to else None
@@ -108,7 +110,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     with _backend(args) as backend, tqdm(unit="crystal", file=sys.stderr, disable=None) as bar:
         if stream:
             run = {"inputs": args.files, "model": str(model_dir.resolve()), "correct_to": args.correct_to,
-                   "relax": relax}  # fmt: skip
+                   "relax": relax, "level": args.level}  # fmt: skip
             sink = predict_stream(
                 items, model, out, backend, fingerprint=run, resume=args.resume, batch_size=args.batch_size,
                 relax=relax, transform=transform, progress=bar.update,
@@ -139,7 +141,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for r, a, b, c in zip(df.itertuples(), k, lo, hi, strict=True)
         ]
         _print_table(
-            f"Bulk modulus K_VRH (GPa), model {model_dir.name}, 90% interval",
+            f"Bulk modulus K_VRH (GPa), model {model_dir.name}, {args.level:.0%} interval",
             ["source", "formula", "K", "low", "high", "in domain", "error"],
             rows,
         )
@@ -485,7 +487,11 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         return sp
 
-    sp = add("predict", cmd_predict, "predict K_VRH (GPa) with a 90% interval for CIF/POSCAR/extxyz/JSON files")
+    sp = add(
+        "predict",
+        cmd_predict,
+        "predict K_VRH (GPa) with an interval (90% unless --level) for CIF/POSCAR/extxyz/JSON files",
+    )
     sp.add_argument(
         "files", nargs="+", help="structure files, folders, glob patterns, multi-frame extxyz or JSON-lines files"
     )
@@ -513,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue a killed run into the same --out CSV (no row lost or repeated)"
     )
     sp.add_argument("--overwrite", action="store_true", help="replace an existing --out file (refused otherwise)")
+    sp.add_argument("--level", type=float, default=0.9, help="interval level, 0 < LEVEL < 1 (default 0.9)")
     _add_backend_options(sp)
 
     model_help = "registry key (see `bulkmod models`): mean, rf, lgbm, xgb, ..."

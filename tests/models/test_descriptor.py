@@ -210,3 +210,18 @@ def test_structure_routed_model_sends_each_row_to_the_member_that_can_take_it(ha
     np.testing.assert_allclose(pred.hi90_log10[30:], composition.predict(mixed.subset(range(30, 60))).hi90_log10)
     model.save(tmp_path / "r")
     np.testing.assert_allclose(Estimator.load(tmp_path / "r").predict(mixed).mean_log10, pred.mean_log10)
+
+
+def test_routed_structure_member_can_stack_the_composition_member_trained_on_every_row(half_structured, tmp_path):
+    train, test = half_structured
+    model = build_model("structure-routed", inner_folds=2, params={"learning_rate": 0.1, "stack": True})
+    model.fit(train, train.y_log10)
+    structure, composition = model.members
+    assert structure._stack is composition and composition.train_info["n"] == len(train)
+    pred = model.predict(test)
+    column = composition.predict(test).mean_log10  # what the structure member reads as its last feature
+    assert np.isfinite(pred.mean_log10).all() and np.isfinite(column).all()
+    model.save(tmp_path / "rs")
+    again = Estimator.load(tmp_path / "rs")
+    assert again.config()["params"]["stack"] is True
+    np.testing.assert_allclose(again.predict(test).mean_log10, pred.mean_log10, rtol=1e-9)

@@ -13,7 +13,7 @@ from bulkmod.models.card import write_model_card
 from bulkmod.models.registry import build_model
 from bulkmod.physics import features as phys
 from bulkmod.physics.potentials import get_potential
-from bulkmod.predict import predict_files
+from bulkmod.prediction import predict_files
 
 EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "examples"
 

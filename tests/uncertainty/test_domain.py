@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from bulkmod.models import Estimator, build_model
-from bulkmod.predict import predict_files
+from bulkmod.prediction import predict_files
 from bulkmod.uncertainty.domain import DescriptorDomain
 
 

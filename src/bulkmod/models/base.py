@@ -33,7 +33,11 @@ _VERSIONED = ("bulkmod", "numpy", "scikit-learn", "lightgbm", "xgboost-cpu", "py
 
 @dataclass
 class Prediction:
-    """Predictions in log10(GPa). Rows listed in ``errors`` could not be predicted (mean is NaN)."""
+    """Predictions in log10(GPa). Rows listed in ``errors`` could not be predicted (mean is NaN).
+
+    ``lo90_log10``/``hi90_log10`` are the interval at the model's ``level`` (0.9 unless :meth:`Estimator.set_level`
+    changed it); ``std_log10`` is the Gaussian-equivalent std of the 90 % interval whatever the level.
+    """
 
     mean_log10: np.ndarray
     std_log10: np.ndarray | None = None
@@ -75,6 +79,16 @@ class Estimator(ABC):
         self.conformal: ConformalInterval | None = None
         self.train_info: dict[str, Any] = {}
         self.domain: DescriptorDomain | None = None  # set by `bulkmod train`; `predict` flags crystals outside it
+        self.level = 0.9  # of the intervals predict() returns: a prediction-time choice, not saved
+
+    def set_level(self, level: float) -> Self:
+        """Intervals at ``level`` (any 0 < level < 1) from the same calibration scores, here and in every member."""
+        if not 0 < level < 1:
+            raise BulkmodError(f"interval level {level}: need 0 < level < 1 (0.9 is a 90 % interval)")
+        self.level = level
+        for member in getattr(self, "members", []):
+            member.set_level(level)
+        return self
 
     @abstractmethod
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self: ...
@@ -96,11 +110,13 @@ class Estimator(ABC):
         :mod:`bulkmod.models.formats`, so that only files the manifest lists (and load verified) are read."""
 
     def _with_intervals(self, pred: Prediction, scale: np.ndarray | None = None) -> Prediction:
-        """Conformal 90 % bounds; with a per-crystal ``scale`` (adaptive) also a Gaussian-equivalent std."""
+        """Conformal bounds at ``self.level``; with a per-crystal ``scale`` (adaptive) also a Gaussian-equivalent std
+        (from the 90 % bounds, so it does not depend on the level asked for)."""
         if self.conformal is not None:
-            pred.lo90_log10, pred.hi90_log10 = self.conformal.bounds(pred.mean_log10, scale=scale)
+            pred.lo90_log10, pred.hi90_log10 = self.conformal.bounds(pred.mean_log10, level=self.level, scale=scale)
             if self.conformal.normalized:
-                pred.std_log10 = (pred.hi90_log10 - pred.lo90_log10) / (2 * Z90)
+                lo, hi = self.conformal.bounds(pred.mean_log10, scale=scale)
+                pred.std_log10 = (hi - lo) / (2 * Z90)
         return pred
 
     def save(self, directory: Path | str, *, metrics: dict | None = None, name: str | None = None) -> Path:

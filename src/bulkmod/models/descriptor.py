@@ -131,7 +131,10 @@ class DescriptorModel(Estimator):
         self._table: NeighbourTable | None = None  # training targets behind the neighbour features
         self._sigma = None  # LightGBM model of log|residual|: the per-crystal scale of adaptive intervals
         self._inner: list = []  # with keep_inner: the chosen candidate's inner-fold boosters
-        self._stack: DescriptorModel | None = None  # with stack: the composition model behind the stacked feature
+        self._stack: Estimator | None = None  # with stack: the composition model behind the stacked feature
+        # set by a composite before fit: a composition model fitted on more rows than this one sees, and its
+        # out-of-fold predictions of this model's training rows (the structure member of a routed model)
+        self.stack_with: tuple[Estimator, np.ndarray] | None = None
         self.oof_log10: np.ndarray | None = None  # inner out-of-fold predictions (training rows), for calibration
         self.oof_std_log10: np.ndarray | None = None  # their calibrated std: an ensemble combines both
 
@@ -171,8 +174,12 @@ class DescriptorModel(Estimator):
             raise BulkmodError(f"{ds.name}: {len(errors)} rows could not be featurised, e.g. {ds.ids[i]}: {why}")
         self._stack = None
         if any(st for *_, st in candidates):  # its out-of-fold prediction is the last column
-            self._stack = self._composition_model().fit(ds, y_log10)
-            X = np.hstack([X, self._stack.oof_log10[:, None]])
+            if self.stack_with is None:
+                self._stack = self._composition_model().fit(ds, y_log10)
+                oof = self._stack.oof_log10
+            else:
+                self._stack, oof = self.stack_with
+            X = np.hstack([X, np.asarray(oof, float)[:, None]])
         self.train_info = {"baseline_fill": float(np.mean(y_log10))} if self.baseline else {}
         delta = y_log10 - self._offset(X, union)
         z = self.transform.fit(delta).forward(delta)

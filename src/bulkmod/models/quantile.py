@@ -70,11 +70,11 @@ class QuantileModel(Estimator):
             raise BulkmodError("model is not fitted")
         lo, mid, hi = (m.predict(ds) for m in self.members)
         centre, half = self._band(lo.mean_log10, hi.mean_log10)
-        if self.conformal is not None:
-            low, high = self.conformal.bounds(centre, scale=half)
-        else:
-            low, high = centre - half, centre + half
-        return Prediction(mid.mean_log10, (high - low) / (2 * Z90), low, high, errors=mid.errors)
+        if self.conformal is None:
+            return Prediction(mid.mean_log10, half / Z90, centre - half, centre + half, errors=mid.errors)
+        low, high = self.conformal.bounds(centre, level=self.level, scale=half)
+        std = self.conformal.half_width(0.9) * half / Z90
+        return Prediction(mid.mean_log10, std, low, high, errors=mid.errors)
 
     def _write_weights(self, directory: Path) -> list[str]:
         return save_members(directory, self.members)

@@ -17,36 +17,54 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS, DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.models.base import Estimator, Prediction, load_members, save_members, training_summary
-from bulkmod.models.descriptor import DescriptorModel
+from bulkmod.models.descriptor import STACKS, DescriptorModel
 
 
 class RoutedModel(Estimator):
     """``member_0``: LightGBM on structure descriptors, trained on the rows with a structure; ``member_1``:
     LightGBM on composition and space group, trained on every row. Each row is predicted by the first member
-    that can take it, with that member's own calibrated interval."""
+    that can take it, with that member's own calibrated interval.
+
+    ``stack`` (``true``/``auto``, as for :class:`DescriptorModel`) gives the structure member one more feature:
+    the composition member's out-of-fold prediction, so what every row teaches about a composition reaches the
+    structure model too (``auto``: with or without it, chosen on the structure member's inner folds).
+    ``features`` sets the structure member's groups (e.g. with ``umlip-eos``).
+    """
 
     key: ClassVar[str] = "structure-routed"
     family: ClassVar[str] = "descriptor"
 
-    def __init__(self, **member_config: Any) -> None:
+    def __init__(self, *, features: dict | None = None, params: dict | None = None, **member_config: Any) -> None:
         super().__init__()
-        self.member_config = member_config
+        params = dict(params or {})
+        self.stack = params.pop("stack", False)
+        if self.stack not in STACKS:
+            raise BulkmodError(f"unknown stack {self.stack!r}: use true, false or auto (chosen on inner folds)")
+        self.features = features or FeatureConfig(DEFAULT_STRUCTURE_GROUPS).as_dict()
+        self.params, self.member_config = params, member_config
         self.members: list[Estimator] = []
 
     def config(self) -> dict[str, Any]:
-        return dict(self.member_config)
+        return self.member_config | {"features": self.features, "params": self.params | {"stack": self.stack}}
 
     def _members(self) -> list[DescriptorModel]:
-        groups = (DEFAULT_STRUCTURE_GROUPS, DEFAULT_COMPOSITION_GROUPS)
-        return [DescriptorModel("lgbm", features=FeatureConfig(g).as_dict(), **self.member_config) for g in groups]
+        composition = FeatureConfig(DEFAULT_COMPOSITION_GROUPS).as_dict()
+        return [
+            DescriptorModel("lgbm", features=self.features, params=self.params, stack=self.stack, **self.member_config),
+            DescriptorModel("lgbm", features=composition, params=self.params, **self.member_config),
+        ]
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
         rows = np.flatnonzero(ds.structure_mask)
         if len(rows) < 10:
             raise BulkmodError(f"{ds.name}: only {len(rows)} rows have a structure; use a composition model")
         structure, composition = self._members()
-        structure.fit(ds.subset(rows), y_log10[rows])
         composition.fit(ds, y_log10)
+        if self.stack:
+            if composition.oof_log10 is None:
+                raise BulkmodError("structure-routed with stack needs inner_folds >= 2 (out-of-fold predictions)")
+            structure.stack_with = (composition, composition.oof_log10[rows])
+        structure.fit(ds.subset(rows), y_log10[rows])
         self.members = [structure, composition]
         self.train_info = training_summary(ds) | {"n_structure": len(rows)}
         return self

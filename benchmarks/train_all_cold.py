@@ -1,0 +1,81 @@
+"""Wall time to featurise and train the default model on every row of mp-kvrh-all, from an empty cache.
+
+    python benchmarks/train_all_cold.py [--threads 2]
+
+One process, a fresh ``BULKMOD_CACHE``: the join of the four sources, the structure descriptors, CHGNet's E-V
+scans of every crystal with a structure, then the fit of the shipped default's recipe (``umlip-blend``, Huber
+0.15, stacked composition feature chosen on 5 inner folds) and its training-domain statistics. What
+``bulkmod train`` does, minus the optional cross-validation. Writes
+``benchmarks/results/all_chemistry/train_cold.{json,md}`` with the command, commit, machine and load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "all_chemistry"
+CONFIG = {"inner_folds": 5, "params": {"objective": "huber", "alpha": 0.15, "stack": "auto"}}
+TARGET_S = 30 * 60
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2, help="OMP/torch threads (the machine has 2 cores)")
+    args = parser.parse_args()
+    os.environ["BULKMOD_CACHE"] = tempfile.mkdtemp(prefix="bulkmod-cold-train-")
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from bulkmod.data import load_dataset
+    from bulkmod.evaluation.results import command_line, git_commit, machine
+    from bulkmod.features import FeatureConfig, featurize
+    from bulkmod.models import build_model
+    from bulkmod.physics.features import eos_features
+    from bulkmod.uncertainty.domain import DescriptorDomain
+
+    load_start = [round(x, 2) for x in os.getloadavg()]
+    phases: dict[str, float] = {}
+    t = time.perf_counter()
+    ds = load_dataset("mp-kvrh-all")
+    phases["join_s"] = time.perf_counter() - t
+    structured = ds.subset(np.flatnonzero(ds.structure_mask))
+    t = time.perf_counter()
+    featurize(structured, FeatureConfig())
+    phases["structure_features_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    eos_features(structured.structures, "chgnet")
+    phases["chgnet_scans_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    model = build_model("umlip-blend", **CONFIG).fit(ds, ds.y_log10)
+    model.domain = DescriptorDomain.fit(ds)
+    phases["fit_s"] = time.perf_counter() - t
+    total = sum(phases.values())
+    res = {
+        "dataset": ds.name, "rows": len(ds), "rows_with_structure": len(structured), "model": "umlip-blend",
+        "model_config": CONFIG, "threads": args.threads, **{k: round(v, 1) for k, v in phases.items()},
+        "total_s": round(total, 1), "target_s": TARGET_S, "meets_target": total <= TARGET_S,
+        "command": command_line(), "commit": git_commit(), "machine": machine(),
+        "load_avg_start": load_start, "load_avg_end": [round(x, 2) for x in os.getloadavg()],
+    }  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "train_cold.json").write_text(json.dumps(res, indent=2) + "\n")
+    rows = "".join(f"| {k.removesuffix('_s').replace('_', ' ')} | {v:.0f} |\n" for k, v in phases.items())
+    (RESULTS / "train_cold.md").write_text(
+        f"# Featurise and train the default on all of {ds.name}, cold cache\n\n"
+        f"{len(ds)} rows, {len(structured)} with a structure; {args.threads} threads.\n\n"
+        f"| phase | wall s |\n|---|---|\n{rows}| **total** | **{total:.0f}** (target {TARGET_S}) |\n\n"
+        f"`{res['command']}` at {res['commit']} on {res['machine']}; load average {load_start} at the start, "
+        f"{res['load_avg_end']} at the end (2 cores).\n"
+    )
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
