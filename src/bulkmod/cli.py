@@ -490,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add(
         "predict",
         cmd_predict,
-        "predict K_VRH (GPa) with an interval (90% unless --level) for CIF/POSCAR/extxyz/JSON files",
+        "predict K_VRH (GPa) with a 90% interval (or --level) for CIF/POSCAR/extxyz/JSON files",
     )
     sp.add_argument(
         "files", nargs="+", help="structure files, folders, glob patterns, multi-frame extxyz or JSON-lines files"

@@ -83,7 +83,9 @@ class Estimator(ABC):
 
     def set_level(self, level: float) -> Self:
         """Intervals at ``level`` (any 0 < level < 1) from the same calibration scores, here and in every member."""
-        if not 0 < level < 1:
+        if self.conformal is not None:
+            self.conformal.half_width(level)  # refuses a level this model cannot give, before any crystal is read
+        elif not 0 < level < 1:
             raise BulkmodError(f"interval level {level}: need 0 < level < 1 (0.9 is a 90 % interval)")
         self.level = level
         for member in getattr(self, "members", []):

@@ -1,0 +1,38 @@
+"""Golden values: every shipped model's K for the example crystals, to 0.1 %.
+
+A dependency bump that changes what a shipped model predicts (LightGBM's text reader, pymatgen's neighbour
+lists or symmetry finder, CHGNet's weights or graph code) fails here instead of reaching users. When a change
+is intended, rerun the model on ``examples/`` and update the numbers in the same commit, saying why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import bulkmod
+from bulkmod.models.pretrained import list_pretrained
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+GOLDEN: dict[str, dict[str, float]] = {  # K_VRH in GPa per example file
+    "CHGNetEOS-MPBinary2025-v1-KVRH": {"Al.extxyz": 54.3656, "Cu.cif": 154.1565, "MgO.cif": 124.4093,
+                                       "NaCl.cif": 23.9596, "POSCAR_GaAs": 31.81, "Si.cif": 83.0332},
+    "LGBM-MPBinary2025-v2-KVRH": {"Al.extxyz": 78.3165, "Cu.cif": 132.4883, "MgO.cif": 155.9327,
+                                  "NaCl.cif": 24.8526, "POSCAR_GaAs": 63.5237, "Si.cif": 111.3042},
+    "LGBMCHGNetBlend-MPBinary2025-v1-KVRH": {"Al.extxyz": 72.7905, "Cu.cif": 136.1919, "MgO.cif": 156.2479,
+                                             "NaCl.cif": 25.3213, "POSCAR_GaAs": 62.0146, "Si.cif": 106.0082},
+    "LGBM-MatbenchComp-v1-KVRH": {"Al.extxyz": 71.5679, "Cu.cif": 134.1189, "MgO.cif": 129.8845,
+                                  "NaCl.cif": 24.8672, "POSCAR_GaAs": 57.4305, "Si.cif": 85.0251},
+}  # fmt: skip
+
+
+def test_every_shipped_model_has_golden_values():
+    assert set(list_pretrained()) <= set(GOLDEN), set(list_pretrained()) - set(GOLDEN)
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_shipped_model_reproduces_its_golden_values(name):
+    df = bulkmod.predict(EXAMPLES, model=name)
+    got = {Path(src).name: k for src, k in zip(df["source"], df["k_vrh_gpa"], strict=True)}
+    assert got == pytest.approx(GOLDEN[name], rel=1e-3)
