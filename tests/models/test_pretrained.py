@@ -12,6 +12,7 @@ from bulkmod.models.pretrained import (
     DEFAULT_MODEL,
     FAST_MODEL,
     PRETRAINED_DIR,
+    ZERO_SHOT_MODEL,
     list_pretrained,
     resolve_model_dir,
 )
@@ -39,3 +40,10 @@ def test_formula_only_inputs_fall_back_to_the_composition_model(mp_small):
     path, directory = model_for_inputs("default", formulas)
     assert path.startswith("composition (fallback") and directory.name == COMPOSITION_MODEL
     assert model_for_inputs("default", mp_small)[1].name == DEFAULT_MODEL
+
+
+def test_zero_shot_needs_no_training_step():
+    """`--model umlip-eos` used to be refused as "a registry model with no trained weights"."""
+    assert resolve_model_dir("umlip-eos") == resolve_model_dir("zero-shot") == PRETRAINED_DIR / ZERO_SHOT_MODEL
+    with pytest.raises(BulkmodError, match="train it first"):
+        resolve_model_dir("lgbm")

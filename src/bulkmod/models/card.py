@@ -36,6 +36,11 @@ def write_model_card(directory: Path, command: str = "") -> Path:
                     lines.append(
                         f"| {b['k_bin_gpa']} | {b['n']} | {b['mae_log10']:.3f} | {b['bias_log10']:+.3f} | {cov} |"
                     )
+        for column, rows in metrics.get("per_group", {}).items():
+            lines += ["", f"| {column} | n | MAE log10 | MAE GPa | 90 % coverage |", "|---|---|---|---|---|"]
+            for r in rows:
+                cov = f"{r['coverage_90']:.2f}" if "coverage_90" in r else ""
+                lines.append(f"| {r[column]} | {r['n']} | {r['mae_log10']:.3f} | {r['mae_gpa']:.1f} | {cov} |")
         lines.append("")
     if m.get("conformal"):
         c = m["conformal"]

@@ -18,7 +18,9 @@ PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 DEFAULT_MODEL = "LGBMCHGNetBlend-MPBinary2025-v1-KVRH"
 FAST_MODEL = "LGBM-MPBinary2025-v2-KVRH"  # descriptors only: no potential, for large screens
 COMPOSITION_MODEL = "LGBM-MatbenchComp-v1-KVRH"  # the composition path, for inputs without structures
-ALIASES = {"default": DEFAULT_MODEL, "fast": FAST_MODEL}
+ZERO_SHOT_MODEL = "CHGNetEOS-MPBinary2025-v1-KVRH"  # CHGNet's own E-V fit; only its interval was calibrated
+# "umlip-eos" needs no training, so its registry name resolves to the shipped zero-shot model too
+ALIASES = {"default": DEFAULT_MODEL, "fast": FAST_MODEL, "zero-shot": ZERO_SHOT_MODEL, "umlip-eos": ZERO_SHOT_MODEL}
 
 
 def list_pretrained() -> list[str]:
@@ -28,7 +30,7 @@ def list_pretrained() -> list[str]:
 
 
 def resolve_model_dir(name_or_dir: str | None) -> Path:
-    """A saved-model directory, a shipped model name, ``default`` or ``fast``."""
+    """A saved-model directory, a shipped model name, or an alias (``default``, ``fast``, ``zero-shot``)."""
     name = ALIASES.get(name_or_dir or "default", name_or_dir)
     path = Path(name)
     if path.is_dir():

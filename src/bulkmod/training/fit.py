@@ -34,7 +34,7 @@ def train_and_save(
         res = run_benchmark(dataset, model, split="kfold", folds=cv_folds, model_config=model_config, out=cv_out)
         keep = ("n", *HEADLINE, "coverage_90", "spearman_abs_err_std", "width90_log10_p10_p90")
         metrics = {k: res[k] for k in keep if k in res}
-        metrics |= {"cv": f"kfold-{cv_folds}", "per_k_bin": res["per_k_bin"]}
+        metrics |= {"cv": f"kfold-{cv_folds}", "per_k_bin": res["per_k_bin"], "per_group": res["per_group"]}
     ds = load_dataset(dataset)
     est = build_model(model, **(model_config or {})).fit(ds, ds.y_log10)
     est.domain = DescriptorDomain.fit(ds)
