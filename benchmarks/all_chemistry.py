@@ -52,6 +52,9 @@ RUNS: dict[str, dict] = {
     "matbench-log-kvrh-recovered_lgbm_official": run(
         "matbench-log-kvrh-recovered", "lgbm", "matbench-official", JOINED
     ),
+    "matbench-log-kvrh-recovered_structure-routed-stack_official": run(
+        "matbench-log-kvrh-recovered", "structure-routed", "matbench-official", ROUTED_STACK
+    ),
     # the same settings from composition and space group alone: what the recovered structures add
     "matbench-log-kvrh-comp_lgbm_official": run("matbench-log-kvrh-comp", "lgbm", "matbench-official", ROUTED),
 }

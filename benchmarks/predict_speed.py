@@ -29,7 +29,7 @@ def main() -> None:
     from bulkmod.evaluation.benchmark import limit_rows
     from bulkmod.evaluation.results import command_line, git_commit, machine
     from bulkmod.models.pretrained import ALIASES, load_model
-    from bulkmod.predict import predict_files
+    from bulkmod.prediction import predict_files
 
     ds = limit_rows(load_dataset("elastic-2015"), args.n)  # crystals the shipped models were not trained on
     folder = Path(tempfile.mkdtemp(prefix="bulkmod-speed-cifs-"))
