@@ -17,11 +17,9 @@ composition + space-group feature is used is chosen per outer fold on those inne
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
-from bulkmod.evaluation.benchmark import run_benchmark
+from bulkmod.evaluation.benchmark import run_named
 from bulkmod.reports.tables import group_tables, results_table
 
 RESULTS = Path(__file__).resolve().parent / "results" / "all_chemistry"
@@ -77,20 +75,7 @@ def summary(done: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="*", help="run only these names")
-    parser.add_argument("--force", action="store_true", help="re-run even if the JSON exists")
-    args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    for name, spec in RUNS.items():
-        out = RESULTS / f"{name}.json"
-        if (args.only and name not in args.only) or (out.exists() and not args.force):
-            continue
-        print(f"== {name}", flush=True)
-        run_benchmark(out=out, **spec)
-    paths = {n: RESULTS / f"{n}.json" for n in RUNS}
-    done = [json.loads(path.read_text()) | {"label": n} for n, path in paths.items() if path.exists()]
-    (RESULTS / "all_chemistry.md").write_text(summary(done))
+    (RESULTS / "all_chemistry.md").write_text(summary(run_named(RUNS, RESULTS, __doc__)))
 
 
 if __name__ == "__main__":

@@ -9,11 +9,9 @@ whose JSON exists is skipped, so a killed session loses at most the run in progr
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
-from bulkmod.evaluation.benchmark import run_benchmark
+from bulkmod.evaluation.benchmark import run_named
 from bulkmod.features import FeatureConfig
 from bulkmod.reports.tables import results_table
 
@@ -119,19 +117,7 @@ RUNS: dict[str, dict] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="*", help="run only these names")
-    parser.add_argument("--force", action="store_true", help="re-run even if the JSON exists")
-    args = parser.parse_args()
-    for name, spec in RUNS.items():
-        out = RESULTS / f"{name}.json"
-        if (args.only and name not in args.only) or (out.exists() and not args.force):
-            continue
-        print(f"== {name}", flush=True)
-        run_benchmark(out=out, **spec)
-    done = [
-        json.loads((RESULTS / f"{n}.json").read_text()) | {"label": n} for n in RUNS if (RESULTS / f"{n}.json").exists()
-    ]
+    done = run_named(RUNS, RESULTS, __doc__)
     (RESULTS / "descriptor_models.md").write_text(
         "# Descriptor models\n\nMade by `python benchmarks/descriptor_models.py`; one JSON per row beside this file."
         "\n\n" + results_table(done) + "\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -120,3 +122,23 @@ def run_benchmark(
     if out is not None:
         write_results(res, preds, out)
     return res
+
+
+def run_named(runs: dict[str, dict], results: Path, description: str | None = None) -> list[dict[str, Any]]:
+    """The command line of a benchmark script made of named runs (``--only NAME ...``, ``--force``).
+
+    Each run writes ``results/<name>.json``; a run whose JSON exists is skipped, so a killed session loses at
+    most the run in progress. Returns the results of every run that has a JSON, labelled with its name.
+    """
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", help="run only these names")
+    parser.add_argument("--force", action="store_true", help="re-run even if the JSON exists")
+    args = parser.parse_args()
+    results.mkdir(parents=True, exist_ok=True)
+    paths = {name: results / f"{name}.json" for name in runs}
+    for name, spec in runs.items():
+        if (args.only and name not in args.only) or (paths[name].exists() and not args.force):
+            continue
+        print(f"== {name}", flush=True)
+        run_benchmark(out=paths[name], **spec)
+    return [json.loads(path.read_text()) | {"label": name} for name, path in paths.items() if path.exists()]
