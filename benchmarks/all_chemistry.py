@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bulkmod.evaluation.benchmark import run_named
+from bulkmod.models.registry import HYBRID_FEATURES
 from bulkmod.reports.tables import group_tables, results_table
 
 RESULTS = Path(__file__).resolve().parent / "results" / "all_chemistry"
@@ -27,6 +28,8 @@ HUBER = {"objective": "huber", "alpha": 0.15}
 JOINED = {"inner_folds": 5, "params": HUBER | {"stack": "auto"}}
 ROUTED = {"inner_folds": 5, "params": HUBER}  # no stack: nothing to stack (composition only) or the pre-join pair
 ROUTED_STACK = {"inner_folds": 5, "params": HUBER | {"stack": "auto"}}
+# the structure member also sees CHGNet's E-V fit (the features of umlip-hybrid)
+ROUTED_UMLIP = ROUTED_STACK | {"features": HYBRID_FEATURES}
 
 
 def run(dataset: str, model: str, split: str, config: dict) -> dict:
@@ -43,6 +46,16 @@ RUNS: dict[str, dict] = {
     "mp-kvrh-all_structure-routed_kfold": run("mp-kvrh-all", "structure-routed", "kfold", ROUTED),
     # the same pair, the structure model also reading the composition model's out-of-fold prediction
     "mp-kvrh-all_structure-routed-stack_kfold": run("mp-kvrh-all", "structure-routed", "kfold", ROUTED_STACK),
+    "mp-kvrh-all_structure-routed-umlip_kfold": run("mp-kvrh-all", "structure-routed", "kfold", ROUTED_UMLIP),
+    "mp-kvrh-all_structure-routed-stack_chemsys-grouped": run(
+        "mp-kvrh-all", "structure-routed", "chemsys-grouped", ROUTED_STACK
+    ),
+    "mp-kvrh-all_structure-routed-stack_ood-elastic2015": run(
+        "mp-kvrh-all", "structure-routed", "ood-elastic2015", ROUTED_STACK
+    ),
+    "mp-kvrh-all_structure-routed-umlip_ood-elastic2015": run(
+        "mp-kvrh-all", "structure-routed", "ood-elastic2015", ROUTED_UMLIP
+    ),
     "mp-kvrh-all_lgbm_chemsys-grouped": run("mp-kvrh-all", "lgbm", "chemsys-grouped", JOINED),
     "mp-kvrh-all_lgbm_ood-elastic2015": run("mp-kvrh-all", "lgbm", "ood-elastic2015", JOINED),
     "mp-kvrh-all_umlip-blend_ood-elastic2015": run("mp-kvrh-all", "umlip-blend", "ood-elastic2015", JOINED),

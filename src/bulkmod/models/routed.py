@@ -67,6 +67,8 @@ class RoutedModel(Estimator):
         structure.fit(ds.subset(rows), y_log10[rows])
         self.members = [structure, composition]
         self.train_info = training_summary(ds) | {"n_structure": len(rows)}
+        if "selection" in structure.train_info:  # what the structure member chose on its inner folds (stack or not)
+            self.train_info["selection"] = structure.train_info["selection"]
         return self
 
     def predict(self, ds: Dataset) -> Prediction:
