@@ -224,4 +224,8 @@ def test_routed_structure_member_can_stack_the_composition_member_trained_on_eve
     model.save(tmp_path / "rs")
     again = Estimator.load(tmp_path / "rs")
     assert again.config()["params"]["stack"] is True
+    from bulkmod.models.card import write_model_card
+
+    card = write_model_card(tmp_path / "rs").read_text()
+    assert "member that predicts it" in card and "composition model's prediction (stacked)" in card
     np.testing.assert_allclose(again.predict(test).mean_log10, pred.mean_log10, rtol=1e-9)

@@ -74,10 +74,18 @@ def write_model_card(directory: Path, command: str = "") -> Path:
         lines.append("")
     members = sorted(directory.glob("member_*/"))
     if members and not m.get("conformal"):
-        lines += ["## Interval", "", "The mean of its members' 90 % bounds; each member calibrates its own:", ""]
+        how = (
+            "Each crystal gets the 90 % interval of the member that predicts it (`member_0` when it has a structure, "
+            "else `member_1`); each member calibrates its own:"
+            if m["model"] == "structure-routed"
+            else "The mean of its members' 90 % bounds; each member calibrates its own:"
+        )
+        lines += ["## Interval", "", how, ""]
         for sub in members:
             mm = read_manifest(sub)
             groups = ", ".join((mm["config"].get("features") or {}).get("groups", []))
+            if mm["config"].get("stack") is True:
+                groups += " and the composition model's prediction (stacked)"
             c = mm.get("conformal") or {}
             kind = "adaptive" if c.get("normalized") else "constant band"
             lines.append(
