@@ -159,3 +159,19 @@ def test_train_with_cv_prints_the_cross_validated_errors(tmp_path, capsys):
     assert main(["train", "--model", "mean", "--dataset", str(csv), "--out", str(tmp_path / "m"), "--cv", "3"]) == 0
     out = capsys.readouterr().out
     assert "cross-validation (kfold-3)" in out and "mae_log10" in out
+
+
+def test_train_takes_its_cv_metrics_from_the_same_benchmark_run_only(tmp_path, capsys):
+    csv = tmp_path / "rows.csv"
+    csv.write_text("formula,k_vrh\n" + "\n".join(f"{f},{k}" for f, k in
+                   [("NaCl", 25), ("MgO", 160), ("Si", 98), ("Cu", 140), ("Al", 76), ("KCl", 17)]))  # fmt: skip
+    res = tmp_path / "cv.json"
+    assert main(["benchmark", "--model", "mean", "--dataset", str(csv), "--folds", "3", "--out", str(res)]) == 0
+    assert main(["train", "--model", "mean", "--dataset", str(csv), "--out", str(tmp_path / "m"),
+                 "--cv-from", str(res)]) == 0  # fmt: skip
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["metrics"]["mae_log10"] == json.loads(res.read_text())["mae_log10"]
+    assert manifest["metrics"]["cv"] == "kfold-3, from cv.json" and "cross-validation" in capsys.readouterr().out
+    assert main(["train", "--model", "lgbm", "--dataset", str(csv), "--out", str(tmp_path / "x"),
+                 "--cv-from", str(res)]) == 2  # fmt: skip
+    assert "not the kfold run of 'lgbm'" in capsys.readouterr().err

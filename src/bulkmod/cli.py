@@ -364,11 +364,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = merge_config(merge_config(defaults, config), _model_config(args))
     with _backend(args) as backend:
         path, report = train_and_save(
-            args.model, args.dataset, Path(args.out), model_config=config, cv_folds=args.cv, cv_out=args.cv_out
-        )
+            args.model, args.dataset, Path(args.out), model_config=config, cv_folds=args.cv, cv_out=args.cv_out,
+            cv_from=Path(args.cv_from) if args.cv_from else None,
+        )  # fmt: skip
         write_run_record(args.out, backend)
     _print_report(args.dataset, report, TRAIN_PROBLEMS_SHOWN)
-    if args.cv:
+    if args.cv or args.cv_from:
         _print_cv_metrics(path)
     print(f"saved model to {printable(path)}")
     return 0
@@ -570,6 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="directory to save the model in")
     sp.add_argument("--cv", type=int, default=0, help="also run K-fold CV first and store its metrics in the manifest")
     sp.add_argument("--cv-out", help="with --cv: also write the CV results JSON (and predictions CSV) here")
+    sp.add_argument(
+        "--cv-from", help="take the CV metrics from this results JSON of the same kfold benchmark instead of --cv"
+    )
     _add_training_options(sp)
     _add_backend_options(sp)
 
