@@ -222,8 +222,9 @@ def test_routed_structure_member_can_stack_the_composition_member_trained_on_eve
     column = composition.predict(test).mean_log10  # what the structure member reads as its last feature
     assert np.isfinite(pred.mean_log10).all() and np.isfinite(column).all()
     model.save(tmp_path / "rs")
+    assert not (tmp_path / "rs" / "member_0" / "stack").exists()  # saved once, as member_1
     again = Estimator.load(tmp_path / "rs")
-    assert again.config()["params"]["stack"] is True
+    assert again.config()["params"]["stack"] is True and again.members[0]._stack is again.members[1]
     from bulkmod.models.card import write_model_card
 
     card = write_model_card(tmp_path / "rs").read_text()

@@ -22,6 +22,8 @@ GOLDEN: dict[str, dict[str, float]] = {  # K_VRH in GPa per example file
                                   "NaCl.cif": 24.8526, "POSCAR_GaAs": 63.5237, "Si.cif": 111.3042},
     "LGBMCHGNetBlend-MPBinary2025-v1-KVRH": {"Al.extxyz": 72.7905, "Cu.cif": 136.1919, "MgO.cif": 156.2479,
                                              "NaCl.cif": 25.3213, "POSCAR_GaAs": 62.0146, "Si.cif": 106.0082},
+    "LGBMRoutedCHGNet-MPKVRHAll-v1-KVRH": {"Al.extxyz": 82.0864, "Cu.cif": 147.4936, "MgO.cif": 154.7833,
+                                           "NaCl.cif": 24.1884, "POSCAR_GaAs": 58.3334, "Si.cif": 91.0296},
     "LGBM-MatbenchComp-v1-KVRH": {"Al.extxyz": 71.5679, "Cu.cif": 134.1189, "MgO.cif": 129.8845,
                                   "NaCl.cif": 24.8672, "POSCAR_GaAs": 57.4305, "Si.cif": 85.0251},
 }  # fmt: skip

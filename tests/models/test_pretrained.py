@@ -12,6 +12,7 @@ from bulkmod.models.pretrained import (
     DEFAULT_MODEL,
     FAST_MODEL,
     PRETRAINED_DIR,
+    PREVIOUS_DEFAULT,
     ZERO_SHOT_MODEL,
     list_pretrained,
     resolve_model_dir,
@@ -28,18 +29,21 @@ def test_aliases_and_names_resolve():
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [(DEFAULT_MODEL, True), (FAST_MODEL, True), ("CHGNetEOS-MPBinary2025-v1-KVRH", True), (COMPOSITION_MODEL, False)],
-)
+    [(DEFAULT_MODEL, False), (PREVIOUS_DEFAULT, True), (FAST_MODEL, True), (ZERO_SHOT_MODEL, True),
+     (COMPOSITION_MODEL, False)],
+)  # fmt: skip
 def test_which_shipped_models_need_structures(name, expected):
-    """The default is a blend whose members hold the feature lists: the check must look inside it."""
+    """Composites hold the feature lists in their members: the check must look inside them. The default learned
+    from rows without a structure, so it takes them itself."""
     assert needs_structure(PRETRAINED_DIR / name) is expected
 
 
-def test_formula_only_inputs_fall_back_to_the_composition_model(mp_small):
+def test_formula_only_inputs_fall_back_to_the_composition_model_unless_the_model_takes_them(mp_small):
     formulas = Dataset("formulas", mp_small.ids[:3], mp_small.compositions[:3], mp_small.k_vrh[:3])
-    path, directory = model_for_inputs("default", formulas)
+    path, directory = model_for_inputs(PREVIOUS_DEFAULT, formulas)
     assert path.startswith("composition (fallback") and directory.name == COMPOSITION_MODEL
-    assert model_for_inputs("default", mp_small)[1].name == DEFAULT_MODEL
+    assert model_for_inputs(PREVIOUS_DEFAULT, mp_small)[1].name == PREVIOUS_DEFAULT
+    assert model_for_inputs("default", formulas) == ("composition", PRETRAINED_DIR / DEFAULT_MODEL)
 
 
 def test_zero_shot_needs_no_training_step():

@@ -16,6 +16,7 @@ from bulkmod.models.base import Estimator, read_manifest
 from bulkmod.models.pretrained import COMPOSITION_MODEL, resolve_model_dir
 
 STRUCTURE_FAMILIES = ("graph", "hybrid", "zero-shot")
+ROUTING_MODELS = ("structure-routed",)  # send a row without a structure to a member that takes it
 
 
 def model_for_inputs(model: str, ds: Dataset) -> tuple[str, Path]:
@@ -30,6 +31,8 @@ def needs_structure(directory: Path) -> bool:
     """Graph, potential and structure-descriptor models (unless trained to take rows without a structure), or a
     composite with any such member."""
     manifest = read_manifest(directory)
+    if manifest["model"] in ROUTING_MODELS:
+        return False
     features = manifest.get("config", {}).get("features")
     if manifest["family"] in STRUCTURE_FAMILIES or (features and FeatureConfig.from_dict(features).requires_structure):
         return True

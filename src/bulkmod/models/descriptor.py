@@ -135,6 +135,7 @@ class DescriptorModel(Estimator):
         # set by a composite before fit: a composition model fitted on more rows than this one sees, and its
         # out-of-fold predictions of this model's training rows (the structure member of a routed model)
         self.stack_with: tuple[Estimator, np.ndarray] | None = None
+        self._stack_shared = False  # the stacked model belongs to a composite, which saves and restores it
         self.oof_log10: np.ndarray | None = None  # inner out-of-fold predictions (training rows), for calibration
         self.oof_std_log10: np.ndarray | None = None  # their calibrated std: an ensemble combines both
 
@@ -179,6 +180,7 @@ class DescriptorModel(Estimator):
                 oof = self._stack.oof_log10
             else:
                 self._stack, oof = self.stack_with
+            self._stack_shared = self.stack_with is not None
             X = np.hstack([X, np.asarray(oof, float)[:, None]])
         self.train_info = {"baseline_fill": float(np.mean(y_log10))} if self.baseline else {}
         delta = y_log10 - self._offset(X, union)
@@ -277,6 +279,10 @@ class DescriptorModel(Estimator):
         out[:, list(errors)] = np.nan
         return self._predict_matrix(X, errors), out
 
+    def share_stack(self, model: Estimator) -> None:
+        """Give a loaded model the composition model its composite saved for it (see ``stack_with``)."""
+        self._stack, self._stack_shared = model, True
+
     def _composition_model(self) -> DescriptorModel:
         """The stacked feature's model: LightGBM on composition and space group, cross-fitted on 5 inner folds."""
         return DescriptorModel(
@@ -338,6 +344,10 @@ class DescriptorModel(Estimator):
         if self._booster is None:
             raise BulkmodError("model is not fitted")
         X, errors = featurize(ds, self.features)
+        if self.stack and self._stack is None:
+            raise BulkmodError(
+                "the stacked feature's composition model is missing: load the composite model it was saved in"
+            )
         if self._stack is not None and len(X):
             X = np.hstack([X, self._stack.predict(ds).mean_log10[:, None]])
         if self._table is not None and len(X):
@@ -362,7 +372,7 @@ class DescriptorModel(Estimator):
             with atomic_path(directory / name) as tmp:
                 booster.save(tmp)
         written = list(files)
-        if self._stack is not None:
+        if self._stack is not None and not self._stack_shared:  # a shared one is saved by its composite
             self._stack.save(directory / STACK_DIR)
             written += [f"{STACK_DIR}/{p.name}" for p in sorted((directory / STACK_DIR).iterdir()) if p.is_file()]
         if self._table is not None:
@@ -376,8 +386,9 @@ class DescriptorModel(Estimator):
         # every booster sees the descriptors, plus the neighbour features where a table is saved
         n_features = len(features.names()) + (len(neighbour_names()) if NEIGHBOUR_FILE in listed else 0)
         self._stack = None
-        if self.stack:
-            self._stack = Estimator.load(model_subdir(directory, STACK_DIR))
+        if self.stack:  # saved with the model, or (stack_with) handed back by the composite that owns it
+            if any(name.startswith(f"{STACK_DIR}/") for name in listed):
+                self._stack = Estimator.load(model_subdir(directory, STACK_DIR))
             n_features += 1
 
         def read(backend: str, params: dict, name: str | None = None) -> Booster:

@@ -14,8 +14,11 @@ from bulkmod.models.base import MANIFEST, Estimator
 from bulkmod.models.registry import MODELS
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-# umlip-blend: best kfold MAE with calibrated intervals; runs CHGNet (shipped in its wheel) at prediction time
-DEFAULT_MODEL = "LGBMCHGNetBlend-MPBinary2025-v1-KVRH"
+# structure-routed on every labelled crystal (mp-kvrh-all): best kfold MAE with calibrated intervals among the
+# all-chemistry models (benchmarks/results/all_chemistry/); runs CHGNet (shipped in its wheel) at prediction time
+# for crystals with a structure, and takes formula-only rows itself
+DEFAULT_MODEL = "LGBMRoutedCHGNet-MPKVRHAll-v1-KVRH"
+PREVIOUS_DEFAULT = "LGBMCHGNetBlend-MPBinary2025-v1-KVRH"  # binaries only; kept under its name
 FAST_MODEL = "LGBM-MPBinary2025-v2-KVRH"  # descriptors only: no potential, for large screens
 COMPOSITION_MODEL = "LGBM-MatbenchComp-v1-KVRH"  # the composition path, for inputs without structures
 ZERO_SHOT_MODEL = "CHGNetEOS-MPBinary2025-v1-KVRH"  # CHGNet's own E-V fit; only its interval was calibrated

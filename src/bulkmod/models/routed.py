@@ -91,3 +91,6 @@ class RoutedModel(Estimator):
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
         self.members = load_members(directory, 2)
+        structure, composition = self.members
+        if isinstance(structure, DescriptorModel) and structure.stack:  # saved once, as member_1
+            structure.share_stack(composition)
