@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bulkmod.data.records import Dataset
@@ -43,7 +44,11 @@ def test_formula_only_inputs_fall_back_to_the_composition_model_unless_the_model
     path, directory = model_for_inputs(PREVIOUS_DEFAULT, formulas)
     assert path.startswith("composition (fallback") and directory.name == COMPOSITION_MODEL
     assert model_for_inputs(PREVIOUS_DEFAULT, mp_small)[1].name == PREVIOUS_DEFAULT
-    assert model_for_inputs("default", formulas) == ("composition", PRETRAINED_DIR / DEFAULT_MODEL)
+    with_spacegroups = Dataset("formulas", mp_small.ids[:3], mp_small.compositions[:3], mp_small.k_vrh[:3],
+                               spacegroup=np.array([225, 186, 62]))  # fmt: skip
+    assert model_for_inputs("default", with_spacegroups) == ("composition", PRETRAINED_DIR / DEFAULT_MODEL)
+    path, directory = model_for_inputs("default", formulas)  # no space group: a value the default never saw
+    assert path.endswith("no structures or space groups given)") and directory.name == COMPOSITION_MODEL
 
 
 def test_zero_shot_needs_no_training_step():
