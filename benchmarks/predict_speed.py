@@ -31,7 +31,7 @@ def main() -> None:
     from bulkmod.models.pretrained import ALIASES, load_model
     from bulkmod.prediction import predict_files
 
-    ds = limit_rows(load_dataset("elastic-2015"), args.n)  # crystals the shipped models were not trained on
+    ds = limit_rows(load_dataset("elastic-2015"), args.n)  # real crystals; an empty cache makes every one cold
     folder = Path(tempfile.mkdtemp(prefix="bulkmod-speed-cifs-"))
     paths = []
     for i, s in zip(ds.ids, ds.structures, strict=True):
