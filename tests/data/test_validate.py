@@ -87,3 +87,4 @@ def test_repeated_materials_and_conflicting_targets_are_reported():
     assert flags["c"] == "duplicate structure of a (kept in its CV fold)"  # 100 vs 101: within label noise
     assert flags["f2"] == "same formula and space group as f1; conflicting targets: 75 vs 25 GPa"
     assert set(flags) == {"b", "c", "f2"}
+    assert ds.report.summary().endswith("(duplicate structure: 2, same formula and space group: 1)")  # kinds, not rows

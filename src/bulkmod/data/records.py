@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -27,6 +28,12 @@ class Problem:
         return f"{self.source}: row {self.row} ({self.id}): {what}: {self.reason}"
 
 
+def _kind(reason: str) -> str:
+    """A reason without its particulars ("same formula and space group as mp-1; ..." -> "same formula and space
+    group"), so a summary counts kinds of problem, not one line per row."""
+    return re.split(r" \(|:|;| as | of ", reason, maxsplit=1)[0]
+
+
 @dataclass
 class ValidationReport:
     """``n_read`` source rows and their problems; ``n_joined`` is set when a join merged them into fewer rows."""
@@ -50,7 +57,7 @@ class ValidationReport:
 
     def summary(self) -> str:
         n_rej = self.n_rejected
-        counts = Counter(p.reason.split(" (")[0].split(":")[0] for p in self.problems)
+        counts = Counter(_kind(p.reason) for p in self.problems)
         parts = ", ".join(f"{k}: {v}" for k, v in counts.most_common())
         joined = "" if self.n_joined is None else f", joined into {self.n_joined} rows"
         return f"{self.n_read} rows read, {self.n_read - n_rej} kept, {n_rej} rejected{joined}" + (
