@@ -229,4 +229,6 @@ def test_routed_structure_member_can_stack_the_composition_member_trained_on_eve
 
     card = write_model_card(tmp_path / "rs").read_text()
     assert "member that predicts it" in card and "composition model's prediction (stacked)" in card
+    with pytest.raises(BulkmodError, match="unknown stack"):
+        build_model("structure-routed", params={"stack": "maybe"})
     np.testing.assert_allclose(again.predict(test).mean_log10, pred.mean_log10, rtol=1e-9)

@@ -24,7 +24,7 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_file, sha256_json, write_json_atomic
 from bulkmod.models.safety import MANIFEST, MODEL_FORMAT, model_subdir, read_manifest, verify_weights
-from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.conformal import ConformalInterval, check_level
 from bulkmod.uncertainty.domain import DescriptorDomain
 
 Z90 = 1.6448536  # standard-normal quantile of 0.95: a 90 % interval spans +-Z90 std
@@ -83,10 +83,9 @@ class Estimator(ABC):
 
     def set_level(self, level: float) -> Self:
         """Intervals at ``level`` (any 0 < level < 1) from the same calibration scores, here and in every member."""
+        check_level(level)
         if self.conformal is not None:
             self.conformal.half_width(level)  # refuses a level this model cannot give, before any crystal is read
-        elif not 0 < level < 1:
-            raise BulkmodError(f"interval level {level}: need 0 < level < 1 (0.9 is a 90 % interval)")
         self.level = level
         for member in getattr(self, "members", []):
             member.set_level(level)

@@ -30,7 +30,6 @@ SIGMA_FLOOR = 1e-3  # log10 units: keeps log|r| finite for near-perfect predicti
 INTERVALS = ("adaptive", "tempered", "constant")
 STACKS = (False, True, "auto")
 STACK_DIR = "stack"  # the composition model whose prediction a stacked model reads, saved as a sub-model
-STACK_NAME = "stack_comp_log10"
 # "tempered": sigma ** power, the power giving the narrowest calibrated intervals on the training part.
 # On ood-elastic2015 the fully adaptive band under-covered (0.81): the test crystals look easy to the sigma
 # model (same median sigma) but err more (median |error| 0.032 vs 0.022), and sigma ** 0.5 was both
@@ -49,6 +48,13 @@ LOSS_OBJECTIVES = {
         "xgb": {"objective": "reg:absoluteerror"},
     },
 }
+
+
+def stack_option(value: bool | str) -> bool | str:
+    """A ``stack`` option as given, or an error that lists the valid ones."""
+    if value not in STACKS:
+        raise BulkmodError(f"unknown stack {value!r}: use true, false or auto (chosen on inner folds)")
+    return value
 
 
 class DescriptorModel(Estimator):
@@ -108,9 +114,7 @@ class DescriptorModel(Estimator):
         params = dict(params or {})
         interval = params.pop("interval", interval)
         self.neighbours = neighbour_config(params.pop("neighbours", neighbours))
-        self.stack = params.pop("stack", stack)
-        if self.stack not in STACKS:
-            raise BulkmodError(f"unknown stack {self.stack!r}: use true, false or auto (chosen on inner folds)")
+        self.stack = stack_option(params.pop("stack", stack))
         self.params = {**LOSS_OBJECTIVES[loss][backend], **params}
         self.inner_folds = inner_folds
         self.candidates = candidates

@@ -17,7 +17,7 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS, DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.models.base import Estimator, Prediction, load_members, save_members, training_summary
-from bulkmod.models.descriptor import STACKS, DescriptorModel
+from bulkmod.models.descriptor import DescriptorModel, stack_option
 
 
 class RoutedModel(Estimator):
@@ -37,9 +37,7 @@ class RoutedModel(Estimator):
     def __init__(self, *, features: dict | None = None, params: dict | None = None, **member_config: Any) -> None:
         super().__init__()
         params = dict(params or {})
-        self.stack = params.pop("stack", False)
-        if self.stack not in STACKS:
-            raise BulkmodError(f"unknown stack {self.stack!r}: use true, false or auto (chosen on inner folds)")
+        self.stack = stack_option(params.pop("stack", False))
         self.features = features or FeatureConfig(DEFAULT_STRUCTURE_GROUPS).as_dict()
         self.params, self.member_config = params, member_config
         self.members: list[Estimator] = []

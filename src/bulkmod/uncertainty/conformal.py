@@ -54,8 +54,7 @@ class ConformalInterval:
 
     def half_width(self, level: float = 0.9) -> float:
         """The conformal quantile of the scores at ``level`` (any 0 < level < 1)."""
-        if not 0 < level < 1:
-            raise BulkmodError(f"interval level {level}: need 0 < level < 1 (0.9 is a 90 % interval)")
+        check_level(level)
         if self.scores is not None:
             return _order_statistic(np.asarray(self.scores, float), level)
         for stored, q in ((0.9, self.q90), (0.5, self.q50)):
@@ -94,6 +93,12 @@ class ConformalInterval:
         ):
             raise ValueError("conformal scores must be a list of finite numbers")
         return c
+
+
+def check_level(level: float) -> None:
+    """Refuse an interval level outside (0, 1) in words."""
+    if not 0 < level < 1:
+        raise BulkmodError(f"interval level {level}: need 0 < level < 1 (0.9 is a 90 % interval)")
 
 
 def _order_statistic(sorted_scores: np.ndarray, level: float) -> float:
