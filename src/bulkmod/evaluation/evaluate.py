@@ -25,8 +25,8 @@ def model_for_inputs(model: str, ds: Dataset) -> tuple[str, Path]:
     """Structures when the rows have them and the model uses them; otherwise the composition path.
 
     Formulas without a space group go to the composition model too when the model reads space groups: an
-    unknown space group is a value it never saw in training (on expt-jarvis the default's composition member
-    then under-predicts oxides by 25 %), while the composition model needs none.
+    unknown space group is a value it never saw in training (the default's composition member then
+    under-predicted the oxides of expt-jarvis), while the composition model needs none.
     """
     directory = resolve_model_dir(model)
     if ds.has_structures:
