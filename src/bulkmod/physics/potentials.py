@@ -23,8 +23,9 @@ from bulkmod.errors import BulkmodError
 NO_EMBEDDING = "potential {!r} exposes no crystal embedding: use the chgnet potential for umlip-embed"
 # CHGNet needs ~4 MB per atom in a forward pass (a 500-atom fcc cell: ~2 GB, chgnet_large_cell_exploration.json),
 # so a batch is capped by atoms, not by structures: the fuzz test's five 500-atom cells (35 strained copies)
-# in one call ran a 24 GB machine out of memory
-MAX_BATCH_ATOMS = 500
+# in one call ran a 24 GB machine out of memory. The cap sets the default model's peak memory in a long predict
+# run, and smaller batches cost no speed (benchmarks/results/predict_memory.md)
+MAX_BATCH_ATOMS = 64
 
 
 def atom_batches(structures: list[Structure], max_atoms: int = MAX_BATCH_ATOMS) -> list[list[Structure]]:
