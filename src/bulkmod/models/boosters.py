@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from bulkmod.models.formats import load_lightgbm, load_xgboost
+from bulkmod.optional import require
 
 MAX_ROUNDS = 4000
 EARLY_STOP = 200
@@ -107,6 +108,7 @@ class XGBoostBooster:
         }
         self.params = base | {"objective": "reg:squarederror"} | params | {"seed": seed}
         self.model = None
+        require("xgboost")
 
     def train(self, X, y, val, rounds):
         import xgboost as xgb

@@ -19,6 +19,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from bulkmod.errors import BulkmodError
+from bulkmod.optional import require
 
 NO_EMBEDDING = "potential {!r} exposes no crystal embedding: use the chgnet potential for umlip-embed"
 # CHGNet needs ~4 MB per atom in a forward pass (a 500-atom fcc cell: ~2 GB, chgnet_large_cell_exploration.json),
@@ -132,6 +133,7 @@ class SevenNetPotential(Potential):
     model_name = "7net-0"
 
     def __init__(self) -> None:
+        require("sevenn")
         from sevenn.calculator import SevenNetCalculator
 
         self._calc = SevenNetCalculator(self.model_name, device="cpu")

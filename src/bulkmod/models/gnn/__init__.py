@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bulkmod.optional import require
+
 # key: (family, one-line summary)
 GRAPH_SPECS: dict[str, tuple[str, str]] = {
     "cgcnn": ("graph", "CGCNN, original architecture; --param pretrained=PATH fine-tunes the legacy checkpoint"),
@@ -21,6 +23,7 @@ GRAPH_SPECS: dict[str, tuple[str, str]] = {
 
 def _factory(key: str) -> Callable[..., Any]:
     def build(**config: Any) -> Any:
+        require("torch_geometric")
         from bulkmod.models.gnn.estimator import GraphModel
 
         return GraphModel(key, **config)
@@ -30,9 +33,7 @@ def _factory(key: str) -> Callable[..., Any]:
 
 def _mc_dropout(**config: Any) -> Any:
     """The hybrid with Monte-Carlo dropout on (30 passes unless --param mc_samples=T says otherwise)."""
-    from bulkmod.models.gnn.estimator import GraphModel
-
-    return GraphModel("hybrid", **config | {"params": {"mc_samples": 30} | config.get("params", {})})
+    return _factory("hybrid")(**config | {"params": {"mc_samples": 30} | config.get("params", {})})
 
 
 GRAPH_MODELS: dict[str, tuple[Callable[..., Any], str, str]] = {
