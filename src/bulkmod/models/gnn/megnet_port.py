@@ -12,8 +12,8 @@ the port is that its numbers are the original's:
 - Set2Set's LSTM uses Keras 2's ``hard_sigmoid`` (0.2 x + 0.5, clipped) and never carries its cell state
   between steps (``self.c`` stays zero in the original), so each step starts from a zero cell.
 
-An atom without a neighbour inside the cut-off gets no graph: the original refused such crystals, and a number
-from an atom that no bond reaches would be the model talking about a crystal it cannot see.
+A crystal with no bond inside the cut-off gets an error, as in the original; one where only some atoms have no
+bond is predicted as the original predicted it, and the count of such atoms comes with the prediction.
 
 The weights come from the authors' public files at a fixed commit, checked by sha256; the copy in the shared
 data folder is used when it has the same hash, so nothing is downloaded where the data is at hand.
@@ -40,34 +40,31 @@ from torch_geometric.utils import scatter, softmax
 from bulkmod.data.download import fetch
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
-from bulkmod.graphs import GraphCache, GraphConfig
 from bulkmod.io import sha256_file, shared_data_dir
 from bulkmod.models.base import Estimator, Prediction
+from bulkmod.models.gnn import MEGNET_LEAK_NOTE
 from bulkmod.training.trainer import predict_batches
 
 UPSTREAM = "https://github.com/materialsvirtuallab/megnet/raw/f3705760266f24b62c4810dd4abacfc25f4f64ae/mvl_models"
 SHARED_FOLDER = "megnet-pretrained"
 DEFAULT_VERSION = "mp-2019.4.1"
-LEAK_NOTE = (
-    "MEGNet's pretrained bulk-modulus models were trained on Materials Project elasticity data: on MP crystals "
-    "(mp-binary-2025, elastic-2015, matbench, mp-kvrh-all) a score measures memory, not skill. The clean tests are "
-    "experimental sets (expt-jarvis) and crystals absent from their training data."
-)
 N_VOCAB = 95  # the embedding's rows: atomic numbers 0..94
 FEATURES = 32  # width of the atom, bond and state vectors between blocks
 SET2SET_HIDDEN = 16
 N_BLOCKS = 3
 MAX_CUTOFF = 10.0  # Angstrom: a converter file asking for more is not one of these models
-ALL_NEIGHBOURS = 1 << 30  # MinimumDistanceNNAll keeps every neighbour inside the cut-off: no cap
+SELF_TOL = 1e-8  # Angstrom: megnet's numerical_tol; a site at this distance from itself is not its neighbour
 
 
 @dataclass(frozen=True)
 class Version:
-    """One published model: the sha256 of its two files and its Set2Set steps (``T`` in its Keras config)."""
+    """One published model: the sha256 of its two files, its Set2Set steps (``T`` in its Keras config) and the
+    number of Materials Project crystals its authors trained it on (its JSON's metadata)."""
 
     hdf5_sha256: str
     json_sha256: str
     set2set_steps: int
+    n_train: int
 
 
 VERSIONS: dict[str, Version] = {
@@ -75,11 +72,13 @@ VERSIONS: dict[str, Version] = {
         "ac521bb2f6752e1a7c99df86059114b9b7920223f1db957c11749f34e8f9af4a",
         "b91c548a472a92a20e465e3821537222ed35b70868948e9bc5d43aa52ad5029f",
         3,
+        12179,
     ),
     "mp-2018.6.1": Version(
         "283e249977d9ac718c92a28590f35bf6ba53f49642469b98e11627a03e24dd05",
         "96415cd0a10c00f174fd8b7560d0df1588f877e9df619f74a0aa702624dd32f4",
         1,
+        5830,
     ),
 }
 
@@ -340,29 +339,35 @@ def load_pretrained(version: str = DEFAULT_VERSION) -> tuple[PretrainedMEGNet, G
 # ---- crystals -> graphs -> predictions -------------------------------------------------------------------------------
 
 
-def crystal_graph(structure: Structure, name: str, spec: GraphSpec, cache: GraphCache) -> Data:
-    """The original converter's graph of one crystal; a crystal it cannot describe raises, naming ``name``."""
+def crystal_graph(structure: Structure, name: str, spec: GraphSpec) -> tuple[Data, int]:
+    """The original converter's graph of one crystal and its number of atoms without a bond.
+
+    Every neighbour inside the cut-off is a bond (``MinimumDistanceNNAll``), both ways round, a site's own images
+    included. A crystal the original could not describe raises, naming ``name``: no bond at all (megnet raised
+    "the cutoff is too small"), a disordered site or an element beyond its embedding. An atom with no bond of its
+    own only made the original log a warning; it still predicted, from that atom's embedding and the state alone
+    in place of messages, so the port predicts too and reports the count.
+    """
     if not structure.is_ordered:
         raise BulkmodError(f"{name}: disordered sites: MEGNet's crystal graph needs one element per site")
     too_heavy = sorted({site.specie.symbol for site in structure if site.specie.Z >= N_VOCAB})
     if too_heavy:
         raise BulkmodError(f"{name}: MEGNet's element embedding stops at Pu (Z = 94), not {', '.join(too_heavy)}")
-    try:
-        graph = cache.get(structure)
-    except BulkmodError as exc:
-        raise BulkmodError(f"{name}: no MEGNet graph: {exc}") from None
-    return Data(
-        x=torch.from_numpy(graph["z"]),
-        edge_index=torch.from_numpy(graph["edge_index"]),
-        edge_attr=spec.expand(graph["dist"]),
-        num_nodes=len(graph["z"]),
+    centre, neighbour, _, dist = structure.get_neighbor_list(spec.cutoff)
+    bond = (centre != neighbour) | (dist > SELF_TOL)
+    if not bond.any():
+        raise BulkmodError(
+            f"{name}: no two atoms within MEGNet's {spec.cutoff:g} A cut-off, so no bond to pass messages along "
+            "(the original refuses such crystals too)"
+        )
+    centre, neighbour, dist = centre[bond], neighbour[bond], dist[bond]
+    data = Data(
+        x=torch.tensor([site.specie.Z for site in structure], dtype=torch.long),
+        edge_index=torch.from_numpy(np.stack([neighbour, centre]).astype(np.int64)),  # bulkmod's [neighbour, centre]
+        edge_attr=spec.expand(dist),
+        num_nodes=len(structure),
     )
-
-
-def graph_config(spec: GraphSpec) -> GraphConfig:
-    """bulkmod's neighbour search set up as ``MinimumDistanceNNAll``: every neighbour within the cut-off, which is
-    never grown (an atom with none is an error, not a reason to look further)."""
-    return GraphConfig(cutoff=spec.cutoff, max_cutoff=spec.cutoff, max_neighbors=ALL_NEIGHBOURS)
+    return data, len(structure) - len(np.unique(centre))
 
 
 class MEGNetPretrained(Estimator):
@@ -382,9 +387,9 @@ class MEGNetPretrained(Estimator):
         version = str(params.pop("version", version))
         if params:
             raise BulkmodError(f"megnet-pretrained takes only --param version=..., not {', '.join(params)}")
-        check_version(version)
+        n_train = check_version(version).n_train
         self.version, self.seed = version, seed  # seed unused: prediction is deterministic; every model takes it
-        self.train_info = {"dataset": f"materials-project-{version}", "note": LEAK_NOTE}
+        self.train_info = {"dataset": f"materials-project-{version}", "n": n_train, "note": MEGNET_LEAK_NOTE}
         self._loaded: tuple[PretrainedMEGNet, GraphSpec] | None = None
 
     def config(self) -> dict[str, Any]:
@@ -398,18 +403,18 @@ class MEGNetPretrained(Estimator):
         if self._loaded is None:
             self._loaded = load_pretrained(self.version)
         net, spec = self._loaded
-        cache = GraphCache(graph_config(spec))
         data: dict[int, Data] = {}
         errors: dict[int, str] = {}
+        isolated = np.zeros(len(ds), dtype=int)
         for i, (structure, name) in enumerate(zip(ds.structures, ds.ids, strict=True)):
             try:
-                data[i] = crystal_graph(structure, str(name), spec, cache)
+                data[i], isolated[i] = crystal_graph(structure, str(name), spec)
             except BulkmodError as exc:
                 errors[i] = str(exc)
         mean = np.full(len(ds), np.nan)
         if data:
             mean[list(data)] = predict_batches(net, list(data.values()))
-        return Prediction(mean_log10=mean, errors=errors)
+        return Prediction(mean_log10=mean, errors=errors, extra={"atoms_without_bond": isolated})
 
     def _write_weights(self, directory: Path) -> list[str]:
         return []  # the authors' files are fetched by sha256 (or found in the shared data), never copied
