@@ -21,7 +21,8 @@ GRAPH_SPECS: dict[str, tuple[str, str]] = {
 MEGNET_LEAK_NOTE = (
     "MEGNet's pretrained bulk-modulus models were trained on Materials Project elasticity data: on MP crystals "
     "(mp-binary-2025, elastic-2015, matbench, mp-kvrh-all) a score measures memory, not skill. The clean tests are "
-    "experimental sets (expt-jarvis) and crystals absent from their training data."
+    "experimental sets (expt-jarvis, once its crystals have structures: it lists formulas only) and crystals absent "
+    "from their training data."
 )
 
 

@@ -17,6 +17,11 @@ bond is predicted as the original predicted it, and the count of such atoms come
 
 The weights come from the authors' public files at a fixed commit, checked by sha256; the copy in the shared
 data folder is used when it has the same hash, so nothing is downloaded where the data is at hand.
+
+bulkmod's own ``megnet`` (trained from scratch) cannot start from these weights: it reads one-hot atom features,
+not a Z embedding; 41 Gaussians to 8 A on the 12 nearest neighbours, not 100 to 5 A on every neighbour within
+4 A; 64-wide SiLU blocks without per-block feed-forward layers; and a mean-pooled head, not Set2Set. No tensor
+of the original has a counterpart there, so fine-tuning would start from this port instead.
 """
 
 from __future__ import annotations
