@@ -104,6 +104,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise BulkmodError("--correct-to experiment gives the correction's own 90 % interval: drop --level")
     model = load_model(args.model).set_level(args.level)
     model_dir = resolve_model_dir(args.model)
+    if model.train_info.get("note"):
+        print(f"note: {model.train_info['note']}", file=sys.stderr)
     relax = None if args.relax == "none" else args.relax
     transform = _experiment_correction(args.model) if args.correct_to else None
     items = iter_items(args.files)

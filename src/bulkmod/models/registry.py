@@ -10,7 +10,7 @@ from bulkmod.features.featurizer import DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.models.base import Estimator
 from bulkmod.models.descriptor import DescriptorModel, MeanModel
 from bulkmod.models.ensemble import EnsembleModel
-from bulkmod.models.gnn import GRAPH_MODELS
+from bulkmod.models.gnn import GRAPH_MODELS, MEGNET_LEAK_NOTE, megnet_pretrained
 from bulkmod.models.gp import GPModel
 from bulkmod.models.quantile import QuantileModel
 from bulkmod.models.routed import RoutedModel
@@ -26,6 +26,7 @@ class ModelSpec:
     factory: Callable[..., Estimator]
     family: str
     summary: str
+    note: str = ""  # a caveat every benchmark result of the model carries (e.g. its training data overlaps ours)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -41,6 +42,12 @@ MODELS: dict[str, ModelSpec] = {
     **{key: ModelSpec(*spec) for key, spec in GRAPH_MODELS.items()},
     "umlip-eos": ModelSpec(
         UMLIPEOSModel, "zero-shot", "zero-shot K0 from a universal potential's E-V fit (chgnet|sevennet)"
+    ),
+    "megnet-pretrained": ModelSpec(
+        megnet_pretrained,
+        "zero-shot",
+        "the original pretrained MEGNet (Keras weights in torch); --param version=mp-2019.4.1|mp-2018.6.1",
+        MEGNET_LEAK_NOTE,
     ),
     "umlip-hybrid": ModelSpec(
         lambda **kw: DescriptorModel("lgbm", **({"features": HYBRID_FEATURES} | kw)),

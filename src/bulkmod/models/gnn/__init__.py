@@ -19,6 +19,13 @@ GRAPH_SPECS: dict[str, tuple[str, str]] = {
     "megnet": ("graph", "MEGNet edge/node/global-state blocks"),
     "hybrid": ("hybrid", "graph encoder + descriptor vector joined at the readout, trained end to end"),
 }
+# every result and card of megnet-pretrained carries it; here, not in megnet_port, so the registry needs no torch
+MEGNET_LEAK_NOTE = (
+    "MEGNet's pretrained bulk-modulus models were trained on Materials Project elasticity data: on MP crystals "
+    "(mp-binary-2025, elastic-2015, matbench, mp-kvrh-all) a score measures memory, not skill. The clean tests are "
+    "experimental sets (expt-jarvis, once its crystals have structures: it lists formulas only) and crystals absent "
+    "from their training data."
+)
 
 
 def _factory(key: str) -> Callable[..., Any]:
@@ -29,6 +36,13 @@ def _factory(key: str) -> Callable[..., Any]:
         return GraphModel(key, **config)
 
     return build
+
+
+def megnet_pretrained(**config: Any) -> Any:
+    """The original pretrained MEGNet, zero-shot (:mod:`bulkmod.models.gnn.megnet_port`)."""
+    from bulkmod.models.gnn.megnet_port import MEGNetPretrained
+
+    return MEGNetPretrained(**config)
 
 
 def _mc_dropout(**config: Any) -> Any:
