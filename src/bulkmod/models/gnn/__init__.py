@@ -40,6 +40,8 @@ def _factory(key: str) -> Callable[..., Any]:
 
 def megnet_pretrained(**config: Any) -> Any:
     """The original pretrained MEGNet, zero-shot (:mod:`bulkmod.models.gnn.megnet_port`)."""
+    require("torch_geometric")
+    require("h5py")
     from bulkmod.models.gnn.megnet_port import MEGNetPretrained
 
     return MEGNetPretrained(**config)
