@@ -175,3 +175,30 @@ def test_train_takes_its_cv_metrics_from_the_same_benchmark_run_only(tmp_path, c
     assert main(["train", "--model", "lgbm", "--dataset", str(csv), "--out", str(tmp_path / "x"),
                  "--cv-from", str(res)]) == 2  # fmt: skip
     assert "not the kfold run of 'lgbm'" in capsys.readouterr().err
+
+
+def test_help_imports_none_of_the_library_and_lists_what_it_names():
+    """`--help` stays instant: building the parser loads no numeric or chemistry package."""
+    code = (
+        "import sys\nfrom bulkmod.cli import build_parser\n"
+        "for cmd in ('predict', 'benchmark', 'train', 'tune'):\n"
+        "    build_parser()._subparsers._group_actions[0].choices[cmd].format_help()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pandas', 'sklearn', 'pymatgen', 'torch', "
+        "'scipy', 'matplotlib', 'lightgbm'}))"
+    )
+    run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run_.stdout.strip() == "[]", run_.stdout + run_.stderr
+    from bulkmod.cli import FEATURE_GROUPS, SPLIT_NAMES
+    from bulkmod.data.splits import SPLITS
+    from bulkmod.features.featurizer import ALL_GROUPS
+
+    assert SPLIT_NAMES == tuple(SPLITS) and FEATURE_GROUPS == tuple(ALL_GROUPS)
+
+
+def test_predict_help_says_what_comes_out(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    text = capsys.readouterr().out
+    for needle in ("k_vrh_low_gpa", "in_domain", "exit code: 0 when at least one", "BULKMOD_MAX_ATOMS", "90% interval"):
+        assert needle in text, needle
+    assert "%%" not in text
