@@ -192,7 +192,7 @@ def test_help_imports_none_of_the_library_and_lists_what_it_names():
     from bulkmod.data.splits import SPLITS
     from bulkmod.features.featurizer import ALL_GROUPS
 
-    assert SPLIT_NAMES == tuple(SPLITS) and FEATURE_GROUPS == tuple(ALL_GROUPS)
+    assert tuple(SPLITS) == SPLIT_NAMES and tuple(ALL_GROUPS) == FEATURE_GROUPS
 
 
 def test_predict_help_says_what_comes_out(capsys):
