@@ -55,9 +55,11 @@ def test_report_embeds_figures_and_lists_skipped_inputs(results_files, tmp_path)
     assert "paired p vs best" in html
 
 
-def test_report_table_is_sorted_marks_the_best_and_prints_readable_numbers(results_files, tmp_path):
+def test_report_table_is_sorted_marks_the_best_and_prints_readable_numbers(results_files, tmp_path, capsys):
     files = [str(results_files / n) for n in ("mean.json", "lgbm.json")]  # worst first: the table must sort
     html = build_report(files, tmp_path / "report.html")[0].read_text()
+    said = capsys.readouterr().err  # a long report says where it is
+    assert "report: run 1/2, mean" in said and "breakdown by crystal system" in said
     table = html[html.index("<table>") : html.index("</table>")]
     rows = table.split("<tr")[2:]
     assert rows[0].startswith(" class='best'>") and "<td>lgbm</td>" in rows[0]

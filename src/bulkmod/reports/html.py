@@ -116,6 +116,7 @@ def _sample_groups(dataset: str, ids: list[str]) -> dict[str, list[str]] | None:
     name = "elastic-2015" if dataset.startswith("elastic-2015") else dataset
     if name not in DATASETS:
         return None
+    print(f"report: loading {name} for the breakdown by crystal system and element count", file=sys.stderr)
     try:
         ds = load_dataset(name)
     except BulkmodError:
