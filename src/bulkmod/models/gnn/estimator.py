@@ -28,9 +28,9 @@ from bulkmod.models.formats import load_safetensors_into
 from bulkmod.models.gnn import GRAPH_SPECS
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
 from bulkmod.models.gnn.nets import CGCNN, EncoderHead
+from bulkmod.models.gnn.trainer import Trainer, TrainSettings, predict_batches, write_train_log
 from bulkmod.models.safety import listed_file
 from bulkmod.models.transforms import TargetTransform
-from bulkmod.training.trainer import Trainer, TrainSettings, predict_batches, write_train_log
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 WEIGHTS = "weights.safetensors"
@@ -73,7 +73,7 @@ ARCHS: dict[str, Arch] = {
 
 
 class GraphModel(Estimator):
-    """A graph network on periodic crystal graphs, trained with :class:`bulkmod.training.trainer.Trainer`.
+    """A graph network on periodic crystal graphs, trained with :class:`bulkmod.models.gnn.trainer.Trainer`.
 
     ``params`` holds architecture settings (e.g. ``n_conv``), graph settings (``cutoff``, ``max_neighbors``,
     ``angles``), training extras (``patience``, ``schedule``, ``huber_delta``, ``optimizer`` adamw or sgd,
