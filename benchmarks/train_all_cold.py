@@ -37,7 +37,7 @@ def main() -> None:
     from bulkmod.data import load_dataset
     from bulkmod.features import FeatureConfig, featurize
     from bulkmod.models import build_model
-    from bulkmod.models.registry import HYBRID_FEATURES
+    from bulkmod.models.umlip import HYBRID_FEATURES
     from bulkmod.physics.features import eos_features
     from bulkmod.provenance import command_line, git_commit, load_average, machine
     from bulkmod.uncertainty.domain import DescriptorDomain

@@ -8,8 +8,8 @@ import pytest
 from bulkmod.data.files import read_structure
 from bulkmod.evaluation.benchmark import limit_rows
 from bulkmod.features import FeatureConfig, featurize
+from bulkmod.models import build_model
 from bulkmod.models.base import Estimator
-from bulkmod.models.registry import build_model
 from bulkmod.physics import features as phys
 from bulkmod.physics.potentials import get_potential
 from bulkmod.prediction import predict_files

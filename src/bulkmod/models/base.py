@@ -23,6 +23,7 @@ import numpy as np
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_file, sha256_json, write_json_atomic
+from bulkmod.models.registry import MODELS
 from bulkmod.models.safety import MANIFEST, MODEL_FORMAT, model_subdir, read_manifest, verify_weights
 from bulkmod.uncertainty.conformal import ConformalInterval, check_level
 from bulkmod.uncertainty.domain import DescriptorDomain
@@ -145,8 +146,6 @@ class Estimator(ABC):
     def load(directory: Path | str) -> Estimator:
         """Load a saved model after checking its manifest and the path, type, size and sha256 of each weights
         file; any file, manifest value or weights format that does not check out is a :class:`BulkmodError`."""
-        from bulkmod.models.registry import build_model
-
         directory = Path(directory)
         manifest = read_manifest(directory)
         verify_weights(directory, manifest)
@@ -164,6 +163,18 @@ class Estimator(ABC):
             ) from None
         model._read_weights(directory, manifest)
         return model
+
+
+def build_model(key: str, **config: Any) -> Estimator:
+    """The untrained model a registry key names, with its options (how ``train``, a composite model's members and
+    :meth:`Estimator.load` all build one)."""
+    if key not in MODELS:
+        raise BulkmodError(f"unknown model {key!r}: use one of {', '.join(MODELS)} or a saved model directory")
+    config.pop("backend", None)
+    try:
+        return MODELS[key].factory(**config)
+    except TypeError as exc:  # an option this model does not have, e.g. --epochs for a tree model
+        raise BulkmodError(f"model {key!r} does not take that option ({exc})") from None
 
 
 def save_members(directory: Path, members: list[Estimator]) -> list[str]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bulkmod.models.registry import register
+
 # key: (family, one-line summary)
 GRAPH_SPECS: dict[str, tuple[str, str]] = {
     "cgcnn": ("graph", "CGCNN, original architecture; --param pretrained=PATH fine-tunes the legacy checkpoint"),
@@ -35,6 +37,6 @@ def _mc_dropout(**config: Any) -> Any:
     return GraphModel("hybrid", **config | {"params": {"mc_samples": 30} | config.get("params", {})})
 
 
-GRAPH_MODELS: dict[str, tuple[Callable[..., Any], str, str]] = {
-    key: (_factory(key), family, summary) for key, (family, summary) in GRAPH_SPECS.items()
-} | {"mc-dropout": (_mc_dropout, "hybrid", "hybrid graph model with Monte-Carlo dropout (mc_samples passes)")}
+for _key, (_family, _summary) in GRAPH_SPECS.items():
+    register(_key, _family, _summary)(_factory(_key))
+register("mc-dropout", "hybrid", "hybrid graph model with Monte-Carlo dropout (mc_samples passes)")(_mc_dropout)

@@ -25,10 +25,10 @@ from bulkmod.io import atomic_path, sha256_json
 from bulkmod.models.base import Estimator, Prediction, data_hash, training_summary
 from bulkmod.models.ensemble import STD_FLOOR
 from bulkmod.models.formats import load_safetensors_into
-from bulkmod.models.gnn import GRAPH_SPECS
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
 from bulkmod.models.gnn.nets import CGCNN, EncoderHead
 from bulkmod.models.gnn.trainer import Trainer, TrainSettings, predict_batches, write_train_log
+from bulkmod.models.registry import MODELS
 from bulkmod.models.safety import listed_file
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
@@ -102,7 +102,7 @@ class GraphModel(Estimator):
     ) -> None:
         super().__init__()
         spec = ARCHS[arch]
-        self.key, self.family, self.arch = arch, GRAPH_SPECS[arch][0], arch
+        self.key, self.family, self.arch = arch, MODELS[arch].family, arch
         tf = dict(transform or {})
         self.n_fit: int | None = tf.pop("n_fit", None)
         self.transform = TargetTransform.from_dict(tf) if tf else TargetTransform()
