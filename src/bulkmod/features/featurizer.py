@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bulkmod.data.records import Dataset
+from bulkmod.data.symmetry import spacegroup_number
 from bulkmod.data.validate import structure_hash
 from bulkmod.errors import BulkmodError
 from bulkmod.features import structure as structure_mod
@@ -26,7 +27,7 @@ from bulkmod.features.composition import (
     stoichiometry_features,
     stoichiometry_names,
 )
-from bulkmod.features.spacegroup import spacegroup_features, spacegroup_names, spacegroup_number
+from bulkmod.features.spacegroup import spacegroup_features, spacegroup_names
 from bulkmod.io import VectorCache, cache_dir, sha256_json
 from bulkmod.physics.features import EOS_NAMES, embedding_features, embedding_names, eos_features
 from bulkmod.physics.potentials import POTENTIALS
