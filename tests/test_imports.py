@@ -17,7 +17,6 @@ Importing ``bulkmod.x.y`` runs ``bulkmod/x/__init__.py`` first, but that is not 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -57,8 +56,9 @@ def module_files(src: Path, package: str) -> dict[str, Path]:
     return out
 
 
-def _known(name: str, modules: Iterable[str]) -> str | None:
-    """``name`` if it is one of ``modules``, else its longest prefix that is (an attribute of a module), else None."""
+def _known(name: str, modules: set[str]) -> str | None:
+    """``name`` if it is one of ``modules``, else its longest prefix that is (``pkg.mod.attr`` -> ``pkg.mod``), else
+    None (a module outside the package)."""
     parts = name.split(".")
     for end in range(len(parts), 0, -1):
         if (prefix := ".".join(parts[:end])) in modules:
@@ -87,6 +87,7 @@ def imports_of(module: str, path: Path, modules: set[str]) -> set[str]:
 
 
 def import_graph(src: Path, package: str) -> dict[str, set[str]]:
+    """Module -> the modules of the same package it imports."""
     files = module_files(src, package)
     names = set(files)
     return {module: imports_of(module, path, names) for module, path in files.items()}
