@@ -4,7 +4,9 @@ A saved model is a directory: ``manifest.json`` (what it is, how it was trained,
 errors, the sha256 of every weights file) plus weights in non-executable formats (LightGBM text,
 XGBoost JSON, safetensors). Loading treats the folder as untrusted (:mod:`bulkmod.models.safety`: names,
 file types, sizes, the manifest's shape; :mod:`bulkmod.models.formats`: each weights format before its
-parser), checks the hashes first and never unpickles anything.
+parser), checks the hashes first and never unpickles anything. A manifest names its model by registry key, so
+loading rebuilds it with :func:`build_model` (the table is :mod:`bulkmod.models.registry`, which the estimator
+modules fill in themselves) and never by a module path.
 """
 
 from __future__ import annotations
