@@ -9,9 +9,9 @@ STAMP := $(VENV)/.bulkmod-installed
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-# torch is pinned to the 2.13.0 CPU wheel in pyproject.toml (an unpinned torch pulls CUDA).
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+# constraints.txt pins the tested set, torch included (its 2.13.0 CPU wheel: an unpinned torch pulls CUDA).
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[all,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

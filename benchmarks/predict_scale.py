@@ -54,11 +54,14 @@ def _rows(progress: Path) -> int:
         return 0
 
 
-def run_predict(stream: Path, out: Path, workers: int, batch_size: int) -> dict:
-    """One `bulkmod predict --backend ray --workers N` run with a fresh feature cache, sampled as it goes."""
+def run_predict(
+    stream: Path, out: Path, workers: int | None, batch_size: int, model: str = "fast", backend: str = "ray"
+) -> dict:
+    """One `bulkmod predict` run with a fresh feature cache, sampled as it goes (``workers``: Ray CPUs)."""
     env = os.environ | {"BULKMOD_CACHE": str(out.with_name(out.stem + "-cache"))}
-    cmd = [sys.executable, "-m", "bulkmod.cli", "predict", str(stream), "--out", str(out), "--backend", "ray",
-           "--workers", str(workers), "--batch-size", str(batch_size), "--model", "fast"]  # fmt: skip
+    cmd = [sys.executable, "-m", "bulkmod.cli", "predict", str(stream), "--out", str(out), "--backend", backend,
+           "--batch-size", str(batch_size), "--model", model]  # fmt: skip
+    cmd += ["--workers", str(workers)] if workers else []
     progress = out.with_name(out.stem + ".progress.json")
     load_before = load_average()
     psutil.cpu_percent(None)  # start the machine-wide CPU average here
@@ -100,8 +103,9 @@ def memory_by_quarter(res: dict) -> list[dict]:
     for q in range(4):
         lo, hi = q * n / 4, (q + 1) * n / 4
         inside = [s for s in res["samples"] if lo <= s["rows"] < hi or (q == 3 and s["rows"] >= hi)]
-        rows.append({"rows": f"{int(lo)}-{int(hi)}", "peak_cli_rss_mb": max(s["cli_rss_mb"] for s in inside),
-                     "peak_total_rss_mb": max(s["total_rss_mb"] for s in inside)})  # fmt: skip
+        rows.append({"rows": f"{int(lo)}-{int(hi)}",  # None: no sample fell in a quarter of a short run
+                     "peak_cli_rss_mb": max((s["cli_rss_mb"] for s in inside), default=None),
+                     "peak_total_rss_mb": max((s["total_rss_mb"] for s in inside), default=None)})  # fmt: skip
     return rows
 
 

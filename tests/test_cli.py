@@ -175,3 +175,57 @@ def test_train_takes_its_cv_metrics_from_the_same_benchmark_run_only(tmp_path, c
     assert main(["train", "--model", "lgbm", "--dataset", str(csv), "--out", str(tmp_path / "x"),
                  "--cv-from", str(res)]) == 2  # fmt: skip
     assert "not the kfold run of 'lgbm'" in capsys.readouterr().err
+
+
+def test_help_imports_none_of_the_library_and_lists_what_it_names():
+    """`--help` stays instant: building the parser loads no numeric or chemistry package."""
+    code = (
+        "import sys\nfrom bulkmod.cli import build_parser\n"
+        "for cmd in ('predict', 'benchmark', 'train', 'tune'):\n"
+        "    build_parser()._subparsers._group_actions[0].choices[cmd].format_help()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pandas', 'sklearn', 'pymatgen', 'torch', "
+        "'scipy', 'matplotlib', 'lightgbm'}))"
+    )
+    run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run_.stdout.strip() == "[]", run_.stdout + run_.stderr
+    from bulkmod.cli import FEATURE_GROUPS, SPLIT_NAMES
+    from bulkmod.data.splits import SPLITS
+    from bulkmod.features.featurizer import ALL_GROUPS
+
+    assert tuple(SPLITS) == SPLIT_NAMES and tuple(ALL_GROUPS) == FEATURE_GROUPS
+
+
+def test_predict_help_says_what_comes_out(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    text = capsys.readouterr().out
+    for needle in ("k_vrh_low_gpa", "in_domain", "exit code: 0 when at least one", "BULKMOD_MAX_ATOMS", "90% interval"):
+        assert needle in text, needle
+    assert "%%" not in text
+
+
+@pytest.mark.parametrize(
+    ("model", "param", "says"),
+    [
+        ("lgbm", "bogus=1", "--param bogus: not an option of this model (this model's own options: interval"),
+        ("lgbm", "num_leaves=abc", 'num_leaves should be of type int, got "abc"'),
+        ("structure-routed", "num_leave=63", "--param num_leave: not an option"),
+        ("qlgbm", "bogus=1", "own options: cqr"),
+        ("xgb", "max_depht=3", "--param max_depht: not an option"),
+        ("cgcnn", "bogus=1", "--param bogus: cgcnn takes"),
+        ("cgcnn", "n_conv=abc", "n_conv='abc': cgcnn wants type int"),
+    ],
+)
+def test_param_is_validated_before_anything_runs(model, param, says, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    args = ["benchmark", "--dataset", "mp-binary-2025", "--model", model, "--limit", "40", "--out", str(out)]
+    assert main([*args, "--param", param]) == 2
+    assert says in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_valid_booster_params_pass_and_are_saved(tmp_path):
+    from bulkmod.models import build_model
+
+    model = build_model("lgbm", params={"num_leaves": 15, "lambda_l2": 2.0, "interval": "constant"})
+    assert model.params["num_leaves"] == 15 and model.interval == "constant"

@@ -25,14 +25,15 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Lowest first. A module may import modules of its own layer (cycles aside) and of the layers below it; each entry
 # names a module or a package (all its submodules). Where ARCHITECTURE.md's list is not an order, the code decides:
-# - parallel "depends only on io, errors, provenance", so it sits just above them and any layer may use it;
+# - parallel "depends only on io, errors, provenance" (and optional, which names a missing extra), so it sits just
+#   above them and any layer may use it;
 # - physics below features: the featurizer assembles the E–V and embedding feature groups physics computes;
 # - uncertainty below models: estimators hold conformal intervals and a domain, the uncertainty code no estimator;
 # - prediction (the batch/stream predict loop) beside evaluation: both run trained models, neither uses the other;
 # - reports below training (the workflows): ``train`` writes a model card; reports read results and manifests only;
 # - the public API, the CLI and the package root (its lazy ``__getattr__`` imports api) on top.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("bulkmod.errors", "bulkmod.text", "bulkmod.io", "bulkmod.provenance"),
+    ("bulkmod.errors", "bulkmod.text", "bulkmod.io", "bulkmod.provenance", "bulkmod.optional"),
     ("bulkmod.parallel",),
     ("bulkmod.data",),
     ("bulkmod.physics",),

@@ -30,6 +30,22 @@ Values are bulk moduli K_VRH in GPa; models work in log10(GPa) internally. See R
 """
 
 
+PREDICT_EPILOG = """output: one row per input (file, frame, JSON line, or a folder holding none), columns
+  source, formula, k_vrh_gpa, k_vrh_low_gpa, k_vrh_high_gpa   K and its interval (GPa; --level, default 0.9)
+  in_domain   "yes", or "no: <why>" when the crystal has an element the model never saw or descriptors
+              beyond the training data: the number is an extrapolation
+  error       why an input got no K (unparseable, partial occupancy, too many sites, a repeat, ...); empty if ok
+  then model-specific columns (e.g. the E-V fit's k_prime).
+
+exit code: 0 when at least one input was predicted, 1 when none was, 2 on a usage error.
+
+environment:
+  BULKMOD_MAX_ATOMS     sites per structure before it is refused (default 500)
+  BULKMOD_MAX_FILE_MB   megabytes per structure input before it is refused (default 64)
+  BULKMOD_CACHE         feature and download cache (default ~/.cache/bulkmod)
+"""
+
+
 def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -104,6 +120,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise BulkmodError("--correct-to experiment gives the correction's own 90 % interval: drop --level")
     model = load_model(args.model).set_level(args.level)
     model_dir = resolve_model_dir(args.model)
+    if model.train_info.get("note"):
+        print(f"note: {model.train_info['note']}", file=sys.stderr)
     relax = None if args.relax == "none" else args.relax
     transform = _experiment_correction(args.model) if args.correct_to else None
     items = iter_items(args.files)
@@ -246,11 +264,17 @@ def _params(args: argparse.Namespace) -> dict:
     return out
 
 
-def _add_training_options(sp: argparse.ArgumentParser) -> None:
-    from bulkmod.features.featurizer import ALL_GROUPS
+# Spelled out so that building the parser (and `--help`) imports none of the library: bulkmod.data and
+# bulkmod.features pull in pandas, scikit-learn and pymatgen. tests/test_cli.py checks them against SPLITS and
+# ALL_GROUPS, so they cannot drift.
+SPLIT_NAMES = ("kfold", "matbench-official", "formula-grouped", "chemsys-grouped", "ood-elastic2015")
+FEATURE_GROUPS = ("magpie", "stoich", "extra", "fractions", "spacegroup", "density", "coordination", "bonds",
+                  "packing", "mismatch", "umlip-eos", "umlip-embed")  # fmt: skip
 
+
+def _add_training_options(sp: argparse.ArgumentParser) -> None:
     g = sp.add_argument_group("model and training options")
-    g.add_argument("--features", help=f"comma-separated descriptor groups from {','.join(ALL_GROUPS)}")
+    g.add_argument("--features", help=f"comma-separated descriptor groups from {','.join(FEATURE_GROUPS)}")
     g.add_argument(
         "--target",
         choices=list(TARGETS),
@@ -472,8 +496,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bulkmod.data.splits import SPLITS
-
     p = argparse.ArgumentParser(
         prog="bulkmod",
         description="Predict, diagnose and fix bulk-modulus models.",
@@ -483,8 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"bulkmod {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_.replace("%", "%%"), description=help_)  # help= is %-formatted
+    def add(name: str, func, help_: str, epilog: str | None = None) -> argparse.ArgumentParser:
+        sp = sub.add_parser(
+            name, help=help_.replace("%", "%%"), description=help_, epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )  # help= is %-formatted; description and epilog are printed as written  # fmt: skip
         sp.set_defaults(func=func)
         return sp
 
@@ -492,6 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         cmd_predict,
         "predict K_VRH (GPa) with a 90% interval (or --level) for CIF/POSCAR/extxyz/JSON files",
+        PREDICT_EPILOG,
     )
     sp.add_argument(
         "files", nargs="+", help="structure files, folders, glob patterns, multi-frame extxyz or JSON-lines files"
@@ -528,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("benchmark", cmd_benchmark, "cross-validate a model on a dataset and write a results JSON")
     sp.add_argument("--dataset", required=True, help="dataset name (`bulkmod data list`), CSV or CGCNN folder")
     sp.add_argument("--model", required=True, help=model_help)
-    sp.add_argument("--split", default="kfold", choices=list(SPLITS), help="train/test split (default kfold)")
+    sp.add_argument("--split", default="kfold", choices=SPLIT_NAMES, help="train/test split (default kfold)")
     sp.add_argument("--folds", type=int, default=5, help="K for kfold/formula-grouped (default 5)")
     sp.add_argument("--limit", type=int, help="use a fixed seeded random subset of exactly N rows")
     _add_training_options(sp)

@@ -21,6 +21,7 @@ from typing import Any
 
 from bulkmod.errors import BulkmodError
 from bulkmod.io import write_json_atomic
+from bulkmod.optional import require
 from bulkmod.provenance import command_line, git_commit, machine
 
 BACKENDS = ("local", "ray")
@@ -57,6 +58,7 @@ class Backend:
     def __enter__(self) -> Backend:
         self._t0 = time.perf_counter()
         if self.kind == "ray":
+            require("ray")
             self._start_ray()
         _ACTIVE.append(self)
         return self

@@ -10,7 +10,8 @@ from bulkmod.models import MODELS, build_model
 from bulkmod.models.registry import register
 
 KEYS = ["mean", "rf", "lgbm", "xgb", "qlgbm", "structure-routed", "gpr", "cgcnn", "cgcnn-deep", "schnet", "megnet",
-        "hybrid", "mc-dropout", "umlip-eos", "umlip-hybrid", "umlip-delta", "umlip-blend", "ensemble"]  # fmt: skip
+        "hybrid", "mc-dropout", "megnet-pretrained", "umlip-eos", "umlip-hybrid", "umlip-delta", "umlip-blend",
+        "ensemble"]  # fmt: skip
 
 
 def test_a_fresh_process_lists_every_model_in_order_without_torch():

@@ -96,6 +96,8 @@ def run_benchmark(
     frames, fold_meta = [r[0] for r in results], [r[1] for r in results]
     preds = pd.concat(frames, ignore_index=True)
     extra: dict[str, Any] = {"limit": limit, "folds": len(splits), "model_config": model_config or {}}
+    if MODELS[model].note:
+        extra["note"] = MODELS[model].note
     train_name, test_name = ds.name, ds.name
     if split == "ood-elastic2015":
         train_name, test_name = ds.name.split("+")[0], "elastic-2015-not-in-mp-binary-2025"

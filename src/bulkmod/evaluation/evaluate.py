@@ -67,6 +67,8 @@ def evaluate(model: str, dataset: str, *, out: Path | str | None = None) -> dict
     est = Estimator.load(directory)
     preds = prediction_frame(ds, 0, est.predict(ds))
     extra: dict[str, Any] = {"model_dir": str(directory), "path": path, "n_rejected_input": len(ds.report.rejected)}
+    if manifest.get("train", {}).get("note"):
+        extra["note"] = manifest["train"]["note"]
     if manifest.get("train", {}).get("dataset") == ds.name:
         extra["warning"] = "evaluated on the model's own training data: these are training errors"
     if dataset.startswith("matbench-log-kvrh"):

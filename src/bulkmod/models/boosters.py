@@ -6,12 +6,16 @@ Each saves to its library's own text/JSON format, which loads without executing 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from bulkmod.errors import BulkmodError
 from bulkmod.models.formats import load_lightgbm, load_xgboost
+from bulkmod.optional import require
 
 MAX_ROUNDS = 4000
 EARLY_STOP = 200
@@ -107,6 +111,7 @@ class XGBoostBooster:
         }
         self.params = base | {"objective": "reg:squarederror"} | params | {"seed": seed}
         self.model = None
+        require("xgboost")
 
     def train(self, X, y, val, rounds):
         import xgboost as xgb
@@ -138,6 +143,60 @@ class XGBoostBooster:
 
     def load(self, path, n_features):
         self.model = load_xgboost(path, n_features)
+
+
+def _lightgbm_names() -> set[str]:
+    from lightgbm.basic import _ConfigAliases
+
+    aliases = _ConfigAliases._get_all_param_aliases()  # every parameter LightGBM's C++ config knows, with aliases
+    return set(aliases) | {a for names in aliases.values() for a in names}
+
+
+def _xgboost_names(params: dict[str, Any]) -> set[str]:
+    """The parameter names an XGBoost booster trained with ``params`` records in its configuration."""
+    xgb = require("xgboost")
+    booster = xgb.train(params | {"verbosity": 0}, xgb.DMatrix(np.zeros((4, 1)), label=np.arange(4.0)), 1)
+    names: set[str] = set()
+    stack: list[Any] = [json.loads(booster.save_config())]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            names |= set(node)
+            stack += node.values()
+        elif isinstance(node, list):
+            stack += node
+    return names
+
+
+def check_booster_params(backend: str, params: dict[str, Any], own: Iterable[str] = ()) -> None:
+    """Refuse a hyper-parameter the booster does not know, or a value it cannot parse, before any training.
+
+    Neither library refuses an unknown name (each logs a warning at most), so a typo such as ``num_leave=63``
+    would otherwise train with the default and be saved as if it had been used. ``own`` names the model's own
+    options, listed in the error beside the booster's.
+    """
+    import lightgbm as lgb
+
+    lib, examples = ("XGBoost", "max_depth, eta") if backend == "xgb" else ("LightGBM", "num_leaves, learning_rate")
+    try:
+        if backend == "xgb":
+            known = _xgboost_names(params)
+        else:
+            known = _lightgbm_names()
+            lgb.Dataset(np.zeros((4, 1)), np.arange(4.0), params=params | {"verbosity": -1}).construct()
+    except BulkmodError:
+        raise
+    except Exception as exc:  # the library's own parser names the key and the type it wanted
+        why = str(exc).splitlines()[0][:300]
+        hint = " (a text value where a number belongs)" if "Unknown token" in why else ""
+        raise BulkmodError(f"--param: {lib} cannot use {params}: {why}{hint}") from None
+    unknown = sorted(set(params) - known)
+    if unknown:
+        mine = f"this model's own options: {', '.join(own)}; " if own else ""
+        raise BulkmodError(
+            f"--param {', '.join(unknown)}: not an option of this model ({mine}or any {lib} parameter by its "
+            f"{lib} name, e.g. {examples})"
+        )
 
 
 def make_booster(backend: str, params: dict[str, Any], seed: int) -> Booster:

@@ -16,7 +16,7 @@ from bulkmod.features import FeatureConfig, featurize
 from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Z90, Estimator, Prediction, training_summary
-from bulkmod.models.boosters import Booster, make_booster
+from bulkmod.models.boosters import Booster, check_booster_params, make_booster
 from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourTable, neighbour_config, neighbour_names
 from bulkmod.models.registry import register
 from bulkmod.models.safety import MANIFEST, listed_file, model_subdir, required
@@ -31,6 +31,7 @@ SIGMA_ROUNDS = 300
 SIGMA_FLOOR = 1e-3  # log10 units: keeps log|r| finite for near-perfect predictions
 INTERVALS = ("adaptive", "tempered", "constant")
 STACKS = (False, True, "auto")
+DESCRIPTOR_OPTIONS = ("interval", "neighbours", "stack")  # --param keys the model keeps; the rest go to the booster
 STACK_DIR = "stack"  # the composition model whose prediction a stacked model reads, saved as a sub-model
 # "tempered": sigma ** power, the power giving the narrowest calibrated intervals on the training part.
 # On ood-elastic2015 the fully adaptive band under-covered (0.81): the test crystals look easy to the sigma
@@ -117,6 +118,7 @@ class DescriptorModel(Estimator):
         interval = params.pop("interval", interval)
         self.neighbours = neighbour_config(params.pop("neighbours", neighbours))
         self.stack = stack_option(params.pop("stack", stack))
+        check_booster_params(backend, params, own=DESCRIPTOR_OPTIONS)
         self.params = {**LOSS_OBJECTIVES[loss][backend], **params}
         self.inner_folds = inner_folds
         self.candidates = candidates

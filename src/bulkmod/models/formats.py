@@ -25,6 +25,7 @@ import numpy as np
 
 from bulkmod.errors import BulkmodError
 from bulkmod.models.safety import MAX_WEIGHTS_ENV, max_weights_bytes, read_model_file
+from bulkmod.optional import require
 
 if TYPE_CHECKING:
     import lightgbm
@@ -362,7 +363,7 @@ def check_xgboost_json(raw: bytes, where: str, n_features: int) -> None:
 
 def load_xgboost(path: Path, n_features: int) -> xgboost.Booster:
     """An XGBoost booster from a JSON model file, validated by :func:`check_xgboost_json` first."""
-    import xgboost as xgb
+    xgb = require("xgboost")
 
     raw = read_model_file(path.parent, path.name)
     check_xgboost_json(raw, str(path), n_features)

@@ -22,8 +22,11 @@ PREVIOUS_DEFAULT = "LGBMCHGNetBlend-MPBinary2025-v1-KVRH"  # binaries only; kept
 FAST_MODEL = "LGBM-MPBinary2025-v2-KVRH"  # descriptors only: no potential, for large screens
 COMPOSITION_MODEL = "LGBM-MatbenchComp-v1-KVRH"  # the composition path, for inputs without structures
 ZERO_SHOT_MODEL = "CHGNetEOS-MPBinary2025-v1-KVRH"  # CHGNet's own E-V fit; only its interval was calibrated
-# "umlip-eos" needs no training, so its registry name resolves to the shipped zero-shot model too
-ALIASES = {"default": DEFAULT_MODEL, "fast": FAST_MODEL, "zero-shot": ZERO_SHOT_MODEL, "umlip-eos": ZERO_SHOT_MODEL}
+# the authors' pretrained MEGNet (weights fetched by sha256 on first use); the 2018 model under its own name
+MEGNET_MODEL = "MEGNet-MP2019-v1-KVRH"
+# "umlip-eos" and "megnet-pretrained" need no training, so their registry names resolve to shipped models too
+ALIASES = {"default": DEFAULT_MODEL, "fast": FAST_MODEL, "zero-shot": ZERO_SHOT_MODEL, "umlip-eos": ZERO_SHOT_MODEL,
+           "megnet-pretrained": MEGNET_MODEL}  # fmt: skip
 
 
 def list_pretrained() -> list[str]:

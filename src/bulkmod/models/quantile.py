@@ -16,7 +16,8 @@ import numpy as np
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.models.base import Z90, Estimator, Prediction, load_members, save_members, training_summary
-from bulkmod.models.descriptor import DescriptorModel
+from bulkmod.models.boosters import check_booster_params
+from bulkmod.models.descriptor import DESCRIPTOR_OPTIONS, DescriptorModel
 from bulkmod.models.registry import register
 from bulkmod.uncertainty.conformal import ConformalInterval
 
@@ -35,6 +36,8 @@ class QuantileModel(Estimator):
         super().__init__()
         params = dict(params or {})
         self.cqr = bool(params.pop("cqr", True))
+        own = ("cqr", *DESCRIPTOR_OPTIONS)
+        check_booster_params("lgbm", {k: v for k, v in params.items() if k not in own}, own)
         if inner_folds < 2:
             raise BulkmodError("qlgbm: inner_folds >= 2 (its out-of-fold quantiles calibrate the interval)")
         self.params, self.inner_folds, self.seed = params, inner_folds, seed

@@ -36,12 +36,13 @@ class ModelSpec:
     factory: Callable[..., Any]  # keyword options -> an untrained Estimator
     family: str
     summary: str
+    note: str = ""  # a caveat every benchmark result of the model carries (e.g. its training data overlaps ours)
 
 
 _SPECS: dict[str, ModelSpec] = {}
 
 
-def register(key: str, family: str, summary: str) -> Callable[[Factory], Factory]:
+def register(key: str, family: str, summary: str, note: str = "") -> Callable[[Factory], Factory]:
     """Decorator (or plain call) that makes ``key`` build its model with the class or factory function given.
 
     A key registered twice is an error: two models would answer to one name, and which one a saved model's
@@ -51,7 +52,7 @@ def register(key: str, family: str, summary: str) -> Callable[[Factory], Factory
     def add(factory: Factory) -> Factory:
         if key in _SPECS:
             raise BulkmodError(f"model key {key!r} is registered twice ({_SPECS[key].factory} and {factory})")
-        _SPECS[key] = ModelSpec(factory, family, summary)
+        _SPECS[key] = ModelSpec(factory, family, summary, note)
         return factory
 
     return add

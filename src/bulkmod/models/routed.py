@@ -17,7 +17,8 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS, DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.models.base import Estimator, Prediction, load_members, save_members, training_summary
-from bulkmod.models.descriptor import DescriptorModel, stack_option
+from bulkmod.models.boosters import check_booster_params
+from bulkmod.models.descriptor import DESCRIPTOR_OPTIONS, DescriptorModel, stack_option
 from bulkmod.models.registry import register
 
 
@@ -44,6 +45,8 @@ class RoutedModel(Estimator):
         super().__init__()
         params = dict(params or {})
         self.stack = stack_option(params.pop("stack", False))
+        booster = {k: v for k, v in params.items() if k not in DESCRIPTOR_OPTIONS}
+        check_booster_params("lgbm", booster, DESCRIPTOR_OPTIONS)
         self.features = features or FeatureConfig(DEFAULT_STRUCTURE_GROUPS).as_dict()
         self.params, self.member_config = params, member_config
         self.members: list[Estimator] = []

@@ -19,12 +19,14 @@ import numpy as np
 from pymatgen.core import Structure
 
 from bulkmod.errors import BulkmodError
+from bulkmod.optional import require
 
 NO_EMBEDDING = "potential {!r} exposes no crystal embedding: use the chgnet potential for umlip-embed"
 # CHGNet needs ~4 MB per atom in a forward pass (a 500-atom fcc cell: ~2 GB, chgnet_large_cell_exploration.json),
 # so a batch is capped by atoms, not by structures: the fuzz test's five 500-atom cells (35 strained copies)
-# in one call ran a 24 GB machine out of memory
-MAX_BATCH_ATOMS = 500
+# in one call ran a 24 GB machine out of memory. The cap sets the default model's peak memory in a long predict
+# run, and smaller batches cost no speed (benchmarks/results/predict_memory.md)
+MAX_BATCH_ATOMS = 64
 
 
 def atom_batches(structures: list[Structure], max_atoms: int = MAX_BATCH_ATOMS) -> list[list[Structure]]:
@@ -131,6 +133,7 @@ class SevenNetPotential(Potential):
     model_name = "7net-0"
 
     def __init__(self) -> None:
+        require("sevenn")
         from sevenn.calculator import SevenNetCalculator
 
         self._calc = SevenNetCalculator(self.model_name, device="cpu")

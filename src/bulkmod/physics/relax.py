@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pymatgen.core import Structure
 from tqdm import tqdm
 
+from bulkmod.optional import require
 from bulkmod.physics.potentials import get_potential
 
 FMAX = 0.05  # eV/Å
@@ -31,6 +32,7 @@ class RelaxOutcome:
 def relax_structures(
     structures: list[Structure], potential: str = "chgnet", *, fmax: float = FMAX, max_steps: int = MAX_STEPS
 ) -> list[RelaxOutcome]:
+    require("matcalc")
     from matcalc import RelaxCalc
 
     calc = RelaxCalc(get_potential(potential).calculator(), fmax=fmax, max_steps=max_steps, relax_cell=True)

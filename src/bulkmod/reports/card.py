@@ -15,10 +15,13 @@ def write_model_card(directory: Path, command: str = "") -> Path:
     lines = [
         f"# {m['name']}",
         "",
-        f"`{m['model']}` ({m['family']}) trained on `{train.get('dataset')}` ({train.get('n')} crystals, "
-        f"data hash `{train.get('data_hash')}`). Predicts log10(K_VRH / GPa).",
+        f"`{m['model']}` ({m['family']}) trained on `{train.get('dataset')}` ({train.get('n')} crystals"
+        + (f", data hash `{train['data_hash']}`" if train.get("data_hash") else "")
+        + "). Predicts log10(K_VRH / GPa).",
         "",
     ]
+    if train.get("note"):
+        lines += [f"**Note:** {train['note']}", ""]
     if cfg.get("features"):
         lines += [f"Features: {', '.join(cfg['features']['groups'])}. Target transform: {cfg.get('transform')}.", ""]
     if metrics:

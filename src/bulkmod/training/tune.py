@@ -27,6 +27,7 @@ from bulkmod.evaluation.benchmark import limit_rows, run_fold
 from bulkmod.evaluation.results import build_results, write_results
 from bulkmod.models import MODELS, build_model
 from bulkmod.models.base import data_hash
+from bulkmod.optional import require
 from bulkmod.parallel import Backend, Shared, current
 from bulkmod.training.config_file import merge_config, write_config
 
@@ -127,6 +128,7 @@ def search(
 
 def _without_password(url: str) -> str:
     """The storage URL as results and config files record it: a database password never lands in a file."""
+    require("sqlalchemy")
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
@@ -161,6 +163,7 @@ def tune(
         raise BulkmodError(f"tune searches the tree models ({', '.join(SPACES)}), not {model!r}")
     if trials < 1 or inner_folds < 2 or batch < 1:
         raise BulkmodError("tune: need --trials >= 1, --inner-folds >= 2 and --parallel-trials >= 1")
+    require("optuna")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{(out / STUDY_FILE).resolve()}"

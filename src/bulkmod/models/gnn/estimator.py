@@ -6,6 +6,7 @@ descriptors, target transform, training loop, checkpoints and the safetensors fo
 
 from __future__ import annotations
 
+import inspect
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -26,7 +27,7 @@ from bulkmod.models.base import Estimator, Prediction, data_hash, training_summa
 from bulkmod.models.ensemble import STD_FLOOR
 from bulkmod.models.formats import load_safetensors_into
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
-from bulkmod.models.gnn.nets import CGCNN, EncoderHead
+from bulkmod.models.gnn.nets import CGCNN, ENCODERS, EncoderHead
 from bulkmod.models.gnn.trainer import Trainer, TrainSettings, predict_batches, write_train_log
 from bulkmod.models.registry import MODELS
 from bulkmod.models.safety import listed_file
@@ -72,6 +73,30 @@ ARCHS: dict[str, Arch] = {
 }  # fmt: skip
 
 
+def _check_params(arch: str, params: dict[str, Any]) -> None:
+    """Refuse an unknown ``--param`` key, or a value of the wrong type, before a long training run starts."""
+    nets = [ARCHS[arch].net]
+    if nets[0] is EncoderHead and params.get("encoder") in ENCODERS:
+        nets.append(ENCODERS[params["encoder"]])
+    defaults = {
+        name: p.default
+        for net in nets
+        for name, p in inspect.signature(net.__init__).parameters.items()
+        if p.kind is p.KEYWORD_ONLY
+    } | {f.name: f.default for f in fields(GraphConfig)}
+    known = set(defaults) | TRAIN_KEYS | RUN_KEYS | UQ_KEYS
+    if unknown := sorted(set(params) - known):
+        raise BulkmodError(f"--param {', '.join(unknown)}: {arch} takes {', '.join(sorted(known))}")
+    for key, value in params.items():
+        default = defaults.get(key)
+        if default is None or default is inspect.Parameter.empty:
+            continue  # no default to read a type from (e.g. the encoder name, checked by the net)
+        wanted = type(default)
+        number = isinstance(value, int) and not isinstance(value, bool)
+        if not (isinstance(value, wanted) or (wanted is float and number)):
+            raise BulkmodError(f"--param {key}={value!r}: {arch} wants type {wanted.__name__} (default {default!r})")
+
+
 class GraphModel(Estimator):
     """A graph network on periodic crystal graphs, trained with :class:`bulkmod.models.gnn.trainer.Trainer`.
 
@@ -107,6 +132,7 @@ class GraphModel(Estimator):
         self.n_fit: int | None = tf.pop("n_fit", None)
         self.transform = TargetTransform.from_dict(tf) if tf else TargetTransform()
         self.params = {**spec.defaults, **spec.graph, **(params or {})}
+        _check_params(arch, self.params)
         if features is not None:
             self.features = FeatureConfig.from_dict(features) if features.get("groups") else None
         else:
