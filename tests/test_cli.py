@@ -229,3 +229,35 @@ def test_valid_booster_params_pass_and_are_saved(tmp_path):
 
     model = build_model("lgbm", params={"num_leaves": 15, "lambda_l2": 2.0, "interval": "constant"})
     assert model.params["num_leaves"] == 15 and model.interval == "constant"
+
+
+def test_predict_shows_overall_progress_with_a_total_and_eta(tmp_path):
+    """On a terminal, one bar counts every input of the run (its total known up front, so it has an ETA)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    from bulkmod.data.synthetic import write_jsonl
+
+    stream = write_jsonl(tmp_path / "in.jsonl", 30, seed=0)
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    cmd = [sys.executable, "-m", "bulkmod.cli", "predict", str(stream), "--model", "fast", "--batch-size", "10",
+           "--out", str(tmp_path / "k.csv")]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closes with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=300) == 0
+    bars = [line for line in seen.decode(errors="replace").replace("\r", "\n").splitlines() if "predict:" in line]
+    assert any("10/30 [" in b for b in bars) and any("30/30 [" in b for b in bars), bars
+    assert any("<00:" in b for b in bars)  # an estimated time left

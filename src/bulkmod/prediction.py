@@ -283,6 +283,8 @@ def predict_stream(
     todo = itertools.islice(items, sink.rows, None)
     seen = sink.sources()
     done = sink.rows
+    if progress and done:
+        progress(done)  # rows a killed run already committed
     held: list[pd.DataFrame] = []  # leading all-error batches lack the model's extra columns: wait for a good one
     for df in predict_batches(todo, model, backend, batch_size=batch_size, relax=relax):
         df = mark_duplicates(transform(df) if transform else df, seen, done)

@@ -132,8 +132,8 @@ def test_unpredictable_rows_are_reported_not_crashed(fitted, probe):
 
 
 def test_user_errors(train_set):
-    with pytest.raises(BulkmodError, match="unknown parameter"):
-        build_model("schnet", params={"n_layers_typo": 3}, epochs=1).fit(train_set, train_set.y_log10)
+    with pytest.raises(BulkmodError, match=r"--param n_layers_typo: schnet takes .*n_interactions"):
+        build_model("schnet", params={"n_layers_typo": 3}, epochs=1)  # refused before any training
     with pytest.raises(BulkmodError, match="n_conv"):
         build_model("cgcnn-deep", params={"n_conv": 12}, epochs=1).fit(train_set, train_set.y_log10)
     no_structures = Dataset("comp", train_set.ids, train_set.compositions, train_set.k_vrh)

@@ -26,6 +26,11 @@ GOLDEN: dict[str, dict[str, float]] = {  # K_VRH in GPa per example file
                                            "NaCl.cif": 24.1884, "POSCAR_GaAs": 58.3334, "Si.cif": 91.0296},
     "LGBM-MatbenchComp-v1-KVRH": {"Al.extxyz": 71.5679, "Cu.cif": 134.1189, "MgO.cif": 129.8845,
                                   "NaCl.cif": 24.8672, "POSCAR_GaAs": 57.4305, "Si.cif": 85.0251},
+    # the original MEGNet models (weights from ../shared/data/megnet-pretrained, checked by sha256)
+    "MEGNet-MP2019-v1-KVRH": {"Al.extxyz": 82.3798, "Cu.cif": 133.3131, "MgO.cif": 149.6537,
+                              "NaCl.cif": 14.5366, "POSCAR_GaAs": 48.494, "Si.cif": 80.4642},
+    "MEGNet-MP2018-v1-KVRH": {"Al.extxyz": 85.9396, "Cu.cif": 137.3196, "MgO.cif": 153.4927,
+                              "NaCl.cif": 24.7067, "POSCAR_GaAs": 62.2218, "Si.cif": 79.8689},
 }  # fmt: skip
 
 

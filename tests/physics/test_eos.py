@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
@@ -16,6 +18,8 @@ from bulkmod.physics.eos import (
     _bm_energy,
     fit_birch_murnaghan,
     scan_chunk,
+    scan_eos,
+    strained,
 )
 from bulkmod.physics.potentials import Potential, atom_batches
 
@@ -47,6 +51,7 @@ class AnalyticPotential(Potential):
 
 
 V_REF: dict[str, float] = {}
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _cubic(symbol: str, a: float) -> Structure:
@@ -118,3 +123,33 @@ def test_chgnet_refuses_americium_in_words():
     chgnet = get_potential("chgnet")
     with pytest.raises(BulkmodError, match="chgnet has no parameters for Am"):
         chgnet.energies([_cubic("Am", 3.5)])
+
+
+def test_equilibrium_protocol_converges_on_v0_and_flags_implausible_k_prime():
+    crystals = [_cubic("Cu", 3.0), _cubic("Na", 4.2)]
+    pot = AnalyticPotential({"Cu": 140.0, "Na": 6.0}, v0_ratio=1.2)
+    res = scan_chunk(crystals, pot, ScanConfig(centre="equilibrium"))
+    assert [r.flag for r in res] == ["ok", "ok"] and res[0].k0_gpa == pytest.approx(140, rel=1e-3)
+    assert res[0].n_scans > scan_chunk(crystals, pot, ScanConfig())[0].n_scans  # rescanned around V0
+    ratios = 1 + np.linspace(-0.06, 0.06, 7)
+    stiff_k_prime = _bm_energy(ratios * 20.0, -5.0, 100 / EV_PER_A3_TO_GPA, 20.0, 14.0)  # passes the old window
+    assert fit_birch_murnaghan(ratios, stiff_k_prime, 20.0, 1).flag == "ok"
+    physical = ScanConfig(centre="equilibrium").k_prime_window
+    assert fit_birch_murnaghan(ratios, stiff_k_prime, 20.0, 1, physical).flag == "k-prime-fixed"
+    assert "centre" not in ScanConfig().as_dict()  # old cache keys and manifests stay valid
+    with pytest.raises(BulkmodError, match="centre"):
+        ScanConfig(centre="middle")
+
+
+@pytest.mark.slow
+def test_chgnet_bulk_modulus_does_not_depend_on_the_input_volume():
+    """Issue 18's target: K changes by at most 1 % when the input cell's volume is scaled by ±5 %."""
+    from bulkmod.data.stream import iter_items
+    from bulkmod.physics.potentials import get_potential
+
+    names = ["Si.cif", "POSCAR_GaAs", "Al.extxyz"]  # Al and GaAs moved by 35 % and 87 % under the old protocol
+    crystals = [item.read()[1] for item in iter_items([str(EXAMPLES / n) for n in names])]
+    pot, cfg = get_potential("chgnet"), ScanConfig(centre="equilibrium")
+    for name, s in zip(names, crystals, strict=True):
+        k = [r.k0_gpa for r in scan_eos([strained(s, f) for f in (0.95, 1.0, 1.05)], pot, cfg, progress=False)]
+        assert max(abs(np.array(k) / k[1] - 1)) <= 0.01, (name, k)

@@ -109,3 +109,21 @@ def test_sevennet_gives_a_modulus_and_no_embedding():
     assert res.usable and 60 < res.k0_gpa < 120  # PBE 88 GPa
     with pytest.raises(BulkmodError, match="no crystal embedding"):
         phys.embedding_features([si], potential="sevennet")
+
+
+@pytest.mark.parametrize("kind", ["offset", "linear", "isotonic"])
+def test_umlip_eos_calibration_is_fitted_on_training_rows_and_saved(small, kind, tmp_path):
+    train, test = small.subset(range(45)), small.subset(range(45, 60))
+    raw = build_model("umlip-eos").fit(train, train.y_log10)
+    cal = build_model("umlip-eos", params={"calibration": kind}).fit(train, train.y_log10)
+    assert raw.calibration_map is None and cal.calibration_map  # zero-shot stays uncalibrated unless asked
+    p_raw, p_cal = raw.predict(test), cal.predict(test)
+    ok = np.isfinite(p_raw.mean_log10)
+    if kind == "offset":  # the potential's softening is a shift of log10 K: removed on unseen crystals
+        bias = lambda p: np.median(p.mean_log10[ok] - test.y_log10[ok])  # noqa: E731
+        assert abs(bias(p_cal)) < abs(bias(p_raw))
+    order = np.argsort(p_raw.mean_log10[ok])
+    assert (np.diff(p_cal.mean_log10[ok][order]) >= -1e-12).all()  # every map is monotone: ranking kept
+    loaded = Estimator.load(cal.save(tmp_path / kind))
+    np.testing.assert_allclose(loaded.predict(test).mean_log10, p_cal.mean_log10)
+    assert Estimator.load(raw.save(tmp_path / "raw")).calibration == "none"

@@ -55,6 +55,28 @@ def test_report_embeds_figures_and_lists_skipped_inputs(results_files, tmp_path)
     assert "paired p vs best" in html
 
 
+def test_report_table_is_sorted_marks_the_best_and_prints_readable_numbers(results_files, tmp_path, capsys):
+    files = [str(results_files / n) for n in ("mean.json", "lgbm.json")]  # worst first: the table must sort
+    html = build_report(files, tmp_path / "report.html")[0].read_text()
+    said = capsys.readouterr().err  # a long report says where it is
+    assert "report: run 1/2, mean" in said and "breakdown by crystal system" in said
+    table = html[html.index("<table>") : html.index("</table>")]
+    rows = table.split("<tr")[2:]
+    assert rows[0].startswith(" class='best'>") and "<td>lgbm</td>" in rows[0]
+    assert not rows[1].startswith(" class='best'") and "<td>mean</td>" in rows[1]
+    p_value = re.findall(r"<td>([^<]*)</td>", rows[1])[-1]
+    assert p_value != "0.0000" and float(p_value) < 0.05  # lgbm beats the mean model: a real, printed p
+    assert not re.search(r"\d\.\d{9,}", table)  # no 17-digit floats
+    assert "lgbm: lgbm on mp-binary-2025 (kfold)" in html  # each run's heading and parity title name the run
+
+
+def test_diagnosis_report_evidence_is_rounded(tmp_path):
+    k_true = np.exp(rng.uniform(np.log(50), np.log(317), 200))
+    k_pred = rng.uniform(128, 133, 200)
+    html = diagnosis_report(k_true, k_pred, diagnose(k_true, k_pred), tmp_path / "d.html").read_text()
+    assert not re.search(r"\d\.\d{9,}", html[: html.index("data:image")])
+
+
 def test_report_without_any_valid_input_is_an_error(results_files, tmp_path):
     with pytest.raises(BulkmodError, match="no readable"):
         build_report([str(results_files / "junk.json")], tmp_path / "r.html")

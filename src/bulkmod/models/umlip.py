@@ -2,6 +2,13 @@
 
 ``fit`` only calibrates the conformal interval on the training part's residuals (and records how often the
 potential's fit was unusable). Crystals whose fit is flagged get no K, with the flag as the reason.
+
+``calibration=offset|linear|isotonic`` is the one exception, opt-in: universal potentials soften the energy
+surface (their curvature is scaled by a factor below one), a systematic error that a monotone map of log10 K
+fitted on the training part removes: ``offset`` is exactly that model (log10 K + c, the median shift), ``linear``
+also fits a slope, ``isotonic`` any monotone map. The map is fitted on training folds only and saved in the
+manifest; the conformal interval is then calibrated on cross-fitted residuals of the mapped K, so it is not
+fooled by the map's own fit.
 """
 
 from __future__ import annotations
@@ -23,6 +30,30 @@ from bulkmod.physics.features import eos_results
 from bulkmod.physics.potentials import POTENTIALS
 from bulkmod.uncertainty.conformal import ConformalInterval
 
+CALIBRATIONS = ("none", "offset", "linear", "isotonic")
+CALIBRATION_FOLDS = 5
+
+
+def fit_calibration(kind: str, k: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
+    """A monotone map log10 K_uMLIP -> log10 K: a line (``slope``, ``intercept``) or isotonic knots (``x``, ``y``)."""
+    if kind == "offset":
+        return {"slope": [1.0], "intercept": [float(np.median(y - k))]}
+    if kind == "linear":
+        slope, intercept = np.polyfit(k, y, 1)
+        return {"slope": [float(slope)], "intercept": [float(intercept)]}
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(out_of_bounds="clip").fit(k, y)
+    return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+
+
+def apply_calibration(cal: dict[str, list[float]] | None, k: np.ndarray) -> np.ndarray:
+    if not cal:
+        return k
+    if "slope" in cal:
+        return cal["intercept"][0] + cal["slope"][0] * k
+    return np.interp(k, cal["x"], cal["y"])  # isotonic: flat beyond the training range, as sklearn's "clip"
+
 
 @register("umlip-eos", "zero-shot", "zero-shot K0 from a universal potential's E-V fit (chgnet|sevennet)")
 class UMLIPEOSModel(Estimator):
@@ -30,36 +61,71 @@ class UMLIPEOSModel(Estimator):
     family: ClassVar[str] = "zero-shot"
 
     def __init__(
-        self, *, potential: str = "chgnet", scan: dict | None = None, params: dict | None = None, seed: int = 0
+        self,
+        *,
+        potential: str = "chgnet",
+        scan: dict | None = None,
+        params: dict | None = None,
+        seed: int = 0,
+        calibration: str = "none",
+        calibration_map: dict | None = None,
     ) -> None:
-        """``params`` (``--param``) may set ``potential`` and the scan's points, half_width, max_recentre."""
+        """``params`` (``--param``) may set ``potential``, ``calibration`` and the scan's points, half_width,
+        max_recentre and centre."""
         super().__init__()
         params = dict(params or {})
         potential = params.pop("potential", potential)
+        calibration = params.pop("calibration", calibration)
         scan = (scan or {}) | params
         if potential not in POTENTIALS:
             raise BulkmodError(f"unknown potential {potential!r}: use {', '.join(POTENTIALS)}")
+        if calibration not in CALIBRATIONS:
+            raise BulkmodError(f"umlip-eos calibration {calibration!r}: use {', '.join(CALIBRATIONS)}")
         self.potential = potential
-        self.scan = ScanConfig(**scan)
+        try:
+            self.scan = ScanConfig(**scan)
+        except TypeError:
+            raise BulkmodError(
+                f"--param {', '.join(sorted(scan))}: umlip-eos takes potential, calibration, points, half_width, "
+                "max_recentre, centre"
+            ) from None
+        self.calibration, self.calibration_map = calibration, calibration_map
         self.seed = seed  # unused: the model is deterministic; kept so every model takes --seed
 
     def config(self) -> dict[str, Any]:
-        return {"potential": self.potential, "scan": self.scan.as_dict(), "seed": self.seed}
+        cfg = {"potential": self.potential, "scan": self.scan.as_dict(), "seed": self.seed}
+        if self.calibration != "none":  # absent for the zero-shot model, as before the option existed
+            cfg |= {"calibration": self.calibration, "calibration_map": self.calibration_map}
+        return cfg
 
     def _raw(self, ds: Dataset) -> tuple[np.ndarray, list]:
         ds.require_structures("umlip-eos needs crystal structures")
         results = eos_results(ds.structures, self.potential, self.scan)
         k = np.array([np.log10(r.k0_gpa) if r.usable else np.nan for r in results])
-        return k, results
+        return apply_calibration(self.calibration_map, k), results
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
+        self.calibration_map = None
         k, results = self._raw(ds)
         ok = np.isfinite(k)
         if ok.sum() < 10:
             raise BulkmodError(f"{ds.name}: only {ok.sum()} usable E-V fits: cannot calibrate an interval")
+        if self.calibration != "none":
+            raw, k = k, self._cross_fitted(k, y_log10, ok)
+            self.calibration_map = fit_calibration(self.calibration, raw[ok], y_log10[ok])
         self.conformal = ConformalInterval.from_residuals(k[ok] - y_log10[ok])
         self.train_info = training_summary(ds) | {"fit_flags": dict(Counter(r.flag for r in results))}
         return self
+
+    def _cross_fitted(self, k: np.ndarray, y: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Each usable row mapped by a calibration fitted without it, so the conformal residuals stay honest."""
+        out = np.full_like(k, np.nan)
+        rows = np.flatnonzero(ok)
+        folds = np.random.default_rng(self.seed).permutation(len(rows)) % CALIBRATION_FOLDS
+        for f in range(CALIBRATION_FOLDS):
+            fit_rows, held = rows[folds != f], rows[folds == f]
+            out[held] = apply_calibration(fit_calibration(self.calibration, k[fit_rows], y[fit_rows]), k[held])
+        return out
 
     def predict(self, ds: Dataset) -> Prediction:
         k, results = self._raw(ds)

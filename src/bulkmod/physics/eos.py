@@ -5,6 +5,12 @@ all copies of a chunk go through the potential in one batch. If the lowest energ
 window, the window is re-centred there and scanned again: a ±6 % scan around the input volume misses the
 potential's own minimum for soft, layered crystals. A Birch–Murnaghan fit (pymatgen) gives K₀, K′, V₀ and
 the fit residual; anything that is not a clean bracketed minimum carries a flag, never a silent number.
+
+``centre="equilibrium"`` makes K a property of the crystal and the potential rather than of the cell the user
+gave: once the minimum is bracketed, one more round is scanned symmetrically around the fitted V₀, and only
+that round is fitted, so an input cell scaled by a few per cent samples the same volumes. Its K′ window is the
+physical one (``K_PRIME_PHYSICAL``): a fit outside it is refitted at K′ = 4 and flagged, so ``ok`` means a
+trustworthy fit. The default ``centre="bracket"`` keeps the protocol the shipped models were trained with.
 """
 
 from __future__ import annotations
@@ -29,6 +35,12 @@ FLAGS = ("ok", "not-bracketed", "non-convex", "k0<=0", "fit-failed", "potential-
 USABLE = ("ok", "k-prime-fixed")  # a K₀ the zero-shot model reports
 EV_PER_A3_TO_GPA = 160.21766
 K_PRIME_RANGE = (0.0, 30.0)  # outside this the fit is a numerical artefact, not a material property
+# K′ of real solids lies between about 3 and 7 (molecular and layered crystals reach 8-10); a free fit outside
+# this window is the scan's noise, not the material
+K_PRIME_PHYSICAL = (2.0, 10.0)
+CENTRES = ("bracket", "equilibrium")
+EQUILIBRIUM_ROUNDS = 4  # at most, after bracketing; most crystals converge in two
+V0_TOLERANCE = 1e-3  # relative move of V₀ between rounds that counts as converged
 CHUNK = 48  # crystals per scan round; the potential splits each round's copies into batches it can hold
 # CHGNet takes ~1.8 s and ~2 GB per copy of a 500-atom cell (benchmarks/results/chgnet_large_cell_exploration.json),
 # so a re-centred 7-point scan costs ~13-60 s: larger cells are flagged, not scanned
@@ -38,18 +50,30 @@ MAX_SCAN_ATOMS = 200
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """``max_recentre=0`` is the plain fixed-window scan."""
+    """``max_recentre=0`` is the plain fixed-window scan; ``centre`` picks the protocol (module docstring)."""
 
     points: int = 7
     half_width: float = 0.06
     max_recentre: int = 4
+    centre: str = "bracket"
 
     def __post_init__(self) -> None:
         if self.points < 5 or not 0 < self.half_width < 0.3 or self.max_recentre < 0:
             raise BulkmodError("EOS scan needs points >= 5, 0 < half_width < 0.3 and max_recentre >= 0")
+        if self.centre not in CENTRES:
+            raise BulkmodError(f"EOS scan centre {self.centre!r}: use {' or '.join(CENTRES)}")
+
+    @property
+    def k_prime_window(self) -> tuple[float, float]:
+        return K_PRIME_PHYSICAL if self.centre == "equilibrium" else K_PRIME_RANGE
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The settings; ``centre`` only when it is not the original protocol, so feature-cache keys and the
+        manifests of models trained before it existed stay valid."""
+        d = asdict(self)
+        if self.centre == "bracket":
+            del d["centre"]
+        return d
 
 
 @dataclass(frozen=True)
@@ -101,9 +125,14 @@ def _fixed_kprime_fit(vols: np.ndarray, energies: np.ndarray, guess: tuple[float
 
 
 def fit_birch_murnaghan(
-    volume_ratios: np.ndarray, energies: np.ndarray, volume_per_atom: float, n_scans: int
+    volume_ratios: np.ndarray,
+    energies: np.ndarray,
+    volume_per_atom: float,
+    n_scans: int,
+    k_prime_window: tuple[float, float] = K_PRIME_RANGE,
 ) -> EOSResult:
-    """Fit E(V) per atom; flag non-convex curves, failed fits, K₀ ≤ 0, and a K′ that had to be fixed at 4."""
+    """Fit E(V) per atom; flag non-convex curves, failed fits, K₀ ≤ 0, and a K′ outside ``k_prime_window``
+    (refitted with K′ fixed at 4)."""
     if not np.isfinite(energies).all():
         return EOSResult.failed("potential-error", n_scans)
     e_min_ratio = float(volume_ratios[np.argmin(energies)])
@@ -116,7 +145,7 @@ def fit_birch_murnaghan(
             warnings.simplefilter("ignore")
             fit = EOS("birch_murnaghan").fit(vols, energies)
             e0, b0, b1, v0 = (float(p) for p in fit.eos_params)
-            if not K_PRIME_RANGE[0] < b1 < K_PRIME_RANGE[1]:
+            if not k_prime_window[0] < b1 < k_prime_window[1]:
                 e0, b0, v0 = _fixed_kprime_fit(vols, energies, (e0, max(b0, 1e-3), v0))
                 b1 = 4.0
                 flag = "k-prime-fixed" if flag == "ok" else flag
@@ -164,11 +193,45 @@ def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfi
                 centre[i] = ratios[i][k]
                 again.append(i)
         active = again
+    window = cfg.k_prime_window
+    fits = {i: fit_birch_murnaghan(*last[i][:2], structures[i].volume / len(structures[i]), last[i][2], window)
+            for i in last}  # fmt: skip
+    if cfg.centre == "equilibrium":
+        fits |= _rescan_at_equilibrium(structures, potential, cfg, grid, fits)
     return [
-        fit_birch_murnaghan(*last[i][:2], s.volume / len(s), last[i][2]) if i in last
-        else EOSResult.failed("unsupported-element" if i in unsupported else "too-large")
-        for i, s in enumerate(structures)
-    ]  # fmt: skip
+        fits[i] if i in fits else EOSResult.failed("unsupported-element" if i in unsupported else "too-large")
+        for i in range(len(structures))
+    ]
+
+
+def _rescan_at_equilibrium(
+    structures: list[Structure], potential: Potential, cfg: ScanConfig, grid: np.ndarray, fits: dict[int, EOSResult]
+) -> dict[int, EOSResult]:
+    """Rounds symmetric around each fit's V₀, each fitted on its own, until V₀ moves less than ``V0_TOLERANCE``.
+
+    One round is not enough: the bracketing round's V₀ is biased by where its window sat, and a window centred
+    on a biased V₀ gives a K that still depends on the input cell; a self-consistent centre does not.
+    """
+    out: dict[int, EOSResult] = {}
+    todo = [i for i, r in fits.items() if r.flag in USABLE and np.isfinite(r.v0_ratio)]
+    for _ in range(EQUILIBRIUM_ROUNDS):
+        if not todo:
+            break
+        batch = [strained(structures[i], fits[i].v0_ratio * g) for i in todo for g in grid]
+        owner = [i for i in todo for _ in grid]
+        energies = _energies_isolating_failures(potential, batch, owner).reshape(len(todo), cfg.points)
+        again = []
+        for row, i in enumerate(todo):
+            previous, per_atom = out.get(i, fits[i]), structures[i].volume / len(structures[i])
+            new = fit_birch_murnaghan(
+                previous.v0_ratio * grid, energies[row], per_atom, previous.n_scans + 1, cfg.k_prime_window
+            )
+            out[i] = new
+            if new.flag in USABLE and abs(new.v0_ratio / previous.v0_ratio - 1) > V0_TOLERANCE:
+                again.append(i)
+        fits = fits | out
+        todo = again
+    return out
 
 
 def scan_eos(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +26,19 @@ from bulkmod.reports.tables import COLUMNS
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:49%;margin:4px 0}
-img.wide{max-width:98%}.scroll{overflow-x:auto}
+img.wide{max-width:98%}.scroll{overflow-x:auto;max-width:100%}tr.best{background:#e8f5e9;font-weight:bold}
 .verdict{font-size:1.3em;font-weight:bold}.skip{color:#a33}"""
+
+
+def _readable(v: object) -> str:
+    """Numbers as a reader compares them: four significant figures, so a p-value of 3e-12 is not "0.0000"."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_readable(x) for x in v)
+    return str(v)
 
 
 @dataclass
@@ -43,9 +55,14 @@ class Report:
     def text(self, text: str, cls: str = "") -> None:
         self.parts.append(f"<p class='{cls}'>{html.escape(text)}</p>")
 
-    def table(self, df: pd.DataFrame) -> None:
-        table = df.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="", border=0)
-        self.parts.append(f"<div class='scroll'>{table}</div>")
+    def table(self, df: pd.DataFrame, highlight: list[bool] | None = None) -> None:
+        """A scrollable table of escaped cells, numbers to four significant figures; ``highlight`` marks rows."""
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+        body = []
+        for k, row in enumerate(df.itertuples(index=False)):
+            cls = " class='best'" if highlight is not None and highlight[k] else ""
+            body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(_readable(v))}</td>" for v in row) + "</tr>")
+        self.parts.append(f"<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>")
 
     def figure(self, name: str, fig: Figure, wide: bool = False) -> None:
         import matplotlib.pyplot as plt
@@ -99,6 +116,7 @@ def _sample_groups(dataset: str, ids: list[str]) -> dict[str, list[str]] | None:
     name = "elastic-2015" if dataset.startswith("elastic-2015") else dataset
     if name not in DATASETS:
         return None
+    print(f"report: loading {name} for the breakdown by crystal system and element count", file=sys.stderr)
     try:
         ds = load_dataset(name)
     except BulkmodError:
@@ -134,12 +152,12 @@ def _comparison(loaded: list[tuple[str, dict, pd.DataFrame]]) -> pd.DataFrame:
                 "split": res["split"],
                 "n": res["n"],
                 **{c: res.get(c) for c in COLUMNS},
-                "best on dataset": best_name,
-                "n shared": len(shared),
+                "n shared with best": len(shared),
                 "paired p vs best": p,
+                "best": name == best_name,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).sort_values(["dataset", "mae_log10"], kind="stable", ignore_index=True)
 
 
 def build_report(paths: list[str], out: Path | str, title: str = "bulkmod report") -> tuple[Path, list[str]]:
@@ -152,9 +170,14 @@ def build_report(paths: list[str], out: Path | str, title: str = "bulkmod report
         for s in skipped:
             rep.text(s, "skip")
     rep.heading("Model comparison")
-    rep.table(_comparison(loaded))
-    for name, res, preds in loaded:
-        rep.heading(f"{name}: {res['model']} on {res['dataset']} ({res['split']})")
+    rep.text("Sorted by dataset, then MAE; the best run on each dataset is highlighted, and every other run's "
+             "paired Wilcoxon p-value is against it on the crystals both predicted.")  # fmt: skip
+    table = _comparison(loaded)
+    rep.table(table.drop(columns="best"), highlight=table["best"].tolist())
+    for k, (name, res, preds) in enumerate(loaded, 1):
+        label = f"{name}: {res['model']} on {res['dataset']} ({res['split']})"
+        print(f"report: run {k}/{len(loaded)}, {label}", file=sys.stderr, flush=True)
+        rep.heading(label)
         ok = np.isfinite(preds["y_pred_log10"])
         y, p = preds["y_true_log10"].to_numpy()[ok], preds["y_pred_log10"].to_numpy()[ok]
         rep.text(
@@ -166,7 +189,7 @@ def build_report(paths: list[str], out: Path | str, title: str = "bulkmod report
         rep.figure(
             f"{name}_parity",
             figures.parity(
-                y, p, std if has_std else preds["fold"].to_numpy()[ok], "σ (log10)" if has_std else "fold", res["model"]
+                y, p, std if has_std else preds["fold"].to_numpy()[ok], "σ (log10)" if has_std else "fold", label
             ),
         )
         rep.figure(f"{name}_residuals", figures.residuals_vs_true(y, p, "residual vs true K"))
@@ -190,7 +213,7 @@ def diagnosis_report(k_true: np.ndarray, k_pred: np.ndarray, result: dict, out: 
     """The `bulkmod diagnose --report` page for a user's own predictions."""
     rep = Report("bulkmod diagnosis")
     rep.text(f"verdict: {result['verdict']}", "verdict")
-    rep.table(pd.DataFrame([{"evidence": k, "value": str(v)} for k, v in result["evidence"].items()]))
+    rep.table(pd.DataFrame([{"evidence": k, "value": _readable(v)} for k, v in result["evidence"].items()]))
     for title, items in (("Likely causes", result["causes"]), ("Fixes to try", result["fixes"])):
         if items:
             rep.heading(title)
