@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bulkmod.evaluation.benchmark import run_named
-from bulkmod.models.registry import HYBRID_FEATURES
+from bulkmod.models.umlip import HYBRID_FEATURES
 from bulkmod.reports.tables import group_tables, results_table
 
 RESULTS = Path(__file__).resolve().parent / "results" / "all_chemistry"

@@ -38,9 +38,7 @@ fresh_cache()
 import argparse
 import json
 import platform
-import shlex
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -56,6 +54,7 @@ from pymatgen.core import Structure
 from bulkmod.data import load_dataset
 from bulkmod.evaluation.benchmark import limit_rows
 from bulkmod.features import FeatureConfig, featurize
+from bulkmod.provenance import command_line, cpu_model, git_commit, load_average
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = "mp-binary-2025"
@@ -350,14 +349,9 @@ def bulkmod_side(ds: Any, cold_repeats: int, log: Callable[[str], None]) -> dict
 
 def machine_info() -> dict[str, Any]:
     """Platform, CPU and library versions."""
-    cpu = platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        models = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
-        cpu = models[0] if models else cpu
     return {
         "platform": platform.platform(),
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "python": platform.python_version(),
@@ -366,32 +360,8 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def git_commit() -> dict[str, Any]:
-    """Short HEAD hash and whether the tracked tree has local changes."""
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "-uno"], capture_output=True, text=True)
-    return {"commit": head.stdout.strip() or None, "tracked_changes": bool(dirty.stdout.strip())}
-
-
-def command_line() -> str:
-    """How this script was run, with paths relative to the repo root where possible."""
-    exe = Path(sys.executable)
-    script = Path(sys.argv[0]).resolve()
-    parts = [
-        str(exe.relative_to(REPO)) if exe.is_relative_to(REPO) else exe.name,
-        str(script.relative_to(REPO)) if script.is_relative_to(REPO) else str(script),
-        *sys.argv[1:],
-    ]
-    return shlex.join(parts)
-
-
 def ratio(num: float, den: float) -> float:
     return round(num / den, 1) if den > 0 else float("nan")
-
-
-def load_average() -> list[float] | None:
-    """1/5/15-minute load averages (other jobs on the machine inflate wall times, not CPU times)."""
-    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def totals(mm: list[dict[str, Any]], bm: dict[str, Any], c: str) -> dict[str, float]:
@@ -572,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
 
     res: dict[str, Any] = {
         "command": command_line(),
-        **git_commit(),
+        "commit": git_commit(),
         "machine": machine_info(),
         "load_average": load,
         "dataset": DATASET,

@@ -34,7 +34,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -52,10 +51,10 @@ from pymatgen.core import Structure
 
 from bulkmod.data import load_dataset
 from bulkmod.evaluation.benchmark import limit_rows
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.graphs import GraphCache, GraphConfig, atom_feature_table, build_graph, to_data
 from bulkmod.graphs.build import TIE_TOL
 from bulkmod.io import REPO_ROOT, write_json_atomic, write_text_atomic
+from bulkmod.provenance import command_line, cpu_model, git_commit, load_average, machine
 
 DATASET = "mp-binary-2025"
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
@@ -137,19 +136,6 @@ def timed_pass(fn: Callable[[Structure], Any], structures: list[Structure]) -> d
     for s in structures:
         fn(s)
     return {c: clock() - t0[c] for c, clock in CLOCKS.items()}
-
-
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def cpu_model() -> str:
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        for line in info.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def write_markdown(res: dict[str, Any], path: Path) -> None:

@@ -10,7 +10,6 @@ largest cell, next to the caps, and the same numbers for the bomb.
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -18,8 +17,8 @@ from pymatgen.core import Lattice, Structure
 
 from bulkmod.data import load_dataset
 from bulkmod.data.validate import DEFAULT_MAX_ATOMS, DEFAULT_MAX_NEIGHBORS, NEIGHBOR_RADIUS_A
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.io import REPO_ROOT, write_json_atomic
+from bulkmod.provenance import command_line, git_commit, load_average, machine
 
 DATASETS = ("mp-binary-2025", "elastic-2015")
 NA = [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
@@ -49,7 +48,7 @@ def main() -> None:
         "command": command_line(),
         "commit": git_commit(),
         "machine": machine(),
-        "load_average": os.getloadavg(),
+        "load_average": load_average(),
         "caps": {
             "max_neighbors_per_atom": DEFAULT_MAX_NEIGHBORS,
             "radius_a": NEIGHBOR_RADIUS_A,

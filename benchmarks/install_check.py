@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ def main() -> None:
     parser.add_argument("--torch", default="2.5.0")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
-    from bulkmod.evaluation.results import command_line, git_commit, machine
+    from bulkmod.provenance import command_line, git_commit, load_average, machine
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bulkmod-install-") as tmp:
@@ -60,7 +59,7 @@ def main() -> None:
         "kept_preinstalled": kept, "passed": all(kept.values()), "would_install": to_install,
         "wall_s": round(time.perf_counter() - t0, 1),
         "command": command_line(), "commit": git_commit(), "machine": machine(),
-        "load_avg": [round(x, 2) for x in os.getloadavg()],
+        "load_avg": load_average(),
     }  # fmt: skip
     (RESULTS / "install_check.json").write_text(json.dumps(res, indent=1) + "\n")
     lines = [

@@ -36,9 +36,10 @@ from scipy.stats import wilcoxon
 from bulkmod.data import load_dataset
 from bulkmod.data.splits import make_split
 from bulkmod.evaluation.benchmark import run_fold
-from bulkmod.evaluation.results import build_results, command_line, git_commit, machine, write_results
+from bulkmod.evaluation.results import build_results, write_results
 from bulkmod.io import write_json_atomic, write_text_atomic
 from bulkmod.models import MODELS
+from bulkmod.provenance import command_line, git_commit, machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATASET = "mp-binary-2025"

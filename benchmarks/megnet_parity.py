@@ -29,16 +29,12 @@ import numpy as np
 import pandas as pd
 
 from bulkmod.data import load_dataset
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.io import REPO_ROOT, atomic_path, shared_data_dir, write_json_atomic, write_text_atomic
 from bulkmod.models.gnn.megnet_port import SHARED_FOLDER, VERSIONS, MEGNetPretrained
+from bulkmod.provenance import command_line, git_commit, load_average, machine
 
 TOLERANCE = 1e-3  # log10 K: the port's target against the original runtime, row by row
 WORST_SHOWN = 5
-
-
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def reference_rows() -> pd.DataFrame:

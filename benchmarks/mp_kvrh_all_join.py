@@ -30,8 +30,8 @@ import numpy as np
 
 from bulkmod.data.mp_all import CONFLICT_LOG10, SOURCES, load_mp_kvrh_all
 from bulkmod.data.records import Dataset
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.io import write_json_atomic
+from bulkmod.provenance import command_line, git_commit, load_average, machine
 
 OUT = Path(__file__).resolve().parent / "results" / "mp_kvrh_all_join.json"
 
@@ -97,7 +97,7 @@ def counts(ds: Dataset) -> dict[str, Any]:
 
 
 def main() -> None:
-    load_before = [round(x, 2) for x in os.getloadavg()]
+    load_before = load_average()
     try:
         t = time.perf_counter()
         ds = load_mp_kvrh_all()
@@ -119,7 +119,7 @@ def main() -> None:
         "machine": machine(),
         "cpu_count": os.cpu_count(),
         "load_avg_before": load_before,
-        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "load_avg_after": load_average(),
     }
     write_json_atomic(OUT, res)
     print(json.dumps(res, indent=2))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
@@ -29,7 +28,7 @@ TARGET_MB = 1024
 
 def write_real_jsonl(path: Path, n: int, seed: int = 0) -> Path:
     """``n`` distinct structures of ``mp-kvrh-all`` (sampled with ``seed``), one JSON object per line."""
-    from bulkmod.data.loaders import load_dataset
+    from bulkmod.data import load_dataset
 
     ds = load_dataset("mp-kvrh-all")
     have = [i for i, s in enumerate(ds.partial_structures) if s is not None]
@@ -48,7 +47,7 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--batch-size", type=int, default=256, help="the CLI's default")
     args = parser.parse_args()
-    from bulkmod.evaluation.results import command_line, git_commit, machine
+    from bulkmod.provenance import command_line, git_commit, load_average, machine
 
     runs = []
     with tempfile.TemporaryDirectory(prefix="bulkmod-memory-") as tmp:
@@ -66,7 +65,7 @@ def main() -> None:
         "max_peak_mb": max(peaks), "within_target": max(peaks) <= TARGET_MB,
         "largest_over_smallest_peak": round(peaks[-1] / peaks[0], 3), "runs": runs,
         "command": command_line(), "commit": git_commit(), "machine": machine(),
-        "load_avg": [round(x, 2) for x in os.getloadavg()],
+        "load_avg": load_average(),
     }  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "predict_memory.json").write_text(json.dumps(res, indent=1) + "\n")

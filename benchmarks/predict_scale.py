@@ -23,6 +23,8 @@ from pathlib import Path
 
 import psutil
 
+from bulkmod.provenance import command_line, git_commit, load_average, machine
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_S = 0.5
 
@@ -61,7 +63,7 @@ def run_predict(
            "--batch-size", str(batch_size), "--model", model]  # fmt: skip
     cmd += ["--workers", str(workers)] if workers else []
     progress = out.with_name(out.stem + ".progress.json")
-    load_before = os.getloadavg()
+    load_before = load_average()
     psutil.cpu_percent(None)  # start the machine-wide CPU average here
     cpu_s: dict[int, float] = {}
     t0 = time.perf_counter()
@@ -86,7 +88,7 @@ def run_predict(
         "workers": workers, "n": run["n_rows"], "n_ok": run["n_ok"], "n_tasks": run["n_tasks"],
         "wall_s": round(wall, 2), "structures_per_s": round(run["n_rows"] / wall, 1),
         "steady_structures_per_s": round(steady, 1) if steady else None,
-        "load_avg_before": [round(x, 2) for x in load_before], "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "load_avg_before": load_before, "load_avg_after": load_average(),
         "cores_busy_machine": round(busy_cores, 2), "cores_used_by_run": round(ours_cores, 2),
         "cores_used_by_other_jobs": round(max(busy_cores - ours_cores, 0.0), 2),
         "structures_per_cpu_s": round(run["n_rows"] / max(sum(cpu_s.values()), 1e-9), 1),
@@ -114,7 +116,6 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=250)
     args = parser.parse_args()
     from bulkmod.data.synthetic import write_jsonl
-    from bulkmod.evaluation.results import command_line, git_commit, machine
 
     with tempfile.TemporaryDirectory(prefix="bulkmod-scale-") as tmp:
         work = Path(tmp)

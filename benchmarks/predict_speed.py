@@ -27,9 +27,9 @@ def main() -> None:
     args = parser.parse_args()
     from bulkmod.data import load_dataset
     from bulkmod.evaluation.benchmark import limit_rows
-    from bulkmod.evaluation.results import command_line, git_commit, machine
     from bulkmod.models.pretrained import ALIASES, load_model
     from bulkmod.prediction import predict_files
+    from bulkmod.provenance import command_line, git_commit, load_average, machine
 
     ds = limit_rows(load_dataset("elastic-2015"), args.n)  # real crystals; an empty cache makes every one cold
     folder = Path(tempfile.mkdtemp(prefix="bulkmod-speed-cifs-"))
@@ -54,7 +54,7 @@ def main() -> None:
     res = {
         "n_crystals": len(paths), "rows": rows, "includes": "CIF parsing, validation, features, prediction",
         "command": command_line(), "commit": git_commit(), "machine": machine(),
-        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
+        "load_avg_end": load_average(),
     }  # fmt: skip
     (RESULTS / "predict_speed.json").write_text(json.dumps(res, indent=2) + "\n")
     table = "".join(

@@ -35,15 +35,15 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from bulkmod.data import load_dataset
-    from bulkmod.evaluation.results import command_line, git_commit, machine
     from bulkmod.features import FeatureConfig, featurize
     from bulkmod.models import build_model
-    from bulkmod.models.registry import HYBRID_FEATURES
+    from bulkmod.models.umlip import HYBRID_FEATURES
     from bulkmod.physics.features import eos_features
+    from bulkmod.provenance import command_line, git_commit, load_average, machine
     from bulkmod.uncertainty.domain import DescriptorDomain
 
     config = {"inner_folds": 5, "params": PARAMS, "features": HYBRID_FEATURES}
-    load_start = [round(x, 2) for x in os.getloadavg()]
+    load_start = load_average()
     phases: dict[str, float] = {}
     t = time.perf_counter()
     ds = load_dataset("mp-kvrh-all")
@@ -65,7 +65,7 @@ def main() -> None:
         "model_config": config, "threads": args.threads, **{k: round(v, 1) for k, v in phases.items()},
         "total_s": round(total, 1), "target_s": TARGET_S, "meets_target": total <= TARGET_S,
         "command": command_line(), "commit": git_commit(), "machine": machine(),
-        "load_avg_start": load_start, "load_avg_end": [round(x, 2) for x in os.getloadavg()],
+        "load_avg_start": load_start, "load_avg_end": load_average(),
     }  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "train_cold.json").write_text(json.dumps(res, indent=2) + "\n")

@@ -26,9 +26,9 @@ from scipy.stats import wilcoxon
 
 from bulkmod.data import load_dataset
 from bulkmod.evaluation.benchmark import limit_rows, run_benchmark
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.features.featurizer import DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.io import write_json_atomic
+from bulkmod.provenance import command_line, git_commit, machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPLITS = ("kfold", "formula-grouped", "ood-elastic2015")

@@ -21,11 +21,11 @@ from sklearn.model_selection import KFold
 from bulkmod.data import load_dataset
 from bulkmod.data.splits import make_split
 from bulkmod.evaluation.metrics import k_bin_masks
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.features import featurize
 from bulkmod.models import build_model
 from bulkmod.models.boosters import make_booster
 from bulkmod.models.descriptor import SIGMA_FLOOR, SIGMA_PARAMS, SIGMA_ROUNDS
+from bulkmod.provenance import command_line, git_commit, machine
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "adaptive_ood_exploration.json"

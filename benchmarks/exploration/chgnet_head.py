@@ -47,9 +47,9 @@ from torch import nn
 from bulkmod.data import load_dataset
 from bulkmod.data.splits import make_split
 from bulkmod.data.validate import structure_hash
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.io import cache_dir, sha256_file, write_json_atomic, write_text_atomic
 from bulkmod.physics.features import EOS_NAMES, eos_features
+from bulkmod.provenance import command_line, git_commit, load_average, machine
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 OUT = RESULTS / "chgnet_head_exploration.json"
@@ -493,7 +493,7 @@ def main() -> None:
         data, _ = make_split("ood-elastic2015", ds)  # mp-binary-2025 + the elastic-2015 test crystals
         print(atom_features(data.structures)[2])
         return
-    load_before = os.getloadavg()
+    load_before = load_average()
 
     def log(msg: str) -> None:
         print(msg, flush=True)
@@ -502,7 +502,7 @@ def main() -> None:
         "command": command_line(),
         "commit": git_commit(),
         "machine": machine(),
-        "load_before": [round(x, 2) for x in load_before],
+        "load_before": load_before,
         "torch_threads": torch.get_num_threads(),
         "primary": PRIMARY,
         "variants": {
@@ -519,14 +519,14 @@ def main() -> None:
         report, old_splits = old, old["splits"]
         report["splits"] = old_splits
     for split in args.splits:
-        ts, lb = time.perf_counter(), [round(x, 2) for x in os.getloadavg()]
+        ts, lb = time.perf_counter(), load_average()
         report["splits"][split] = run_split(split, ds, log, {v: VARIANTS[v] for v in args.variants})
         report["splits"][split]["run"] = {"command": command_line(), "commit": git_commit(), "load_before": lb,
-                                          "load_after": [round(x, 2) for x in os.getloadavg()],
+                                          "load_after": load_average(),
                                           "wall_s": round(time.perf_counter() - ts, 1)}  # fmt: skip
         write_json_atomic(OUT, report)
     if args.splits == list(SPLITS):
-        report["load_after"] = [round(x, 2) for x in os.getloadavg()]
+        report["load_after"] = load_average()
         report["wall_s"] = round(time.perf_counter() - t0, 1)
     write_json_atomic(OUT, report)
     write_text_atomic(OUT.with_suffix(".md"), markdown(report))

@@ -10,16 +10,15 @@ Writes ``benchmarks/results/chgnet_large_cell_exploration.json``.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import time
 from pathlib import Path
 
 from pymatgen.core import Lattice, Structure
 
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.physics import potentials
 from bulkmod.physics.eos import strained
+from bulkmod.provenance import command_line, git_commit, load_average, machine
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "chgnet_large_cell_exploration.json"
 
@@ -37,7 +36,7 @@ def main() -> None:
                      "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)})  # fmt: skip
         print(rows[-1])
     report = {"command": command_line(), "commit": git_commit(), "machine": machine(),
-              "load_avg_end": [round(x, 2) for x in os.getloadavg()], "rows": rows}  # fmt: skip
+              "load_avg_end": load_average(), "rows": rows}  # fmt: skip
     OUT.write_text(json.dumps(report, indent=1) + "\n")
 
 

@@ -35,10 +35,10 @@ import bulkmod.models.descriptor as descriptor
 from bulkmod.data import load_dataset
 from bulkmod.data.splits import make_split
 from bulkmod.evaluation.metrics import K_BIN_LABELS, k_bin_masks
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.features import featurize
 from bulkmod.models import build_model
 from bulkmod.models.base import Z90
+from bulkmod.provenance import command_line, git_commit, machine
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "ensemble_spread_exploration.json"

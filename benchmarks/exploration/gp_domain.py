@@ -16,8 +16,8 @@ import numpy as np
 
 from bulkmod.data import load_dataset
 from bulkmod.data.splits import make_split
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.features import FeatureConfig, featurize
+from bulkmod.provenance import command_line, git_commit, machine
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "gp_domain_exploration.json"
 

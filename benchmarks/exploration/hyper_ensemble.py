@@ -28,9 +28,9 @@ import numpy as np
 
 from bulkmod.data import load_dataset
 from bulkmod.data.splits import make_split
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.models import build_model
 from bulkmod.models.ensemble import HYPER_LGBM
+from bulkmod.provenance import command_line, git_commit, machine
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 BOOT = 2000

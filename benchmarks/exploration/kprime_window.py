@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from bulkmod.data import load_dataset
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.physics.eos import K_PRIME_RANGE
 from bulkmod.physics.features import eos_results
+from bulkmod.provenance import command_line, git_commit, machine
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "kprime_window_exploration.json"
 EDGES = [0.0, 1.5, 2.5, 3.5, 6.0, 8.0, 12.0, 30.0]

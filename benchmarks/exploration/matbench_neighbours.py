@@ -23,9 +23,9 @@ from sklearn.model_selection import train_test_split
 
 from bulkmod.data import load_dataset
 from bulkmod.data.splits import make_split
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.features import FeatureConfig
 from bulkmod.models import build_model
+from bulkmod.provenance import command_line, git_commit, machine
 
 BASE = ("magpie", "stoich", "spacegroup")
 WIDE = ("magpie", "stoich", "fractions", "extra", "spacegroup")

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from bulkmod.data import load_dataset
-from bulkmod.evaluation.results import command_line, git_commit, machine
 from bulkmod.io import write_json_atomic
 from bulkmod.physics.eos import ScanConfig, fit_birch_murnaghan, scan_chunk, strained
 from bulkmod.physics.potentials import get_potential
+from bulkmod.provenance import command_line, git_commit, machine
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 

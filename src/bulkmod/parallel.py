@@ -22,6 +22,7 @@ from typing import Any
 from bulkmod.errors import BulkmodError
 from bulkmod.io import write_json_atomic
 from bulkmod.optional import require
+from bulkmod.provenance import command_line, git_commit, machine
 
 BACKENDS = ("local", "ray")
 RUN_FORMAT = "bulkmod-run/1"
@@ -178,8 +179,6 @@ class Backend:
 
     def record(self, **extra: Any) -> dict[str, Any]:
         """What a ``.run.json`` sidecar says about this run."""
-        from bulkmod.evaluation.results import command_line, git_commit, machine
-
         return {
             "format": RUN_FORMAT,
             "backend": self.kind,

@@ -225,7 +225,7 @@ def test_routed_structure_member_can_stack_the_composition_member_trained_on_eve
     assert not (tmp_path / "rs" / "member_0" / "stack").exists()  # saved once, as member_1
     again = Estimator.load(tmp_path / "rs")
     assert again.config()["params"]["stack"] is True and again.members[0]._stack is again.members[1]
-    from bulkmod.models.card import write_model_card
+    from bulkmod.reports.card import write_model_card
 
     card = write_model_card(tmp_path / "rs").read_text()
     assert "member that predicts it" in card and "composition model's prediction (stacked)" in card

@@ -8,12 +8,12 @@ import pytest
 from bulkmod.data.files import read_structure
 from bulkmod.evaluation.benchmark import limit_rows
 from bulkmod.features import FeatureConfig, featurize
+from bulkmod.models import build_model
 from bulkmod.models.base import Estimator
-from bulkmod.models.card import write_model_card
-from bulkmod.models.registry import build_model
 from bulkmod.physics import features as phys
 from bulkmod.physics.potentials import get_potential
 from bulkmod.prediction import predict_files
+from bulkmod.reports.card import write_model_card
 
 EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "examples"
 

@@ -15,7 +15,7 @@ import torch
 
 from bulkmod.cli import main
 from bulkmod.models import Estimator
-from bulkmod.training.trainer import CHECKPOINT
+from bulkmod.models.gnn.trainer import CHECKPOINT
 
 EPOCHS = 30
 ARGS = [

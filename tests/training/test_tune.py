@@ -13,9 +13,10 @@ from bulkmod.cli import main
 from bulkmod.data import load_dataset
 from bulkmod.data.splits import make_split
 from bulkmod.evaluation.benchmark import limit_rows
-from bulkmod.evaluation.results import SCHEMA, command_line
+from bulkmod.evaluation.results import SCHEMA
 from bulkmod.models import Estimator
 from bulkmod.models.base import data_hash
+from bulkmod.provenance import command_line
 from bulkmod.training.tune import _without_password
 
 LIMIT, FOLDS = 90, 2

@@ -11,7 +11,6 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -292,43 +291,3 @@ def load_cgcnn_dir(path: str | Path, *, name: str | None = None) -> Dataset:
     for extra in sorted(p.stem for p in path.glob("*.cif") if p.stem not in listed):
         rows.append(RawRow(id=extra, source=prop.name, error=f"{extra}.cif has no row in id_prop.csv"))
     return build_dataset(name or path.name, rows)
-
-
-def load_mp_kvrh_all() -> Dataset:
-    """The join of every labelled source (imported here: the join module imports this one)."""
-    from bulkmod.data.mp_all import load_mp_kvrh_all as load
-
-    return load()
-
-
-def load_matbench_recovered() -> Dataset:
-    """matbench targets, with the structures the mp-kvrh-all join recovered for uniquely matched rows."""
-    from bulkmod.data.mp_all import load_matbench_recovered as load
-
-    return load()
-
-
-DATASETS: dict[str, Callable[[], Dataset]] = {
-    "mp-binary-2025": load_mp_binary_2025,
-    "elastic-2015": load_elastic_2015,
-    "mp-elastic-extra": load_mp_extra_tensors,
-    "matbench-log-kvrh-comp": load_matbench_comp,
-    "matbench-log-kvrh": load_matbench_structures,
-    "expt-jarvis": load_expt_jarvis,
-    "mp-kvrh-all": load_mp_kvrh_all,
-    "matbench-log-kvrh-recovered": load_matbench_recovered,
-}
-
-
-def load_dataset(name_or_path: str) -> Dataset:
-    """A named dataset, a CGCNN folder, or a CSV file."""
-    if name_or_path in DATASETS:
-        return DATASETS[name_or_path]()
-    path = Path(name_or_path)
-    if path.is_dir():
-        return load_cgcnn_dir(path)
-    if path.suffix.lower() == ".csv":
-        return load_csv(path)
-    raise BulkmodError(
-        f"unknown dataset {name_or_path!r}: use one of {', '.join(DATASETS)}, a CSV file or a CGCNN folder"
-    )

@@ -64,9 +64,9 @@ from bulkmod.data.loaders import (
     load_mp_extra_tensors,
 )
 from bulkmod.data.records import Dataset, Problem, ValidationReport
+from bulkmod.data.symmetry import spacegroup_number
 from bulkmod.data.validate import max_atoms_cap
 from bulkmod.errors import BulkmodError
-from bulkmod.features.spacegroup import spacegroup_number
 from bulkmod.io import atomic_path, cache_dir, sha256_file, shared_data_dir
 
 NAME = "mp-kvrh-all"
@@ -85,7 +85,7 @@ SOURCE_FILES = {
     MATBENCH: MATBENCH_KVRH_COMP_FILE,
 }
 CONFLICT_LOG10 = 0.05  # above MP's own 2015-vs-2025 label noise: the sources disagree about this material
-CODE_MODULES = ("bulkmod.data.mp_all", "bulkmod.data.loaders", "bulkmod.data.validate", "bulkmod.features.spacegroup")
+CODE_MODULES = ("bulkmod.data.mp_all", "bulkmod.data.loaders", "bulkmod.data.validate", "bulkmod.data.symmetry")
 CACHE_FILE = "mp-kvrh-all.npz"
 META_STR = ("sources", "k_source", "mbid", "ambiguous_with")  # the other meta columns are numbers
 PROBLEM_FIELDS = {"row": int, "id": str, "source": str, "reason": str, "rejected": bool}

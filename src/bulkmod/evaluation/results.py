@@ -7,12 +7,6 @@ metrics and provenance, and a per-sample predictions CSV beside it.
 from __future__ import annotations
 
 import json
-import os
-import platform
-import re
-import shlex
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +15,10 @@ import pandas as pd
 
 from bulkmod.errors import BulkmodError
 from bulkmod.evaluation.metrics import interval_metrics, per_k_bin, regression_metrics, uncertainty_metrics
-from bulkmod.io import REPO_ROOT, atomic_path, write_json_atomic
+from bulkmod.io import atomic_path, write_json_atomic
+from bulkmod.provenance import command_line, git_commit, load_average, machine
 
 SCHEMA = "bulkmod-results/1"
-URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 PRED_COLUMNS = ["id", "fold", "y_true_log10", "y_pred_log10", "std_log10", "lo90_log10", "hi90_log10"]
 # written after PRED_COLUMNS where a run has them; results are broken down by each (n_elements as 1, 2, 3, 4+)
 GROUP_COLUMNS = ["formula", "n_elements", "has_structure", "source"]
@@ -51,46 +45,6 @@ def per_group(preds: pd.DataFrame) -> dict[str, list[dict]]:
                          "mae_gpa": metrics.get("mae_gpa"), **interval_metrics(y, lo, hi)})  # fmt: skip
         out[column] = rows
     return out
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        return out + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def machine() -> str:
-    return f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, {platform.system()} {platform.release()}"
-
-
-def command_line() -> str:
-    """How this run was started, as a user would retype it (`bulkmod ...` or `python benchmarks/x.py ...`).
-
-    A password in a URL argument (e.g. ``tune --storage postgresql://user:pw@host/db``) is masked.
-    """
-    argv0 = Path(sys.argv[0])
-    args = [URL_PASSWORD.sub(r"\1***@", a) for a in sys.argv[1:]]
-    if argv0.name in ("bulkmod", "__main__.py", "cli.py"):
-        return shlex.join(["bulkmod", *args])
-    try:
-        script = str(argv0.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        script = str(argv0)
-    return shlex.join(["python", script, *args])
 
 
 def build_results(
@@ -133,7 +87,7 @@ def build_results(
         "commit": git_commit(),
         "machine": machine(),
         "wall_s": round(wall_s, 2),
-        "load_avg_end": [round(x, 2) for x in os.getloadavg()],  # 1/5/15 min: was the machine shared?
+        "load_avg_end": load_average(),  # 1/5/15 min: was the machine shared?
     }
     res.update(extra or {})
     return res

@@ -13,9 +13,9 @@ import numpy as np
 from tqdm import tqdm
 
 from bulkmod.data.records import Dataset
+from bulkmod.data.symmetry import spacegroup_number
 from bulkmod.data.validate import structure_hash
 from bulkmod.errors import BulkmodError
-from bulkmod.features import structure as structure_mod
 from bulkmod.features.composition import (
     extra_features,
     extra_names,
@@ -26,14 +26,15 @@ from bulkmod.features.composition import (
     stoichiometry_features,
     stoichiometry_names,
 )
-from bulkmod.features.spacegroup import spacegroup_features, spacegroup_names, spacegroup_number
+from bulkmod.features.spacegroup import spacegroup_features, spacegroup_names
+from bulkmod.features.structure import GROUP_NAMES, SHELL_TOL, structure_features
 from bulkmod.io import VectorCache, cache_dir, sha256_json
 from bulkmod.physics.features import EOS_NAMES, embedding_features, embedding_names, eos_features
 from bulkmod.physics.potentials import POTENTIALS
 
 FEATURE_VERSION = "1"
 COMPOSITION_GROUPS = ("magpie", "stoich", "extra", "fractions")
-STRUCTURE_GROUPS = tuple(structure_mod.GROUP_NAMES)
+STRUCTURE_GROUPS = tuple(GROUP_NAMES)
 # computed by a universal interatomic potential (bulkmod.physics): E–V fit and crystal embedding
 PHYSICS_GROUPS = ("umlip-eos", "umlip-embed")
 ALL_GROUPS = (*COMPOSITION_GROUPS, "spacegroup", *STRUCTURE_GROUPS, *PHYSICS_GROUPS)
@@ -60,7 +61,7 @@ class FeatureConfig:
     """Which descriptor groups to compute. Saved in every model manifest."""
 
     groups: tuple[str, ...] = DEFAULT_STRUCTURE_GROUPS
-    shell_tol: float = structure_mod.SHELL_TOL
+    shell_tol: float = SHELL_TOL
     version: str = field(default=FEATURE_VERSION)
     potential: str = "chgnet"  # for the umlip-* groups
     # True: a row without a structure gets NaN in the structure and potential groups (a joined dataset where only
@@ -121,7 +122,7 @@ class FeatureConfig:
             elif g in PHYSICS_GROUPS:
                 names += EOS_NAMES if g == "umlip-eos" else embedding_names(self.potential)
             else:
-                names += structure_mod.GROUP_NAMES[g]
+                names += GROUP_NAMES[g]
         return names
 
 
@@ -138,7 +139,7 @@ def _structure_block(ds: Dataset, cfg: FeatureConfig, groups: list[str]) -> tupl
     struct_groups = tuple(g for g in groups if g != "spacegroup")
     for i in tqdm(todo, desc="structure features", unit="crystal", disable=len(todo) < 200, file=sys.stderr):
         try:
-            row = structure_mod.structure_features(ds.structures[i], struct_groups, cfg.shell_tol)
+            row = structure_features(ds.structures[i], struct_groups, cfg.shell_tol)
             if "spacegroup" in groups:
                 row["spacegroup"] = np.array([spacegroup_number(ds.structures[i])], dtype=float)
         except BulkmodError as exc:
@@ -151,7 +152,7 @@ def _structure_block(ds: Dataset, cfg: FeatureConfig, groups: list[str]) -> tupl
     found.update(new)
     blocks = {}
     for g in groups:
-        width = 1 if g == "spacegroup" else len(structure_mod.GROUP_NAMES[g])
+        width = 1 if g == "spacegroup" else len(GROUP_NAMES[g])
         blocks[g] = np.array([found.get(k, np.full(width, np.nan)) for k in keys[g]])
     return blocks, errors
 

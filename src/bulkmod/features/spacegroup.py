@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
 from functools import cache
 
 import numpy as np
-from pymatgen.core import Structure
 
 CRYSTAL_SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic")
 CENTRINGS = ("P", "I", "F", "C", "A", "R")
@@ -41,15 +39,3 @@ def _row(number: int) -> tuple[float, ...]:
 
 def spacegroup_features(numbers: np.ndarray) -> np.ndarray:
     return np.array([_row(int(n)) for n in numbers], dtype=float)
-
-
-def spacegroup_number(structure: Structure, symprec: float = 0.1) -> int:
-    """Space group found by spglib; 0 when symmetry detection fails."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return int(SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_number())
-    except Exception:
-        return 0

@@ -4,7 +4,9 @@ A saved model is a directory: ``manifest.json`` (what it is, how it was trained,
 errors, the sha256 of every weights file) plus weights in non-executable formats (LightGBM text,
 XGBoost JSON, safetensors). Loading treats the folder as untrusted (:mod:`bulkmod.models.safety`: names,
 file types, sizes, the manifest's shape; :mod:`bulkmod.models.formats`: each weights format before its
-parser), checks the hashes first and never unpickles anything.
+parser), checks the hashes first and never unpickles anything. A manifest names its model by registry key, so
+loading rebuilds it with :func:`build_model` (the table is :mod:`bulkmod.models.registry`, which the estimator
+modules fill in themselves) and never by a module path.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_file, sha256_json, write_json_atomic
+from bulkmod.models.registry import MODELS
 from bulkmod.models.safety import MANIFEST, MODEL_FORMAT, model_subdir, read_manifest, verify_weights
 from bulkmod.uncertainty.conformal import ConformalInterval, check_level
 from bulkmod.uncertainty.domain import DescriptorDomain
@@ -145,8 +148,6 @@ class Estimator(ABC):
     def load(directory: Path | str) -> Estimator:
         """Load a saved model after checking its manifest and the path, type, size and sha256 of each weights
         file; any file, manifest value or weights format that does not check out is a :class:`BulkmodError`."""
-        from bulkmod.models.registry import build_model
-
         directory = Path(directory)
         manifest = read_manifest(directory)
         verify_weights(directory, manifest)
@@ -164,6 +165,18 @@ class Estimator(ABC):
             ) from None
         model._read_weights(directory, manifest)
         return model
+
+
+def build_model(key: str, **config: Any) -> Estimator:
+    """The untrained model a registry key names, with its options (how ``train``, a composite model's members and
+    :meth:`Estimator.load` all build one)."""
+    if key not in MODELS:
+        raise BulkmodError(f"unknown model {key!r}: use one of {', '.join(MODELS)} or a saved model directory")
+    config.pop("backend", None)
+    try:
+        return MODELS[key].factory(**config)
+    except TypeError as exc:  # an option this model does not have, e.g. --epochs for a tree model
+        raise BulkmodError(f"model {key!r} does not take that option ({exc})") from None
 
 
 def save_members(directory: Path, members: list[Estimator]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -17,6 +18,7 @@ from bulkmod.io import atomic_path
 from bulkmod.models.base import Z90, Estimator, Prediction, training_summary
 from bulkmod.models.boosters import Booster, check_booster_params, make_booster
 from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourTable, neighbour_config, neighbour_names
+from bulkmod.models.registry import register
 from bulkmod.models.safety import MANIFEST, listed_file, model_subdir, required
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
@@ -418,6 +420,7 @@ class DescriptorModel(Estimator):
         self.rounds = manifest.get("train", {}).get("rounds")
 
 
+@register("mean", "baseline", "training mean of log10 K (matbench 'dummy')")
 class MeanModel(Estimator):
     """Predicts the training mean of log10 K: the floor every model must beat (matbench's 'dummy')."""
 
@@ -444,3 +447,17 @@ class MeanModel(Estimator):
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
         pass
+
+
+def _booster_model(backend: str) -> Callable[..., DescriptorModel]:
+    """The registry factory of a booster key: a :class:`DescriptorModel` on that booster."""
+
+    def build(**config: Any) -> DescriptorModel:
+        return DescriptorModel(backend, **config)
+
+    return build
+
+
+register("rf", "descriptor", "random forest (LightGBM rf mode)")(_booster_model("rf"))
+register("lgbm", "descriptor", "LightGBM gradient boosting")(_booster_model("lgbm"))
+register("xgb", "descriptor", "XGBoost gradient boosting")(_booster_model("xgb"))

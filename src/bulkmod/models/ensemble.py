@@ -33,7 +33,8 @@ import numpy as np
 
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
-from bulkmod.models.base import Estimator, Prediction, load_members, save_members, training_summary
+from bulkmod.models.base import Estimator, Prediction, build_model, load_members, save_members, training_summary
+from bulkmod.models.registry import register
 from bulkmod.parallel import current
 from bulkmod.uncertainty.conformal import ConformalInterval
 
@@ -54,8 +55,6 @@ STD_FLOOR = 1e-4  # log10: members that agree exactly still get a finite interva
 
 
 def _fit_member(args: tuple[str, dict, Dataset, np.ndarray]) -> Estimator:
-    from bulkmod.models.registry import build_model
-
     key, config, ds, y = args
     return build_model(key, **config).fit(ds, y)
 
@@ -75,6 +74,7 @@ def _mixture(means: list[np.ndarray], stds: list[np.ndarray | None]) -> Predicti
     return Prediction(stack.mean(0), np.maximum(np.sqrt(var), STD_FLOOR))
 
 
+@register("ensemble", "ensemble", "N members of any model (--param member=lgbm --param members=5), calibrated spread")
 class EnsembleModel(Estimator):
     """Options come in ``params`` (``member``, ``members``, ``bootstrap``, ``calib_fraction``, ``n_jobs``, ``refit``,
     ``temper``, ``sigma``, ``vary``);
@@ -110,8 +110,6 @@ class EnsembleModel(Estimator):
     def _cross_fits(self) -> bool:
         """Can members calibrate the ensemble from their own inner folds? If so they use 5 unless told.
         (Also where ``vary=hyper`` is checked: both look at one member built from the shared config.)"""
-        from bulkmod.models.registry import build_model
-
         probe = build_model(self.member, **self.member_config)
         if self.vary == "hyper" and getattr(probe, "backend", "") != "lgbm":
             raise BulkmodError(f"ensemble: vary=hyper varies LightGBM settings; member {self.member!r} is not LightGBM")

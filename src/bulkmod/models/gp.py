@@ -35,6 +35,7 @@ from bulkmod.features import FeatureConfig, featurize
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Estimator, Prediction, training_summary
 from bulkmod.models.formats import check_arrays, load_safetensors
+from bulkmod.models.registry import register
 from bulkmod.models.safety import listed_file, required
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
@@ -68,6 +69,7 @@ def _lbfgs(maxiter: int) -> Callable:
     return optimize
 
 
+@register("gpr", "gp", "exact Gaussian process on descriptors, learned Matern-ARD kernel")
 class GPModel(Estimator):
     """``params``: ``components`` (PCA dims; 0, the default: every descriptor), ``hp_rows`` (rows for kernel
     learning, 500), ``hp_iter`` (L-BFGS iterations, 60), ``nu`` (Matern smoothness, 1.5), ``clip`` (clamp each

@@ -18,12 +18,14 @@ from bulkmod.errors import BulkmodError
 from bulkmod.models.base import Z90, Estimator, Prediction, load_members, save_members, training_summary
 from bulkmod.models.boosters import check_booster_params
 from bulkmod.models.descriptor import DESCRIPTOR_OPTIONS, DescriptorModel
+from bulkmod.models.registry import register
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 QUANTILES = (0.05, 0.5, 0.95)
 HALF_FLOOR = 1e-3  # log10: crossing or coinciding quantiles still give a positive scale
 
 
+@register("qlgbm", "descriptor", "quantile LightGBM (5/50/95 %), conformalised (CQR)")
 class QuantileModel(Estimator):
     """``params``: LightGBM settings for all three boosters plus ``cqr`` (default true)."""
 

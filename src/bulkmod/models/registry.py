@@ -1,76 +1,85 @@
-"""Model registry: name -> factory. Adding a model is one class plus one line here."""
+"""The model registry: registry key -> how to build that model, filled in by the estimator modules themselves.
+
+An estimator module registers its keys with :func:`register` when it is imported; this module imports none of them.
+It names them in :data:`ESTIMATOR_MODULES` instead, and the first lookup imports them through :mod:`importlib`, as
+an entry-point table would. (The registry used to import every estimator module while the estimators imported it
+back, to build their members and to load saved models: a cycle through ten files that only lazy imports kept
+working.) Adding a model is one module that calls :func:`register`, plus its name in :data:`ESTIMATOR_MODULES`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from bulkmod.errors import BulkmodError
-from bulkmod.features.featurizer import DEFAULT_STRUCTURE_GROUPS, FeatureConfig
-from bulkmod.models.base import Estimator
-from bulkmod.models.descriptor import DescriptorModel, MeanModel
-from bulkmod.models.ensemble import EnsembleModel
-from bulkmod.models.gnn import GRAPH_MODELS, MEGNET_LEAK_NOTE, megnet_pretrained
-from bulkmod.models.gp import GPModel
-from bulkmod.models.quantile import QuantileModel
-from bulkmod.models.routed import RoutedModel
-from bulkmod.models.umlip import BlendModel, UMLIPEOSModel
 
-# E–V fit features only: the 64-d embedding adds nothing out of distribution and costs 0.002 in distribution
-# (benchmarks/results/umlip.md, the *-embed rows); add it with --features ...,umlip-embed
-HYBRID_FEATURES = FeatureConfig((*DEFAULT_STRUCTURE_GROUPS, "umlip-eos")).as_dict()
+# Every module that registers models, in the order `bulkmod models` lists them (within a module: the order of its
+# register calls). Importing the graph package does not import torch: it registers factories that import on use.
+ESTIMATOR_MODULES = (
+    "bulkmod.models.descriptor",
+    "bulkmod.models.quantile",
+    "bulkmod.models.routed",
+    "bulkmod.models.gp",
+    "bulkmod.models.gnn",
+    "bulkmod.models.umlip",
+    "bulkmod.models.ensemble",
+)
+
+Factory = TypeVar("Factory", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    factory: Callable[..., Estimator]
+    factory: Callable[..., Any]  # keyword options -> an untrained Estimator
     family: str
     summary: str
     note: str = ""  # a caveat every benchmark result of the model carries (e.g. its training data overlaps ours)
 
 
-MODELS: dict[str, ModelSpec] = {
-    "mean": ModelSpec(MeanModel, "baseline", "training mean of log10 K (matbench 'dummy')"),
-    "rf": ModelSpec(lambda **kw: DescriptorModel("rf", **kw), "descriptor", "random forest (LightGBM rf mode)"),
-    "lgbm": ModelSpec(lambda **kw: DescriptorModel("lgbm", **kw), "descriptor", "LightGBM gradient boosting"),
-    "xgb": ModelSpec(lambda **kw: DescriptorModel("xgb", **kw), "descriptor", "XGBoost gradient boosting"),
-    "qlgbm": ModelSpec(QuantileModel, "descriptor", "quantile LightGBM (5/50/95 %), conformalised (CQR)"),
-    "structure-routed": ModelSpec(
-        RoutedModel, "descriptor", "lgbm on structure descriptors where a crystal has a structure, else on composition"
-    ),
-    "gpr": ModelSpec(GPModel, "gp", "exact Gaussian process on descriptors, learned Matern-ARD kernel"),
-    **{key: ModelSpec(*spec) for key, spec in GRAPH_MODELS.items()},
-    "umlip-eos": ModelSpec(
-        UMLIPEOSModel, "zero-shot", "zero-shot K0 from a universal potential's E-V fit (chgnet|sevennet)"
-    ),
-    "megnet-pretrained": ModelSpec(
-        megnet_pretrained,
-        "zero-shot",
-        "the original pretrained MEGNet (Keras weights in torch); --param version=mp-2019.4.1|mp-2018.6.1",
-        MEGNET_LEAK_NOTE,
-    ),
-    "umlip-hybrid": ModelSpec(
-        lambda **kw: DescriptorModel("lgbm", **({"features": HYBRID_FEATURES} | kw)),
-        "physics",
-        "LightGBM on descriptors + CHGNet E-V fit features (K0, K', V0/V, E0, residual, flag)",
-    ),
-    "umlip-delta": ModelSpec(
-        lambda **kw: DescriptorModel("lgbm", **({"features": HYBRID_FEATURES, "baseline": "umlip-eos"} | kw)),
-        "physics",
-        "LightGBM learning log10 K - log10 K_uMLIP on the umlip-hybrid features",
-    ),
-    "umlip-blend": ModelSpec(BlendModel, "physics", "mean of lgbm (descriptors) and umlip-hybrid (+ E-V fit)"),
-    "ensemble": ModelSpec(
-        EnsembleModel, "ensemble", "N members of any model (--param member=lgbm --param members=5), calibrated spread"
-    ),  # torch is imported on first use only
-}
+_SPECS: dict[str, ModelSpec] = {}
 
 
-def build_model(key: str, **config) -> Estimator:
-    if key not in MODELS:
-        raise BulkmodError(f"unknown model {key!r}: use one of {', '.join(MODELS)} or a saved model directory")
-    config.pop("backend", None)
-    try:
-        return MODELS[key].factory(**config)
-    except TypeError as exc:  # an option this model does not have, e.g. --epochs for a tree model
-        raise BulkmodError(f"model {key!r} does not take that option ({exc})") from None
+def register(key: str, family: str, summary: str, note: str = "") -> Callable[[Factory], Factory]:
+    """Decorator (or plain call) that makes ``key`` build its model with the class or factory function given.
+
+    A key registered twice is an error: two models would answer to one name, and which one a saved model's
+    manifest meant would depend on import order.
+    """
+
+    def add(factory: Factory) -> Factory:
+        if key in _SPECS:
+            raise BulkmodError(f"model key {key!r} is registered twice ({_SPECS[key].factory} and {factory})")
+        _SPECS[key] = ModelSpec(factory, family, summary, note)
+        return factory
+
+    return add
+
+
+def _listing_rank(spec: ModelSpec) -> int:
+    module = spec.factory.__module__
+    return ESTIMATOR_MODULES.index(module) if module in ESTIMATOR_MODULES else len(ESTIMATOR_MODULES)
+
+
+class _Registry(Mapping[str, ModelSpec]):
+    """Every registered model; a lookup first imports the estimator modules (already imported ones cost nothing)."""
+
+    def _specs(self) -> dict[str, ModelSpec]:
+        for name in ESTIMATOR_MODULES:
+            importlib.import_module(name)
+        # listed by ESTIMATOR_MODULES whatever the order modules happened to be imported in (the sort is stable)
+        return dict(sorted(_SPECS.items(), key=lambda item: _listing_rank(item[1])))
+
+    def __getitem__(self, key: str) -> ModelSpec:
+        return self._specs()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs())
+
+    def __len__(self) -> int:
+        return len(self._specs())
+
+
+MODELS: Mapping[str, ModelSpec] = _Registry()

@@ -19,8 +19,14 @@ from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS, DEFAULT_STRU
 from bulkmod.models.base import Estimator, Prediction, load_members, save_members, training_summary
 from bulkmod.models.boosters import check_booster_params
 from bulkmod.models.descriptor import DESCRIPTOR_OPTIONS, DescriptorModel, stack_option
+from bulkmod.models.registry import register
 
 
+@register(
+    "structure-routed",
+    "descriptor",
+    "lgbm on structure descriptors where a crystal has a structure, else on composition",
+)
 class RoutedModel(Estimator):
     """``member_0``: LightGBM on structure descriptors, trained on the rows with a structure; ``member_1``:
     LightGBM on composition and space group, trained on every row. Each row is predicted by the first member

@@ -21,7 +21,10 @@ import numpy as np
 
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
-from bulkmod.models.base import Estimator, Prediction, load_members, save_members, training_summary
+from bulkmod.features.featurizer import DEFAULT_STRUCTURE_GROUPS, FeatureConfig
+from bulkmod.models.base import Estimator, Prediction, build_model, load_members, save_members, training_summary
+from bulkmod.models.descriptor import DescriptorModel
+from bulkmod.models.registry import register
 from bulkmod.physics.eos import ScanConfig
 from bulkmod.physics.features import eos_results
 from bulkmod.physics.potentials import POTENTIALS
@@ -52,6 +55,7 @@ def apply_calibration(cal: dict[str, list[float]] | None, k: np.ndarray) -> np.n
     return np.interp(k, cal["x"], cal["y"])  # isotonic: flat beyond the training range, as sklearn's "clip"
 
 
+@register("umlip-eos", "zero-shot", "zero-shot K0 from a universal potential's E-V fit (chgnet|sevennet)")
 class UMLIPEOSModel(Estimator):
     key: ClassVar[str] = "umlip-eos"
     family: ClassVar[str] = "zero-shot"
@@ -140,6 +144,26 @@ class UMLIPEOSModel(Estimator):
         pass
 
 
+# E–V fit features only: the 64-d embedding adds nothing out of distribution and costs 0.002 in distribution
+# (benchmarks/results/umlip.md, the *-embed rows); add it with --features ...,umlip-embed
+HYBRID_FEATURES = FeatureConfig((*DEFAULT_STRUCTURE_GROUPS, "umlip-eos")).as_dict()
+
+
+@register(
+    "umlip-hybrid", "physics", "LightGBM on descriptors + CHGNet E-V fit features (K0, K', V0/V, E0, residual, flag)"
+)
+def hybrid_model(**config: Any) -> DescriptorModel:
+    """LightGBM that also sees the potential's E–V fit: the descriptors miss what the fit knows about bonding."""
+    return DescriptorModel("lgbm", **({"features": HYBRID_FEATURES} | config))
+
+
+@register("umlip-delta", "physics", "LightGBM learning log10 K - log10 K_uMLIP on the umlip-hybrid features")
+def delta_model(**config: Any) -> DescriptorModel:
+    """The hybrid learning only the potential's error (a ratio, so log10 space), where the fit gets the scale."""
+    return DescriptorModel("lgbm", **({"features": HYBRID_FEATURES, "baseline": "umlip-eos"} | config))
+
+
+@register("umlip-blend", "physics", "mean of lgbm (descriptors) and umlip-hybrid (+ E-V fit)")
 class BlendModel(Estimator):
     """The mean of two LightGBM models that see different inputs: the descriptors alone (``lgbm``), and the
     descriptors plus the potential's E–V fit (``umlip-hybrid``).
@@ -162,8 +186,6 @@ class BlendModel(Estimator):
         return self.member_config | {"inner_folds": self.inner_folds, "seed": self.seed}
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
-        from bulkmod.models.registry import build_model
-
         cfg = self.member_config | {"inner_folds": self.inner_folds, "seed": self.seed}
         self.members = [build_model(key, **cfg).fit(ds, y_log10, val=val) for key in self.members_keys]
         self.train_info = training_summary(ds)

@@ -1,1 +1,2 @@
-"""Human-readable views of results files: tables, figures and the self-contained HTML report."""
+"""Human-readable views of results files and saved models: tables, figures, the self-contained HTML report and
+model cards."""

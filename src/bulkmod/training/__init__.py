@@ -1,1 +1,5 @@
-"""Training entry points: whole-dataset fit and save, the checkpointing torch loop, Optuna tuning, config files."""
+"""Training entry points: whole-dataset fit and save, Optuna tuning, config files.
+
+The checkpointing torch loop is not here: it lives beside the graph models that use it
+(:mod:`bulkmod.models.gnn.trainer`), since an estimator's ``fit`` may not import a layer above the models.
+"""

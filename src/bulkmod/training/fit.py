@@ -9,9 +9,10 @@ from bulkmod.data import load_dataset
 from bulkmod.data.records import ValidationReport
 from bulkmod.errors import BulkmodError
 from bulkmod.evaluation.metrics import HEADLINE
-from bulkmod.evaluation.results import command_line, read_results
+from bulkmod.evaluation.results import read_results
 from bulkmod.models import build_model
-from bulkmod.models.card import write_model_card
+from bulkmod.provenance import command_line
+from bulkmod.reports.card import write_model_card
 from bulkmod.uncertainty.domain import DescriptorDomain
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bulkmod.models.registry import register
 from bulkmod.optional import require
 
 # key: (family, one-line summary)
@@ -52,6 +53,12 @@ def _mc_dropout(**config: Any) -> Any:
     return _factory("hybrid")(**config | {"params": {"mc_samples": 30} | config.get("params", {})})
 
 
-GRAPH_MODELS: dict[str, tuple[Callable[..., Any], str, str]] = {
-    key: (_factory(key), family, summary) for key, (family, summary) in GRAPH_SPECS.items()
-} | {"mc-dropout": (_mc_dropout, "hybrid", "hybrid graph model with Monte-Carlo dropout (mc_samples passes)")}
+for _key, (_family, _summary) in GRAPH_SPECS.items():
+    register(_key, _family, _summary)(_factory(_key))
+register("mc-dropout", "hybrid", "hybrid graph model with Monte-Carlo dropout (mc_samples passes)")(_mc_dropout)
+register(
+    "megnet-pretrained",
+    "zero-shot",
+    "the original pretrained MEGNet (Keras weights in torch); --param version=mp-2019.4.1|mp-2018.6.1",
+    MEGNET_LEAK_NOTE,
+)(megnet_pretrained)

@@ -26,12 +26,12 @@ from bulkmod.io import atomic_path, sha256_json
 from bulkmod.models.base import Estimator, Prediction, data_hash, training_summary
 from bulkmod.models.ensemble import STD_FLOOR
 from bulkmod.models.formats import load_safetensors_into
-from bulkmod.models.gnn import GRAPH_SPECS
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
 from bulkmod.models.gnn.nets import CGCNN, ENCODERS, EncoderHead
+from bulkmod.models.gnn.trainer import Trainer, TrainSettings, predict_batches, write_train_log
+from bulkmod.models.registry import MODELS
 from bulkmod.models.safety import listed_file
 from bulkmod.models.transforms import TargetTransform
-from bulkmod.training.trainer import Trainer, TrainSettings, predict_batches, write_train_log
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 WEIGHTS = "weights.safetensors"
@@ -98,7 +98,7 @@ def _check_params(arch: str, params: dict[str, Any]) -> None:
 
 
 class GraphModel(Estimator):
-    """A graph network on periodic crystal graphs, trained with :class:`bulkmod.training.trainer.Trainer`.
+    """A graph network on periodic crystal graphs, trained with :class:`bulkmod.models.gnn.trainer.Trainer`.
 
     ``params`` holds architecture settings (e.g. ``n_conv``), graph settings (``cutoff``, ``max_neighbors``,
     ``angles``), training extras (``patience``, ``schedule``, ``huber_delta``, ``optimizer`` adamw or sgd,
@@ -127,7 +127,7 @@ class GraphModel(Estimator):
     ) -> None:
         super().__init__()
         spec = ARCHS[arch]
-        self.key, self.family, self.arch = arch, GRAPH_SPECS[arch][0], arch
+        self.key, self.family, self.arch = arch, MODELS[arch].family, arch
         tf = dict(transform or {})
         self.n_fit: int | None = tf.pop("n_fit", None)
         self.transform = TargetTransform.from_dict(tf) if tf else TargetTransform()

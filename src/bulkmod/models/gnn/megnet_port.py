@@ -47,8 +47,8 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_file, shared_data_dir
 from bulkmod.models.base import Estimator, Prediction
-from bulkmod.models.gnn import MEGNET_LEAK_NOTE
-from bulkmod.training.trainer import predict_batches
+from bulkmod.models.gnn.trainer import predict_batches
+from bulkmod.models.registry import MODELS
 
 UPSTREAM = "https://github.com/materialsvirtuallab/megnet/raw/f3705760266f24b62c4810dd4abacfc25f4f64ae/mvl_models"
 SHARED_FOLDER = "megnet-pretrained"
@@ -394,7 +394,7 @@ class MEGNetPretrained(Estimator):
             raise BulkmodError(f"megnet-pretrained takes only --param version=..., not {', '.join(params)}")
         n_train = check_version(version).n_train
         self.version, self.seed = version, seed  # seed unused: prediction is deterministic; every model takes it
-        self.train_info = {"dataset": f"materials-project-{version}", "n": n_train, "note": MEGNET_LEAK_NOTE}
+        self.train_info = {"dataset": f"materials-project-{version}", "n": n_train, "note": MODELS[self.key].note}
         self._loaded: tuple[PretrainedMEGNet, GraphSpec] | None = None
 
     def config(self) -> dict[str, Any]:

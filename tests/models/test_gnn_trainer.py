@@ -11,8 +11,8 @@ import torch
 
 from bulkmod.errors import BulkmodError
 from bulkmod.models import build_model
-from bulkmod.training import trainer as trainer_mod
-from bulkmod.training.trainer import CHECKPOINT, TrainSettings
+from bulkmod.models.gnn import trainer as trainer_mod
+from bulkmod.models.gnn.trainer import CHECKPOINT, TrainSettings
 
 EPOCHS = 4
 PARAMS = {"n_conv": 2, "hidden": 16, "head_hidden": 16, "dropout": 0.2}  # dropout: the RNG state must resume too
