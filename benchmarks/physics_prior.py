@@ -8,7 +8,10 @@ exists is skipped):
   minimum sits at the window's edge);
 - ``equilibrium``: re-scanned symmetrically around the fitted V₀ until it stops moving, physical K′ window
   (K no longer depends on the input cell: tests/physics/test_eos.py);
-- ``equilibrium-offset|linear|isotonic``: the same K mapped by a calibration fitted on each training fold only.
+- ``equilibrium-offset|linear|isotonic``: the same K mapped by a calibration fitted on each training fold only;
+- the potentials side by side (CHGNet 0.3.0 and the three SevenNet checkpoints the sevenn wheel ships), default
+  scan, zero-shot, on the same seeded 400 crystals of mp-binary-2025: SevenNet costs 6-19x CHGNet per energy on
+  this CPU (physics_prior.md), so all 3,953 crystals per checkpoint would take hours.
 Zero-shot runs "train" only the conformal interval. ``physics_prior.md`` is rebuilt from the JSON files.
 """
 
@@ -31,6 +34,15 @@ RUNS: dict[str, dict] = {
     }
     for dataset, split in (("mp-binary-2025", "kfold"), ("mp-binary-2025", "ood-elastic2015"))
     for name, params in PROTOCOLS.items()
+}  # fmt: skip
+POTENTIAL_NAMES = ("chgnet", "sevennet", "sevennet-l3i5", "sevennet-mf-0")
+SUBSET = 400
+RUNS |= {
+    f"mp-binary-2025-limit{SUBSET}_umlip-eos-{pot}_kfold": {
+        "dataset": "mp-binary-2025", "model": "umlip-eos", "split": "kfold", "limit": SUBSET,
+        "model_config": {"params": {"potential": pot}},
+    }
+    for pot in POTENTIAL_NAMES
 }  # fmt: skip
 
 

@@ -128,15 +128,18 @@ class CHGNetPotential(Potential):
 
 
 class SevenNetPotential(Potential):
+    """SevenNet-0 (MPtrj); the subclasses are the other checkpoints the sevenn wheel ships."""
+
     name = "sevennet"
     package = "sevenn"
     model_name = "7net-0"
+    modal: ClassVar[str | None] = None  # the fidelity a multi-fidelity checkpoint is asked for
 
     def __init__(self) -> None:
         require("sevenn")
         from sevenn.calculator import SevenNetCalculator
 
-        self._calc = SevenNetCalculator(self.model_name, device="cpu")
+        self._calc = SevenNetCalculator(self.model_name, device="cpu", **({"modal": self.modal} if self.modal else {}))
 
     @property
     def atomic_numbers(self) -> frozenset[int]:
@@ -157,7 +160,24 @@ class SevenNetPotential(Potential):
         return self._calc
 
 
-POTENTIALS: dict[str, type[Potential]] = {"chgnet": CHGNetPotential, "sevennet": SevenNetPotential}
+class SevenNetL3I5(SevenNetPotential):
+    """SevenNet-l3i5: higher angular order (l = 3), five interaction layers, same MPtrj data."""
+
+    name = "sevennet-l3i5"
+    model_name = "7net-l3i5"
+
+
+class SevenNetMF0(SevenNetPotential):
+    """SevenNet-MF-0, multi-fidelity; asked for its PBE head, the level of the Materials Project labels."""
+
+    name = "sevennet-mf-0"
+    model_name = "7net-mf-0"
+    modal = "PBE"
+
+
+POTENTIALS: dict[str, type[Potential]] = {
+    p.name: p for p in (CHGNetPotential, SevenNetPotential, SevenNetL3I5, SevenNetMF0)
+}
 
 
 @cache
