@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Structure
 
+from bulkmod.data.neighbours import periodic_neighbours
 from bulkmod.data.validate import ISOLATION_RADIUS_A, NEIGHBOR_RADIUS_A, max_neighbors_cap
 from bulkmod.errors import BulkmodError
 from bulkmod.features.elements import (
@@ -46,24 +47,15 @@ def _stats(x: np.ndarray) -> list[float]:
 
 
 def _neighbors(structure: Structure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centres, neighbour indices and bond vectors; the radius grows until every site has a neighbour."""
-    r = CUTOFF_A
-    while True:
-        centers, nbrs, images, _dists = structure.get_neighbor_list(r)
-        if len(centers) and len(np.unique(centers)) == len(structure):
-            break
-        if r >= MAX_CUTOFF_A:
-            raise BulkmodError(f"an atom has no neighbour within {MAX_CUTOFF_A} A: isolated atom or molecule in a box")
-        r = min(r * 1.5, MAX_CUTOFF_A)
+    """Centres, neighbour indices and bond vectors, every site connected (:func:`periodic_neighbours`)."""
+    nb = periodic_neighbours(structure, CUTOFF_A, MAX_CUTOFF_A)
     cap = max_neighbors_cap()  # validation refused denser cells; this guards callers that skip it
-    if len(centers) > cap * len(structure):
+    if len(nb.centers) > cap * len(structure):
         raise BulkmodError(
-            f"{len(centers) / len(structure):.0f} neighbours per atom within {r:.1f} A exceeds the cap of {cap} "
-            "(unphysically dense?); raise it with BULKMOD_MAX_NEIGHBORS"
+            f"{len(nb.centers) / len(structure):.0f} neighbours per atom within {nb.radius:.1f} A exceeds the cap of "
+            f"{cap} (unphysically dense?); raise it with BULKMOD_MAX_NEIGHBORS"
         )
-    cart = structure.cart_coords
-    vecs = cart[nbrs] + images @ structure.lattice.matrix - cart[centers]
-    return centers, nbrs, vecs
+    return nb.centers, nb.nbrs, nb.vecs
 
 
 def _econ(lengths: np.ndarray) -> float:

@@ -18,6 +18,7 @@ from pymatgen.core import Structure
 from torch_geometric.data import Data
 from tqdm import tqdm
 
+from bulkmod.data.neighbours import periodic_neighbours
 from bulkmod.data.validate import structure_hash
 from bulkmod.errors import BulkmodError
 from bulkmod.graphs.atoms import atom_feature_table
@@ -57,27 +58,6 @@ class GraphConfig:
         return cls(**(d or {}))
 
 
-def _neighbor_list(structure: Structure, cfg: GraphConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Centres, neighbours, distances and bond vectors; grows the radius until every site has a neighbour."""
-    r = cfg.cutoff
-    while True:
-        centers, nbrs, images, dists = structure.get_neighbor_list(r)
-        keep = dists > 1e-8
-        centers, nbrs, images, dists = centers[keep], nbrs[keep], images[keep], dists[keep]
-        if len(np.unique(centers)) == len(structure):
-            break
-        if r >= cfg.max_cutoff:
-            lonely = sorted(set(range(len(structure))) - set(centers.tolist()))
-            raise BulkmodError(
-                f"site {lonely[0]} ({structure[lonely[0]].species_string}) has no neighbour within "
-                f"{cfg.max_cutoff} A: an isolated atom or a molecule in a large box cannot form a crystal graph"
-            )
-        r = min(r * 1.5, cfg.max_cutoff)
-    cart = structure.cart_coords
-    vecs = cart[nbrs] + images @ structure.lattice.matrix - cart[centers]
-    return centers, nbrs, dists, vecs
-
-
 def _truncate(centers: np.ndarray, dists: np.ndarray, k: int) -> np.ndarray:
     """Indices of edges kept: per centre the k nearest, plus ties with the k-th; sorted by (centre, distance)."""
     order = np.lexsort((dists, centers))
@@ -112,7 +92,8 @@ def _angle_features(centers: np.ndarray, vecs: np.ndarray, n_bins: int) -> np.nd
 
 def build_graph(structure: Structure, cfg: GraphConfig) -> dict[str, np.ndarray]:
     """Arrays of one crystal graph: ``z``, ``edge_index`` (2, E) as [neighbour, centre], ``dist``, ``angle``."""
-    centers, nbrs, dists, vecs = _neighbor_list(structure, cfg)
+    nb = periodic_neighbours(structure, cfg.cutoff, cfg.max_cutoff)
+    centers, nbrs, dists, vecs = nb.centers, nb.nbrs, nb.dists, nb.vecs
     keep = _truncate(centers, dists, cfg.max_neighbors)
     centers, nbrs, dists, vecs = centers[keep], nbrs[keep], dists[keep], vecs[keep]
     graph = {
