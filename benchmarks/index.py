@@ -78,6 +78,7 @@ def code(text: Any) -> str:
 
 
 def number(value: Any, spec: str) -> str:
+    """A formatted number, or an empty cell where the run recorded none (older runs lack coverage_90)."""
     return format(value, spec) if isinstance(value, int | float) and not isinstance(value, bool) else ""
 
 
@@ -98,6 +99,7 @@ def describe(data: Any) -> str:
 
 
 def results_row(name: str, res: dict[str, Any]) -> str:
+    """The headline numbers of a results file, so a reader finds the run behind a number without opening it."""
     cells = [
         f"`{name}`",
         cell(res.get("dataset", "")),
@@ -114,6 +116,7 @@ def results_row(name: str, res: dict[str, Any]) -> str:
 
 
 def other_row(name: str, data: Any) -> str:
+    """A JSON of another schema (speed, exploration, summaries): what it holds, how it was made."""
     prov = data if isinstance(data, dict) else {}
     cells = [f"`{name}`", describe(data), code(prov.get("command")), cell(prov.get("commit") or "")]
     return "| " + " | ".join(cells) + " |"
