@@ -4,9 +4,9 @@
 
 Rows add one group at a time (Magpie; + density; + coordination; + bonds/angles; + packing; + size
 mismatch / electronegativity difference; + stoichiometry and space group). Each row is a results file
-(``benchmarks/results/ablation_<k>_<group>.json``; existing ones are skipped, so a killed run resumes);
-``descriptor_ablation.md`` gives the table and a paired Wilcoxon test of each row against the previous one
-on the same crystals.
+(``benchmarks/results/descriptor_ablation/ablation_<k>_<group>.json``; existing ones are skipped, so a killed
+run resumes); ``descriptor_ablation.md`` beside them gives the table and a paired Wilcoxon test of each row
+against the previous one on the same crystals.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from bulkmod.evaluation.benchmark import run_benchmark
 from bulkmod.features import FeatureConfig
 from bulkmod.reports.tables import results_table
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "descriptor_ablation"
 STEPS = ("magpie", "density", "coordination", "bonds", "packing", "mismatch", "stoich+spacegroup")
 
 

@@ -2,9 +2,9 @@
 
     python benchmarks/descriptor_models.py [--only NAME ...] [--force]
 
-Every run writes ``benchmarks/results/<name>.json`` (bulkmod-results/1) and its predictions CSV; a run
+Every run writes ``benchmarks/results/descriptor_models/<name>.json`` (bulkmod-results/1) and its predictions CSV; a run
 whose JSON exists is skipped, so a killed session loses at most the run in progress. The summary
-``benchmarks/results/descriptor_models.md`` is rebuilt from whatever JSON files exist.
+``benchmarks/results/descriptor_models/descriptor_models.md`` is rebuilt from whatever JSON files exist.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bulkmod.evaluation.benchmark import run_named
 from bulkmod.features import FeatureConfig
 from bulkmod.reports.tables import results_table
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "descriptor_models"
 INTERVALS = {"inner_folds": 5}  # nested early stopping + conformal calibration on the training part
 
 BASE = ("magpie", "stoich", "spacegroup")

@@ -2,8 +2,8 @@
 
     python benchmarks/experimental.py
 
-Writes ``benchmarks/results/expt-jarvis_default{,_corrected}.json`` (bulkmod-results/1) and
-``experimental.md`` (per material class: MAE, median ratio prediction/experiment, Spearman rho).
+Writes ``benchmarks/results/experimental/expt-jarvis_default{,_corrected}.json`` (bulkmod-results/1) and
+``experimental.md`` beside them (per material class: MAE, median ratio prediction/experiment, Spearman rho).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bulkmod.evaluation.experimental import evaluate_experimental
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "experimental"
 
 
 def _table(rows: list[dict]) -> list[str]:

@@ -8,7 +8,7 @@ warm = the same call again, served from the cache). Each matminer featurizer is 
 taken on two clocks: process CPU time (the headline: it is what one core spends, and it is not inflated when
 other jobs share the machine) and wall time.
 
-    .venv/bin/python benchmarks/featurize_speed.py            # 500 structures, writes benchmarks/results/
+    .venv/bin/python benchmarks/featurize_speed.py     # 500 structures -> benchmarks/results/featurize_speed/
     .venv/bin/python benchmarks/featurize_speed.py --limit 50 --out /tmp/speed
 """
 
@@ -57,6 +57,7 @@ from bulkmod.features import FeatureConfig, featurize
 from bulkmod.provenance import command_line, cpu_model, git_commit, load_average
 
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "featurize_speed"
 DATASET = "mp-binary-2025"
 STRUCTURE_GROUPS = ("density", "coordination", "bonds", "packing", "mismatch", "spacegroup")
 TARGET_RATIO = 10.0
@@ -514,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="do not restore VoronoiNN.cutoff before each structure (matminer as it behaves in a plain loop)",
     )
-    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", help="output directory")
+    p.add_argument("--out", type=Path, default=RESULTS, help="output directory")
     args = p.parse_args(argv)
     if args.limit < 2 or args.cold_repeats < 1:
         p.error("--limit must be >= 2 and --cold-repeats >= 1")

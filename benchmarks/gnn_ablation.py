@@ -21,12 +21,12 @@ SGD so that each row adds exactly one fix to row 1 (with the log10 target of row
 SGD no longer collapses); rows 5-9 use bulkmod's default AdamW (lr 1e-3), so row 4 -> 5 changes the
 optimiser as well as the network.
 
-Each row is one results file ``benchmarks/results/gnn_<row>.json`` (an existing one made with the row's current
-configuration is skipped, so a killed run resumes row by row and a redefined row is re-run; ``--force``
-re-runs every row named); ``gnn_ablation.json`` collects every row of the setting whose current results file
-exists, from this or earlier invocations, and ``gnn_ablation.md`` tabulates them, each row with the command that
-made it. With ``--limit`` or ``--epochs`` the file names carry the setting, so a reduced run never passes for the
-full one. Every row is reproducible from the CLI, e.g.
+Each row is one results file ``benchmarks/results/gnn_ablation/gnn_<row>.json`` (an existing one made with the
+row's current configuration is skipped, so a killed run resumes row by row and a redefined row is re-run;
+``--force`` re-runs every row named); ``gnn_ablation.json`` beside them collects every row of the setting whose
+current results file exists, from this or earlier invocations, and ``gnn_ablation.md`` tabulates them, each row
+with the command that made it. With ``--limit`` or ``--epochs`` the file names carry the setting, so a reduced run
+never passes for the full one. Every row is reproducible from the CLI, e.g.
 ``bulkmod benchmark --dataset mp-binary-2025 --model cgcnn --target raw --loss mse --lr 0.01 --param
 optimizer=sgd --param momentum=0.9 --weight-decay 0``. Row 1 also trains one model on fold 0, saves it with
 its fold-0 predictions and records what ``bulkmod diagnose PREDICTIONS --model DIR`` says about it.
@@ -52,7 +52,7 @@ from bulkmod.features.featurizer import DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.io import REPO_ROOT, cache_dir, shared_data_dir, write_json_atomic, write_text_atomic
 from bulkmod.models import build_model
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "gnn_ablation"
 DATASET = "mp-binary-2025"
 RAW = {"space": "gpa", "standardize": False}
 LOG = {"space": "log10", "standardize": False}
@@ -161,7 +161,7 @@ def annotate(row: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def descriptor_reference() -> str:
     """The best descriptor model on the same folds (full data), read from its committed results file."""
-    ref = RESULTS / "mp-binary-2025_lgbm_kfold.json"
+    ref = RESULTS.parent / "descriptor_models" / "mp-binary-2025_lgbm_kfold.json"
     if not ref.exists():
         return "LightGBM on Magpie + density only, 5-fold MAE 0.0557 log10 (full data)."
     mae = json.loads(ref.read_text())["mae_log10"]

@@ -21,7 +21,7 @@ sorted distances of CGCNN's 12 equal bulkmod's first 12, CGCNN's (neighbour, dis
 bulkmod's, bulkmod's extra edges are ties with the 12th neighbour only, and the Gaussian features of matched
 edges agree.
 
-    .venv/bin/python benchmarks/graph_speed.py                  # 500 structures, 5 repeats -> benchmarks/results/
+    .venv/bin/python benchmarks/graph_speed.py        # 500 structures, 5 repeats -> benchmarks/results/graph_speed/
     .venv/bin/python benchmarks/graph_speed.py --limit 50 --repeats 2 --out /tmp/gs
 """
 
@@ -56,6 +56,7 @@ from bulkmod.graphs.build import TIE_TOL
 from bulkmod.io import REPO_ROOT, write_json_atomic, write_text_atomic
 from bulkmod.provenance import command_line, cpu_model, git_commit, load_average, machine
 
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "graph_speed"
 DATASET = "mp-binary-2025"
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=500, help="structures (seeded subset; default 500)")
     p.add_argument("--repeats", type=int, default=5, help="interleaved passes of every side (default 5)")
     p.add_argument("--check", type=int, default=50, help="structures on which the neighbour sets are asserted")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results", help="output directory")
+    p.add_argument("--out", type=Path, default=RESULTS, help="output directory")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)

@@ -5,7 +5,7 @@ limit) without refusing a real crystal. This records, over every structure datas
 neighbourhood (mean neighbours per atom within ``NEIGHBOR_RADIUS_A``), the smallest volume per atom and the
 largest cell, next to the caps, and the same numbers for the bomb.
 
-    .venv/bin/python benchmarks/input_caps.py      # -> benchmarks/results/input_caps.json
+    .venv/bin/python benchmarks/input_caps.py      # -> benchmarks/results/input_caps/input_caps.json
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main() -> None:
     bomb = Structure(Lattice.cubic(1.02), ["Na"] * 4 + ["Cl"] * 4, NA + CL)
     out["memory_bomb_rocksalt_a1.02"] = stats([bomb])
     out["wall_s"] = round(time.time() - start, 1)
-    path = REPO_ROOT / "benchmarks" / "results" / "input_caps.json"
+    path = REPO_ROOT / "benchmarks" / "results" / "input_caps" / "input_caps.json"
     write_json_atomic(path, out)
     print(path.read_text())
 

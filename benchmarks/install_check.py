@@ -6,7 +6,7 @@ Makes a fresh venv holding numpy at ``--numpy`` (a real wheel) and a torch at ``
 stand-in: what pip's resolver sees of an installed torch is its dist-info, and a real second torch build is
 several GB), then asks pip what installing this checkout would change (`pip install --dry-run --report`).
 Passes if neither numpy nor torch is in the install list, i.e. the ranges in pyproject.toml admit them.
-Writes benchmarks/results/install_check.json and .md.
+Writes benchmarks/results/install_check/install_check.json and .md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "benchmarks" / "results" / "install_check"
 
 
 def fake_distribution(site: Path, name: str, version: str) -> None:

@@ -14,7 +14,7 @@ runs, said in the results).
 
 Each (model, size) is one results file in the ``bulkmod-results/1`` schema with its predictions CSV, in
 ``benchmarks/results/learning_curve/``; an existing one made with the same configuration is skipped, so a
-killed run resumes. ``learning_curve.{json,md,png}`` collect every run file of the setting that exists. The
+killed run resumes. ``learning_curve.{json,md,png}`` beside them collect every run file of the setting that exists. The
 table reports what was measured; the log-log fit (MAE = a n^b over the measured sizes) is a summary of those
 points, not an extrapolation.
 """
@@ -41,7 +41,7 @@ from bulkmod.io import write_json_atomic, write_text_atomic
 from bulkmod.models import MODELS
 from bulkmod.provenance import command_line, git_commit, machine
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "learning_curve"
 DATASET = "mp-binary-2025"
 TEST_FOLD = 0
 LOG_STD = {"space": "log10", "standardize": True}
@@ -234,8 +234,7 @@ def main() -> None:
     unknown = [m for m in models if m not in CONFIGS]
     if unknown:
         parser.error(f"no learning-curve configuration for {unknown}; known: {', '.join(CONFIGS)}")
-    out_dir = RESULTS / "learning_curve"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
 
     ds, splits = make_split("kfold", load_dataset(DATASET), 5)
     train_idx, test_idx = splits[TEST_FOLD]
@@ -248,7 +247,7 @@ def main() -> None:
     for n in sorted(subsets):  # all models at one size before the next size: a cut-short run has whole sizes
         for model in models:
             cfg = model_config(model, args.epochs, args.seed)
-            out = run_file(out_dir, model, n, n_all, args.epochs, args.seed)
+            out = run_file(RESULTS, model, n, n_all, args.epochs, args.seed)
             if out.exists() and not args.force and json.loads(out.read_text()).get("model_config") == cfg:
                 continue
             print(f"== {model} on {n} training crystals", file=sys.stderr, flush=True)
@@ -263,7 +262,7 @@ def main() -> None:
             res = run_one(model, cfg, ds, subsets[n], test_idx, out, info)
             print(f"   MAE log10 {res['mae_log10']:.4f}", file=sys.stderr, flush=True)
 
-    rows = collect(out_dir, args.epochs, args.seed)
+    rows = collect(RESULTS, args.epochs, args.seed)
     fits: dict[str, Any] = {}
     for model in dict.fromkeys(r["model"] for r in rows):
         pts = [(r["n_train"], r["mae_log10"]) for r in rows if r["model"] == model]
@@ -271,7 +270,7 @@ def main() -> None:
         fits[model] = f and f | {"sizes": [int(n) for n, _ in pts]}
     ref = {r["n_train"]: r for r in rows if r["model"] == "lgbm"}
     pvals = {
-        f"{r['model']}@{r['n_train']}": paired_p(out_dir, r, ref[r["n_train"]])
+        f"{r['model']}@{r['n_train']}": paired_p(RESULTS, r, ref[r["n_train"]])
         for r in rows
         if r["model"] != "lgbm" and r["n_train"] in ref
     }
@@ -303,15 +302,15 @@ def main() -> None:
     if ratios:
         notes.append("MAE relative to lgbm at the same size (measured): " + "; ".join(ratios) + ".")
     for model, ref_file in (
-        ("lgbm", "mp-binary-2025_lgbm_kfold.json"),
-        ("hybrid", f"gnn_8_limitall_ep{args.epochs}_k5.json"),
+        ("lgbm", RESULTS.parent / "descriptor_models" / "mp-binary-2025_lgbm_kfold.json"),
+        ("hybrid", RESULTS.parent / "gnn_ablation" / f"gnn_8_limitall_ep{args.epochs}_k5.json"),
     ):
         mine = next((r for r in rows if r["model"] == model and r["n_train"] == n_all), None)
-        if (RESULTS / ref_file).exists() and mine:
-            ref0 = json.loads((RESULTS / ref_file).read_text())["per_fold"][TEST_FOLD]["mae_log10"]
+        if ref_file.exists() and mine:
+            ref0 = json.loads(ref_file.read_text())["per_fold"][TEST_FOLD]["mae_log10"]
             notes.append(
                 f"Check: {model} on 'all' has the training set and configuration of fold {TEST_FOLD} in "
-                f"`{ref_file}`: MAE {mine['mae_log10']:.4f} here, {ref0:.4f} there."
+                f"`{ref_file.name}`: MAE {mine['mae_log10']:.4f} here, {ref0:.4f} there."
             )
     summary = {
         "setting": setting,

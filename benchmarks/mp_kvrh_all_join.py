@@ -5,7 +5,7 @@ Counts: rows, rows with a structure, rows by number of elements and by source co
 flags (conflicts, ambiguous matches, broken and unstable tensors) and how closely each pair of sources agrees
 on the materials they share (the evidence behind the precedence rule in ``bulkmod.data.mp_all``).
 
-    .venv/bin/python benchmarks/mp_kvrh_all_join.py        # writes benchmarks/results/mp_kvrh_all_join.json
+    .venv/bin/python benchmarks/mp_kvrh_all_join.py   # -> benchmarks/results/mp_kvrh_all_join/mp_kvrh_all_join.json
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from bulkmod.data.records import Dataset
 from bulkmod.io import write_json_atomic
 from bulkmod.provenance import command_line, git_commit, load_average, machine
 
-OUT = Path(__file__).resolve().parent / "results" / "mp_kvrh_all_join.json"
+OUT = Path(__file__).resolve().parent / "results" / "mp_kvrh_all_join" / "mp_kvrh_all_join.json"
 
 
 def category(reason: str) -> str:

@@ -7,7 +7,7 @@ structures, so sizes and chemistries are those of a real screen). Each run is th
 the default local backend and an empty feature cache, so every crystal gets its CHGNet E–V scan; a sampler
 records the resident memory of the CLI process and its children every 0.5 s. Flat means the peak does not grow
 with N and the last quarter of the rows peaks no higher than the first. Writes
-benchmarks/results/predict_memory.json and .md.
+benchmarks/results/predict_memory/predict_memory.json and .md.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from predict_scale import memory_by_quarter, run_predict
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "predict_memory"
 TARGET_MB = 1024
 
 

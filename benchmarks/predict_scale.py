@@ -7,7 +7,7 @@ run featurises cold; each run gets an empty feature cache). Each run is the real
 records the committed rows, the resident memory of the CLI process and of its Ray processes, and their CPU
 time every 0.5 s; the machine-wide CPU use then shows how many cores other jobs took during the run.
 Throughput is reported over the whole run (incl. starting Ray) and in steady state (first to last committed
-batch). Writes benchmarks/results/predict_scale.json and .md.
+batch). Writes benchmarks/results/predict_scale/predict_scale.json and .md.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import psutil
 
 from bulkmod.provenance import command_line, git_commit, load_average, machine
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "predict_scale"
 SAMPLE_S = 0.5
 
 

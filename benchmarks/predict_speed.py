@@ -5,7 +5,7 @@
 The default model (descriptors + CHGNet E–V fit) and the `fast` one (descriptors only) run side by side on
 the same crystals, each from an empty cache. Cold = empty cache (every crystal featurised and, for the
 default, scanned by CHGNet), warm = everything cached; model loading is timed separately (CHGNet itself loads
-on the first cold call). Writes benchmarks/results/predict_speed.json and .md.
+on the first cold call). Writes benchmarks/results/predict_speed/predict_speed.json and .md.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "predict_speed"
 MODELS = ("default", "fast")
 
 

@@ -7,7 +7,7 @@ scans of every crystal with a structure, then the fit of the shipped default's r
 a composition LightGBM on every row, a LightGBM on descriptors + E-V fit on the rows with a structure, Huber
 0.15, the stacked composition feature chosen on 5 inner folds) and its training-domain statistics. What
 ``bulkmod train`` does, minus the cross-validation. Writes
-``benchmarks/results/all_chemistry/train_cold.{json,md}`` with the command, commit, machine and load average.
+``benchmarks/results/train_all_cold/train_cold.{json,md}`` with the command, commit, machine and load average.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results" / "all_chemistry"
+RESULTS = Path(__file__).resolve().parent / "results" / "train_all_cold"
 PARAMS = {"objective": "huber", "alpha": 0.15, "stack": "auto"}
 TARGET_S = 30 * 60
 

@@ -4,10 +4,11 @@
     python benchmarks/umlip.py models [--only NAME ...] [--force]
     python benchmarks/umlip.py summary          # rebuild umlip.md from the JSON files
 
-Each model run writes ``benchmarks/results/<name>.json`` (bulkmod-results/1) + predictions and is skipped
+Each model run writes ``benchmarks/results/umlip/<name>.json`` (bulkmod-results/1) + predictions and is skipped
 when its JSON exists, so a killed session loses at most one run. The potential's features are cached on disk
 (``$BULKMOD_CACHE/physics.sqlite``), so the first run pays for the E–V scans once.
-The descriptor rows are the foundation's committed ``mp-binary-2025_lgbm_*`` runs (same folds, same samples).
+The descriptor rows are the foundation's committed ``descriptor_models/mp-binary-2025_lgbm_*`` runs (same folds,
+same samples).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from bulkmod.features.featurizer import DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.io import write_json_atomic
 from bulkmod.provenance import command_line, git_commit, machine
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "umlip"
 SPLITS = ("kfold", "formula-grouped", "ood-elastic2015")
 NESTED = {"inner_folds": 5}
 EMBED = {"features": FeatureConfig((*DEFAULT_STRUCTURE_GROUPS, "umlip-eos", "umlip-embed")).as_dict()}
@@ -51,11 +52,16 @@ ORDER = [("umlip-hybrid", "kfold"), ("umlip-hybrid", "ood-elastic2015"), ("umlip
          *((f"{m}-embed", s) for m in ("umlip-hybrid", "umlip-delta") for s in SPLITS)]  # fmt: skip
 RUNS = {f"mp-binary-2025_{label}_{s}": (*MODELS[label], s) for label, s in ORDER}
 BASELINE = "lgbm"  # committed by the foundation with the same folds
+BASELINE_RESULTS = RESULTS.parent / "descriptor_models"
+GNN_RESULTS = RESULTS.parent / "gnn_ablation"
 # other families on the same folds, for reference: prediction file per split, column holding the prediction
 REFERENCES = {
-    "graph: hybrid GNN, 30 epochs": ({"kfold": "gnn_8_limitall_ep30_k5"}, "y_pred_log10"),
-    "graph: cgcnn, 30 epochs": ({"kfold": "gnn_3_limitall_ep30_k5"}, "y_pred_log10"),
-    "CHGNet atom features + trained head": ({s: f"chgnet_head_{s}" for s in SPLITS}, "head-select"),
+    "graph: hybrid GNN, 30 epochs": ({"kfold": GNN_RESULTS / "gnn_8_limitall_ep30_k5"}, "y_pred_log10"),
+    "graph: cgcnn, 30 epochs": ({"kfold": GNN_RESULTS / "gnn_3_limitall_ep30_k5"}, "y_pred_log10"),
+    "CHGNet atom features + trained head": (
+        {s: RESULTS.parent / "chgnet_head" / f"chgnet_head_{s}" for s in SPLITS},
+        "head-select",
+    ),
 }
 BINS = [(0, 10), (10, 30), (30, 100), (100, 200), (200, 1e9)]
 
@@ -132,8 +138,9 @@ def run_models(only: list[str] | None, force: bool) -> None:
         print(f"{name}: MAE {res['mae_log10']:.4f} ({res['wall_s']:.0f} s)")
 
 
-def _preds(name: str, column: str = "y_pred_log10") -> pd.DataFrame | None:
-    path = RESULTS / f"{name}.predictions.csv"
+def _preds(stem: Path, column: str = "y_pred_log10") -> pd.DataFrame | None:
+    """The predictions CSV of ``stem`` (a results path without suffix), the prediction column renamed."""
+    path = stem.with_name(f"{stem.name}.predictions.csv")
     return pd.read_csv(path).rename(columns={column: "y_pred_log10"}) if path.exists() else None
 
 
@@ -163,11 +170,12 @@ def summary() -> str:
             lines.append(f"| {label} | {r['s_per_crystal_median']:.3f} | {usable} |")
         lines += ["", f"Load average after the run: {s['load_avg_1m_after']:.1f} (2 cores). `{s['command']}`", ""]
     for split in SPLITS:
-        base = _preds(f"mp-binary-2025_{BASELINE}_{split}")
+        sources = {BASELINE: (BASELINE_RESULTS / f"mp-binary-2025_{BASELINE}_{split}", "y_pred_log10")}
+        sources |= {m: (RESULTS / f"mp-binary-2025_{m}_{split}", "y_pred_log10") for m in MODELS}
+        sources |= {label: (stems[split], col) for label, (stems, col) in REFERENCES.items() if split in stems}
+        base = _preds(*sources[BASELINE])
         lines += [f"## {split}", "", "| model | MAE log10 (n) | " + " | ".join(f"K {a}–{b:g}" if b < 1e9 else f"K > {a}"
                   for a, b in BINS) + " | 1 element | 2 | 3+ | paired vs lgbm (p) |", "|---" * 11 + "|"]  # fmt: skip
-        sources = {m: (f"mp-binary-2025_{m}_{split}", "y_pred_log10") for m in (BASELINE, *MODELS)}
-        sources |= {label: (stems[split], col) for label, (stems, col) in REFERENCES.items() if split in stems}
         for model, (stem, column) in sources.items():
             df = _preds(stem, column)
             if df is None:

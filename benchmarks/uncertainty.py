@@ -2,10 +2,12 @@
 
     python benchmarks/uncertainty.py
 
-Reads ``benchmarks/results/mp-binary-2025_<run>_<split>.json`` for the runs below (missing ones are listed
-as not run) and writes ``benchmarks/results/uncertainty.md``: 90 % coverage and width, Spearman(|error|, std),
-MAE, MAE of the 10 % most uncertain crystals vs the rest, and coverage per true-K bin. The benchmark
-commands and the machine load while they ran are in ``uncertainty_runs.log`` (appended verbatim).
+Reads ``benchmarks/results/<folder>/mp-binary-2025_<run>_<split>.json`` for the runs below (the ``bulkmod
+benchmark`` runs live in ``uncertainty/``, the lgbm and umlip-blend rows in the folders of the scripts that made
+them; missing ones are listed as not run) and writes ``benchmarks/results/uncertainty/uncertainty.md``: 90 %
+coverage and width, Spearman(|error|, std), MAE, MAE of the 10 % most uncertain crystals vs the rest, and
+coverage per true-K bin. The benchmark commands and the machine load while they ran are in
+``uncertainty_runs.log`` beside it (appended verbatim).
 """
 
 from __future__ import annotations
@@ -16,24 +18,27 @@ from bulkmod.errors import BulkmodError
 from bulkmod.evaluation.metrics import K_BIN_LABELS
 from bulkmod.evaluation.results import read_results
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "uncertainty"
+DESCRIPTOR_RESULTS = RESULTS.parent / "descriptor_models"
+UMLIP_RESULTS = RESULTS.parent / "umlip"
+# (label, run, folder of its results)
 RUNS = (
-    ("lgbm as in descriptor_models.md (kfold: adaptive; ood: constant band)", "lgbm"),
-    ("lgbm adaptive", "lgbm-adaptive"),
-    ("lgbm tempered", "lgbm-tempered"),
-    ("ensemble 5 lgbm, members on 85 %", "ensemble-lgbm5"),
-    ("ensemble 5 lgbm, refit", "ensemble-lgbm5-refit"),
-    ("ensemble 5 lgbm, cross-fitted, mixture std", "ensemble-lgbm5-crossfit"),
-    ("ensemble 5 lgbm, cross-fitted, mixture std ** p (temper)", "ensemble-lgbm5-crossfit-tempered"),
-    ("ensemble 5 lgbm, cross-fitted, disagreement std (the default)", "ensemble-lgbm5-disagreement"),
-    ("ensemble 5 lgbm, as the default but vary=hyper (LightGBM settings per member)", "ensemble-lgbm5-hyper"),
-    ("umlip-blend (default model)", "umlip-blend"),
-    ("qlgbm (CQR)", "qlgbm"),
-    ("gpr (descriptors clamped to the training range)", "gpr"),
-    ("deep ensemble: 5 hybrid graph models, 30 epochs, calibrated on 15 %", "ensemble-hybrid5_ep30"),
-    ("mc-dropout hybrid, 600 rows, 20 epochs", "mc-dropout_limit600_ep20"),
-    ("mc-dropout hybrid, all crystals, 30 epochs", "mc-dropout_ep30"),
-    ("mc-dropout hybrid, all crystals, 30 epochs, encoder dropout 0.1", "mc-dropout-enc01_ep30"),
+    ("lgbm as in descriptor_models.md (kfold: adaptive; ood: constant band)", "lgbm", DESCRIPTOR_RESULTS),
+    ("lgbm adaptive", "lgbm-adaptive", RESULTS),
+    ("lgbm tempered", "lgbm-tempered", RESULTS),
+    ("ensemble 5 lgbm, members on 85 %", "ensemble-lgbm5", RESULTS),
+    ("ensemble 5 lgbm, refit", "ensemble-lgbm5-refit", RESULTS),
+    ("ensemble 5 lgbm, cross-fitted, mixture std", "ensemble-lgbm5-crossfit", RESULTS),
+    ("ensemble 5 lgbm, cross-fitted, mixture std ** p (temper)", "ensemble-lgbm5-crossfit-tempered", RESULTS),
+    ("ensemble 5 lgbm, cross-fitted, disagreement std (the default)", "ensemble-lgbm5-disagreement", RESULTS),
+    ("ensemble 5 lgbm, as the default but vary=hyper (LightGBM settings per member)", "ensemble-lgbm5-hyper", RESULTS),
+    ("umlip-blend (default model)", "umlip-blend", UMLIP_RESULTS),
+    ("qlgbm (CQR)", "qlgbm", RESULTS),
+    ("gpr (descriptors clamped to the training range)", "gpr", RESULTS),
+    ("deep ensemble: 5 hybrid graph models, 30 epochs, calibrated on 15 %", "ensemble-hybrid5_ep30", RESULTS),
+    ("mc-dropout hybrid, 600 rows, 20 epochs", "mc-dropout_limit600_ep20", RESULTS),
+    ("mc-dropout hybrid, all crystals, 30 epochs", "mc-dropout_ep30", RESULTS),
+    ("mc-dropout hybrid, all crystals, 30 epochs, encoder dropout 0.1", "mc-dropout-enc01_ep30", RESULTS),
 )
 SPLITS = ("kfold", "ood-elastic2015")
 TARGET = "targets: coverage_90 within 0.85-0.95 in distribution (kfold), >= 0.85 on ood-elastic2015; Spearman >= 0.3"
@@ -85,9 +90,9 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     missing, commands = [], []
-    for label, run in RUNS:
+    for label, run, folder in RUNS:
         for split in SPLITS:
-            path = RESULTS / f"mp-binary-2025_{run}_{split}.json"
+            path = folder / f"mp-binary-2025_{run}_{split}.json"
             try:
                 res = read_results(path)
             except BulkmodError:

@@ -6,7 +6,7 @@ One lgbm fit on all of mp-binary-2025 with 5 inner folds gives, for every traini
 residual and a cross-fitted sigma; the same fit predicts the ood-elastic2015 test crystals. Each candidate
 scale is *chosen and calibrated on the training rows only* (half A calibrates, half B checks in-distribution
 coverage); the ood coverage is printed as the outcome, never used to choose. Writes
-``benchmarks/results/adaptive_ood_exploration.json``.
+``benchmarks/results/adaptive_ood/adaptive_ood_exploration.json``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from bulkmod.models.descriptor import SIGMA_FLOOR, SIGMA_PARAMS, SIGMA_ROUNDS
 from bulkmod.provenance import command_line, git_commit, machine
 from bulkmod.uncertainty.conformal import ConformalInterval
 
-OUT = Path(__file__).resolve().parents[1] / "results" / "adaptive_ood_exploration.json"
+OUT = Path(__file__).resolve().parents[1] / "results" / "adaptive_ood" / "adaptive_ood_exploration.json"
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ fold, the variant with the lowest inner-validation MAE (training rows only).
 
 Same folds as the committed results: ``make_split("kfold")`` (5 folds) and ``make_split("ood-elastic2015")``.
 Paired Wilcoxon signed-rank tests of |error| against the committed per-sample predictions of ``lgbm`` and
-``umlip-hybrid`` (and their blends). Writes ``benchmarks/results/chgnet_head_exploration.{json,md}``.
+``umlip-hybrid`` (and their blends). Writes ``benchmarks/results/chgnet_head/chgnet_head_exploration.{json,md}``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ from bulkmod.physics.features import EOS_NAMES, eos_features
 from bulkmod.provenance import command_line, git_commit, load_average, machine
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-OUT = RESULTS / "chgnet_head_exploration.json"
+OUT = RESULTS / "chgnet_head" / "chgnet_head_exploration.json"
+COMMITTED = {"lgbm": RESULTS / "descriptor_models", "umlip-hybrid": RESULTS / "umlip"}  # the baselines' folders
 BINS = [(0, 10), (10, 30), (30, 100), (100, 200), (200, 1e9)]
 SPLITS = ("kfold", "ood-elastic2015")  # formula-grouped: --splits formula-grouped (added to the report)
 SEEDS = (0, 1, 2)
@@ -299,8 +300,9 @@ def _paired(ours: pd.Series, theirs: pd.Series, y: pd.Series) -> dict:
     }
 
 
-def _committed(model: str, split: str) -> pd.DataFrame:
-    return pd.read_csv(RESULTS / f"mp-binary-2025_{model}_{split}.predictions.csv").set_index("id")
+def _committed_csv(model: str, split: str) -> Path:
+    """The committed per-sample predictions of a baseline (``lgbm`` or ``umlip-hybrid``) on ``split``."""
+    return COMMITTED[model] / f"mp-binary-2025_{model}_{split}.predictions.csv"
 
 
 def run_split(split: str, ds, log, variants: dict | None = None) -> dict:
@@ -359,8 +361,8 @@ def run_split(split: str, ds, log, variants: dict | None = None) -> dict:
 
 def compare(split: str, frame: pd.DataFrame) -> dict:
     """MAE, per-K-bin MAE and paired tests of the head's predictions against the committed lgbm / umlip-hybrid."""
-    base = {m: _committed(m, split) for m in ("lgbm", "umlip-hybrid")}
-    baseline_sha = {m: sha256_file(RESULTS / f"mp-binary-2025_{m}_{split}.predictions.csv")[:12] for m in base}
+    base = {m: pd.read_csv(_committed_csv(m, split)).set_index("id") for m in COMMITTED}
+    baseline_sha = {m: sha256_file(_committed_csv(m, split))[:12] for m in base}
     common = frame.index.intersection(base["lgbm"].index).intersection(base["umlip-hybrid"].index)
     names = [n for n in [*VARIANTS, "head-select"] if n in frame]
     primary = PRIMARY if PRIMARY in frame else names[0]

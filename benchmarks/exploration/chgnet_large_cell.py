@@ -4,7 +4,7 @@
 
 Times CHGNet energies of strained copies of a 500-atom fcc Cu cell (the fuzz test's largest good input) in
 one call, 1 then 3 copies, with the process's peak RSS after each, bypassing the 500-atom batch cap.
-Writes ``benchmarks/results/chgnet_large_cell_exploration.json``.
+Writes ``benchmarks/results/chgnet_large_cell/chgnet_large_cell_exploration.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bulkmod.physics import potentials
 from bulkmod.physics.eos import strained
 from bulkmod.provenance import command_line, git_commit, load_average, machine
 
-OUT = Path(__file__).resolve().parents[1] / "results" / "chgnet_large_cell_exploration.json"
+OUT = Path(__file__).resolve().parents[1] / "results" / "chgnet_large_cell" / "chgnet_large_cell_exploration.json"
 
 
 def main() -> None:

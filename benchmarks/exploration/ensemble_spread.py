@@ -18,7 +18,7 @@ scored, never used to choose):
   at test), no member sigma.
 
 Runs on ood-elastic2015 (train on all of mp-binary-2025) and on kfold fold 0 (in distribution). Writes
-``benchmarks/results/ensemble_spread_exploration.json``.
+``benchmarks/results/ensemble_spread/ensemble_spread_exploration.json``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from bulkmod.models.base import Z90
 from bulkmod.provenance import command_line, git_commit, machine
 from bulkmod.uncertainty.conformal import ConformalInterval
 
-OUT = Path(__file__).resolve().parents[1] / "results" / "ensemble_spread_exploration.json"
+OUT = Path(__file__).resolve().parents[1] / "results" / "ensemble_spread" / "ensemble_spread_exploration.json"
 MEMBERS = 5
 INNER = 5
 

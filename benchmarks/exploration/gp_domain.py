@@ -4,7 +4,7 @@
 
 Standardises the default descriptors of the ood test crystals with the training (mp-binary-2025) mean and
 std, as ``gpr`` does, and reports per descriptor how far (in training sd) they reach beyond the training
-range and the share of test rows beyond it. Writes ``benchmarks/results/gp_domain_exploration.json``.
+range and the share of test rows beyond it. Writes ``benchmarks/results/gp_domain/gp_domain_exploration.json``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from bulkmod.data.splits import make_split
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.provenance import command_line, git_commit, machine
 
-OUT = Path(__file__).resolve().parents[1] / "results" / "gp_domain_exploration.json"
+OUT = Path(__file__).resolve().parents[1] / "results" / "gp_domain" / "gp_domain_exploration.json"
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ MAE, the ensemble's, and a paired bootstrap of (ensemble - best member) on the t
 can be told from noise, and each member's out-of-fold MAE on the training rows (could the best member
 have been picked without the test crystals?). LightGBM's trees depend on its thread count, so the runs
 record ``OMP_NUM_THREADS`` (1 here) and compare groups within one run only.
-Writes ``benchmarks/results/hyper_ensemble_exploration_<split>.json``.
+Writes ``benchmarks/results/hyper_ensemble/hyper_ensemble_exploration_<split>.json``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from bulkmod.models import build_model
 from bulkmod.models.ensemble import HYPER_LGBM
 from bulkmod.provenance import command_line, git_commit, machine
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "hyper_ensemble"
 BOOT = 2000
 
 

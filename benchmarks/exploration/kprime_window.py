@@ -6,7 +6,7 @@ The E–V fit accepts K′ in ``K_PRIME_RANGE`` (0, 30) and refits with K′ = 4
 K′ of about 3.5-6, so a window like (1.5, 12) looks safer. This reads the cached fits of mp-binary-2025 (no new
 scans) and tabulates the zero-shot error against DFT by fitted K′: if the fits with implausible K′ are not
 worse, tightening the window would only move numbers around. Writes
-``benchmarks/results/kprime_window_exploration.json``.
+``benchmarks/results/kprime_window/kprime_window_exploration.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bulkmod.physics.eos import K_PRIME_RANGE
 from bulkmod.physics.features import eos_results
 from bulkmod.provenance import command_line, git_commit, machine
 
-OUT = Path(__file__).resolve().parents[1] / "results" / "kprime_window_exploration.json"
+OUT = Path(__file__).resolve().parents[1] / "results" / "kprime_window" / "kprime_window_exploration.json"
 EDGES = [0.0, 1.5, 2.5, 3.5, 6.0, 8.0, 12.0, 30.0]
 
 

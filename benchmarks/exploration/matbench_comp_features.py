@@ -4,7 +4,7 @@
 
 Candidates are compared on an inner 80/20 split of the *training part* of official fold 0; the winner
 is then run on the five official folds by ``benchmarks/descriptor_models.py``. Writes
-``benchmarks/results/matbench_comp_feature_selection.json``.
+``benchmarks/results/matbench_comp_features/matbench_comp_feature_selection.json``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ CANDIDATES = {
     "+fractions": ("magpie", "stoich", "fractions", "spacegroup"),
     "+extra+fractions": ("magpie", "stoich", "extra", "fractions", "spacegroup"),
 }
-OUT = Path(__file__).resolve().parents[1] / "results" / "matbench_comp_feature_selection.json"
+OUT = (
+    Path(__file__).resolve().parents[1] / "results" / "matbench_comp_features" / "matbench_comp_feature_selection.json"
+)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@
    inner-validation formula is in the inner training part. The five-fold numbers come from
    ``benchmarks/descriptor_models.py``.
 
-Writes ``benchmarks/results/matbench_neighbours_exploration.json``.
+Writes ``benchmarks/results/matbench_neighbours/matbench_neighbours_exploration.json``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ VARIANTS = {
         for a, nb in ((0.3, ""), (0.3, "+neighbours"))
     },
 }
-OUT = Path(__file__).resolve().parents[1] / "results" / "matbench_neighbours_exploration.json"
+OUT = Path(__file__).resolve().parents[1] / "results" / "matbench_neighbours" / "matbench_neighbours_exploration.json"
 
 
 def overlap(train, test) -> dict:

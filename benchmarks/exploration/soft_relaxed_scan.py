@@ -8,7 +8,7 @@ the soft gap between them, so K comes out many times too high. This script takes
 (K_DFT < 10 GPa, ≤ 12 sites, every k-th by K), and for each compares: the clamped-ion scan; and a
 relaxed-ion scan (cell relaxed at zero pressure, then ions + cell shape relaxed at each fixed volume,
 matcalc ``RelaxCalc`` with a constant-volume ``FrechetCellFilter``). Writes
-``benchmarks/results/soft_relaxed_scan.{json,md}``.
+``benchmarks/results/soft_relaxed_scan/soft_relaxed_scan.{json,md}``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from bulkmod.physics.eos import ScanConfig, fit_birch_murnaghan, scan_chunk, str
 from bulkmod.physics.potentials import get_potential
 from bulkmod.provenance import command_line, git_commit, machine
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "soft_relaxed_scan"
 
 
 def relaxed_ion_scan(structure, pot, grid: np.ndarray):

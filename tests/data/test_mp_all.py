@@ -278,7 +278,8 @@ def test_partly_structured_dataset_keeps_structures_per_row_and_models_refuse_it
         Dataset("x", ["a"], joined.compositions[:1], [1.0], structures=[None], partial_structures=[None])
 
 
-@pytest.mark.slow  # a cold build from the real files: cold_build_wall_s in benchmarks/results/mp_kvrh_all_join.json
+# a cold build from the real files: cold_build_wall_s in benchmarks/results/mp_kvrh_all_join/mp_kvrh_all_join.json
+@pytest.mark.slow
 def test_real_data_headline_counts():
     try:
         shared_data_dir()

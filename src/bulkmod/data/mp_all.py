@@ -9,8 +9,8 @@ newest calculation; the other sources' values stay beside it in ``meta`` (``k_<s
 3. ``elastic_tensor_2015``: the de Jong et al. (2015) snapshot, the oldest calculations.
 4. ``matbench``: matbench v0.1 targets (compositions and space groups only). Its values are the legacy MP
    calculations again (they agree with sources 2 and 3 to rounding: see ``benchmarks/results/
-   mp_kvrh_all_join.json``), and its identity is inferred from formula and space group, not an MP id, so it
-   comes last: an inferred match never overrides a value keyed by MP id.
+   mp_kvrh_all_join/mp_kvrh_all_join.json``), and its identity is inferred from formula and space group, not an
+   MP id, so it comes last: an inferred match never overrides a value keyed by MP id.
 
 Identity:
 

@@ -21,9 +21,10 @@ ISOLATION_RADIUS_A = 12.0  # an atom with no neighbour this close is a molecule 
 SPARSE_VOLUME_A3 = 100.0  # only cells this sparse (volume per atom) can hold such an atom: check them alone
 DEFAULT_MAX_ATOMS = 500  # cap on sites per structure; raise it with BULKMOD_MAX_ATOMS
 NEIGHBOR_RADIUS_A = 6.0
-# mean neighbours per atom within NEIGHBOR_RADIUS_A; real crystals stay well below (benchmarks/results/
-# input_caps.json). Every model and potential builds neighbour lists, so a crystal squeezed far beyond any real
-# density (atoms just over MIN_DISTANCE_A apart) would make them grow without bound: it is refused here, first.
+# mean neighbours per atom within NEIGHBOR_RADIUS_A; real crystals stay well below
+# (benchmarks/results/input_caps/input_caps.json). Every model and potential builds neighbour lists, so a crystal
+# squeezed far beyond any real density (atoms just over MIN_DISTANCE_A apart) would make them grow without bound:
+# it is refused here, first.
 DEFAULT_MAX_NEIGHBORS = 300
 MAX_Z = 103  # the element tables (Magpie) end at lawrencium
 TARGET_CONFLICT_LOG10 = 0.05  # two labels of one material further apart than this are reported as a conflict

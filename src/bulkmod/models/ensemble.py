@@ -20,7 +20,7 @@ The scale (``sigma``):
 - ``mixture``: sqrt(mean of the members' own variances + variance of their means). With cross-fitted members
   it is inconsistent: at test the members all trained on the same rows and barely disagree, so the scale
   shrinks and the interval under-covers out of distribution (0.77 on ood-elastic2015 against 0.94 for
-  ``disagreement``, ``benchmarks/results/ensemble_spread_exploration.json``).
+  ``disagreement``, ``benchmarks/results/ensemble_spread/ensemble_spread_exploration.json``).
 """
 
 from __future__ import annotations

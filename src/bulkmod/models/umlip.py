@@ -145,7 +145,7 @@ class UMLIPEOSModel(Estimator):
 
 
 # E–V fit features only: the 64-d embedding adds nothing out of distribution and costs 0.002 in distribution
-# (benchmarks/results/umlip.md, the *-embed rows); add it with --features ...,umlip-embed
+# (benchmarks/results/umlip/umlip.md, the *-embed rows); add it with --features ...,umlip-embed
 HYBRID_FEATURES = FeatureConfig((*DEFAULT_STRUCTURE_GROUPS, "umlip-eos")).as_dict()
 
 
@@ -169,7 +169,7 @@ class BlendModel(Estimator):
     descriptors plus the potential's E–V fit (``umlip-hybrid``).
 
     Their errors differ enough that the mean beats both in distribution, while the E–V member carries the
-    out-of-distribution gain (``benchmarks/results/umlip.md``). Each member keeps its own calibrated adaptive
+    out-of-distribution gain (``benchmarks/results/umlip/umlip.md``). Each member keeps its own calibrated adaptive
     interval; the blend reports the mean of their bounds (coverage is measured, not assumed).
     """
 

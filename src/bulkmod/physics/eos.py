@@ -42,8 +42,9 @@ CENTRES = ("bracket", "equilibrium")
 EQUILIBRIUM_ROUNDS = 4  # at most, after bracketing; most crystals converge in two
 V0_TOLERANCE = 1e-3  # relative move of V₀ between rounds that counts as converged
 CHUNK = 48  # crystals per scan round; the potential splits each round's copies into batches it can hold
-# CHGNet takes ~1.8 s and ~2 GB per copy of a 500-atom cell (benchmarks/results/chgnet_large_cell_exploration.json),
-# so a re-centred 7-point scan costs ~13-60 s: larger cells are flagged, not scanned
+# CHGNet takes ~1.8 s and ~2 GB per copy of a 500-atom cell
+# (benchmarks/results/chgnet_large_cell/chgnet_large_cell_exploration.json), so a re-centred 7-point scan costs
+# ~13-60 s: larger cells are flagged, not scanned
 # (the largest crystal in mp-binary-2025 has 80 sites, in elastic-2015 152)
 MAX_SCAN_ATOMS = 200
 

@@ -2,7 +2,7 @@
 
 CHGNet evaluates many strained copies in one batched forward pass (its graphs are built once per copy and
 stacked); SevenNet's wheel exposes an ASE calculator that evaluates forces and stress with every energy, so it
-runs one structure at a time and is several times slower here (see ``benchmarks/results/umlip.md``).
+runs one structure at a time and is several times slower here (see ``benchmarks/results/umlip/umlip.md``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from bulkmod.errors import BulkmodError
 from bulkmod.optional import require
 
 NO_EMBEDDING = "potential {!r} exposes no crystal embedding: use the chgnet potential for umlip-embed"
-# CHGNet needs ~4 MB per atom in a forward pass (a 500-atom fcc cell: ~2 GB, chgnet_large_cell_exploration.json),
+# CHGNet needs ~4 MB per atom in a forward pass (a 500-atom fcc cell: ~2 GB,
+# benchmarks/results/chgnet_large_cell/chgnet_large_cell_exploration.json),
 # so a batch is capped by atoms, not by structures: the fuzz test's five 500-atom cells (35 strained copies)
 # in one call ran a 24 GB machine out of memory. The cap sets the default model's peak memory in a long predict
-# run, and smaller batches cost no speed (benchmarks/results/predict_memory.md)
+# run, and smaller batches cost no speed (benchmarks/results/predict_memory/predict_memory.md)
 MAX_BATCH_ATOMS = 64
 
 
