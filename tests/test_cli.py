@@ -228,7 +228,7 @@ def test_valid_booster_params_pass_and_are_saved(tmp_path):
     from bulkmod.models import build_model
 
     model = build_model("lgbm", params={"num_leaves": 15, "lambda_l2": 2.0, "interval": "constant"})
-    assert model.params["num_leaves"] == 15 and model.interval == "constant"
+    assert model.params["num_leaves"] == 15 and model.options.interval == "constant"
 
 
 def test_predict_shows_overall_progress_with_a_total_and_eta(tmp_path):
