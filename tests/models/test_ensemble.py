@@ -113,7 +113,8 @@ def test_tempered_ensemble_picks_the_narrowest_calibrated_power(mp_split, sigma)
         p: ConformalInterval.from_residuals(oof.mean_log10 - train.y_log10, scale, p).q90 * np.mean(scale**p)
         for p in TEMPER_POWERS
     }
-    assert model.conformal.power == min(widths, key=widths.get) and build_model("ensemble", **model.config()).options.temper
+    assert model.conformal.power == min(widths, key=widths.get)
+    assert build_model("ensemble", **model.config()).options.temper
 
 
 def test_hyper_ensemble_members_differ_by_lightgbm_settings_and_keep_them(mp_split, tmp_path):

@@ -192,7 +192,7 @@ def test_the_registry_model_predicts_without_training(mp_small):
     assert MODELS["megnet-pretrained"].note == MEGNET_LEAK_NOTE == model.train_info["note"]
     older = build_model("megnet-pretrained", params={"version": "mp-2018.6.1"}).predict(ds).mean_log10
     assert np.isfinite(older).all() and not np.allclose(older, first)
-    with pytest.raises(BulkmodError, match="option version='mp-2020' must be 'mp-2019.4.1'"):
+    with pytest.raises(BulkmodError, match=r"option version='mp-2020' must be 'mp-2019\.4\.1'"):
         build_model("megnet-pretrained", params={"version": "mp-2020"})
     with pytest.raises(BulkmodError, match="does not take that option: epochs=3"):
         build_model("megnet-pretrained", params={"epochs": 3})

@@ -61,7 +61,7 @@ class DescriptorOptions(Options):
     parameters and the nested feature and target configurations."""
 
     inner_folds: int = 1
-    candidates: list | None = None
+    candidates: list[dict] | None = None
     interval: Interval = "adaptive"
     loss: Loss = "mse"
     baseline: Literal["umlip-eos"] | None = None
