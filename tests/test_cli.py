@@ -207,13 +207,13 @@ def test_predict_help_says_what_comes_out(capsys):
 @pytest.mark.parametrize(
     ("model", "param", "says"),
     [
-        ("lgbm", "bogus=1", "--param bogus: not an option of this model (this model's own options: interval"),
+        ("lgbm", "bogus=1", "--param bogus: not an option of this model (this model's own options: inner_folds: int"),
         ("lgbm", "num_leaves=abc", 'num_leaves should be of type int, got "abc"'),
         ("structure-routed", "num_leave=63", "--param num_leave: not an option"),
         ("qlgbm", "bogus=1", "own options: cqr"),
         ("xgb", "max_depht=3", "--param max_depht: not an option"),
-        ("cgcnn", "bogus=1", "--param bogus: cgcnn takes"),
-        ("cgcnn", "n_conv=abc", "n_conv='abc': cgcnn wants type int"),
+        ("cgcnn", "bogus=1", "model 'cgcnn' does not take that option: bogus=1 (its options: n_conv: int = 3"),
+        ("cgcnn", "n_conv=abc", "model 'cgcnn': option n_conv='abc' must be int"),
     ],
 )
 def test_param_is_validated_before_anything_runs(model, param, says, tmp_path, capsys):
@@ -228,7 +228,7 @@ def test_valid_booster_params_pass_and_are_saved(tmp_path):
     from bulkmod.models import build_model
 
     model = build_model("lgbm", params={"num_leaves": 15, "lambda_l2": 2.0, "interval": "constant"})
-    assert model.params["num_leaves"] == 15 and model.interval == "constant"
+    assert model.params["num_leaves"] == 15 and model.options.interval == "constant"
 
 
 def test_predict_shows_overall_progress_with_a_total_and_eta(tmp_path):

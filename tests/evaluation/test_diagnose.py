@@ -71,6 +71,8 @@ def test_sgd_on_an_unnormalised_target_is_named(tmp_path):
     sgd = {"optimizer": "sgd", "momentum": 0.9}
     found = model_causes(_manifest(tmp_path / "a", transform=raw, loss="mse", lr=0.01, params=sgd))
     assert any("SGD (lr 0.01, momentum 0.9)" in c and "~200" in c for c in found)
+    typed = model_causes(_manifest(tmp_path / "t", transform=raw, loss="mse", lr=0.01, params={}, **sgd))
+    assert any("SGD (lr 0.01, momentum 0.9)" in c for c in typed)  # a manifest written with typed options
     # Adam(W)'s step does not grow with the gradient; a standardised target keeps SGD's gradient O(1)
     adamw = model_causes(_manifest(tmp_path / "b", transform=raw, loss="mse", lr=0.01, params={}))
     std = {"space": "log10", "standardize": True}

@@ -133,7 +133,7 @@ def test_tempered_interval_is_a_monotone_flattening_of_the_adaptive_one(split, t
     tempered = build_model("lgbm", inner_folds=3, params={"learning_rate": 0.1, "interval": "tempered"})
     tempered.fit(train, train.y_log10)
     adaptive = build_model("lgbm", inner_folds=3, **FAST).fit(train, train.y_log10)
-    assert tempered.interval == "tempered" and tempered.conformal.power in TEMPER_POWERS
+    assert tempered.options.interval == "tempered" and tempered.conformal.power in TEMPER_POWERS
     assert "interval" not in tempered.params  # an interval option, not a LightGBM parameter
     a, t = adaptive.predict(test), tempered.predict(test)
     np.testing.assert_allclose(t.mean_log10, a.mean_log10)  # same point model and sigma model
@@ -183,7 +183,7 @@ def test_stacked_composition_feature_is_chosen_on_inner_folds_and_round_trips(ha
     trials = model.train_info["selection"]
     assert [t["stack"] for t in trials] == [False, True]
     best = min(trials, key=lambda t: t["inner_mae_log10"])
-    assert model.stack == best["stack"] and (model._stack is not None) == best["stack"]
+    assert model.options.stack == best["stack"] and (model._stack is not None) == best["stack"]
     forced = build_model("lgbm", inner_folds=3, stack=True, **FAST).fit(train, train.y_log10)
     assert forced.config()["stack"] is True and forced._stack is not None
     pred = forced.predict(test)
@@ -192,7 +192,7 @@ def test_stacked_composition_feature_is_chosen_on_inner_folds_and_round_trips(ha
     again = Estimator.load(tmp_path / "s").predict(test)
     np.testing.assert_allclose(again.mean_log10, pred.mean_log10, rtol=1e-9)
     np.testing.assert_allclose(again.hi90_log10, pred.hi90_log10, rtol=1e-9)
-    with pytest.raises(BulkmodError, match="unknown stack"):
+    with pytest.raises(BulkmodError, match=r"option stack='maybe' must be False \| True \| 'auto'"):
         build_model("lgbm", params={"stack": "maybe"})
 
 
@@ -224,11 +224,11 @@ def test_routed_structure_member_can_stack_the_composition_member_trained_on_eve
     model.save(tmp_path / "rs")
     assert not (tmp_path / "rs" / "member_0" / "stack").exists()  # saved once, as member_1
     again = Estimator.load(tmp_path / "rs")
-    assert again.config()["params"]["stack"] is True and again.members[0]._stack is again.members[1]
+    assert again.config()["stack"] is True and again.members[0]._stack is again.members[1]
     from bulkmod.reports.card import write_model_card
 
     card = write_model_card(tmp_path / "rs").read_text()
     assert "member that predicts it" in card and "composition model's prediction (stacked)" in card
-    with pytest.raises(BulkmodError, match="unknown stack"):
+    with pytest.raises(BulkmodError, match=r"option stack='maybe' must be False \| True \| 'auto'"):
         build_model("structure-routed", params={"stack": "maybe"})
     np.testing.assert_allclose(again.predict(test).mean_log10, pred.mean_log10, rtol=1e-9)

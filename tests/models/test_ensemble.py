@@ -59,7 +59,7 @@ def test_cross_fitted_members_calibrate_on_every_training_row(mp_split):
     model = build_model("ensemble", params=FAST | {"members": 3, "n_jobs": 1}).fit(train, train.y_log10)
     assert model.train_info["calibration"] == "cross-fit" and model.conformal.n_calibration == len(train)
     assert [m.train_info["n"] for m in model.members] == [len(train)] * 3
-    assert all(m.inner_folds == 5 and len(m._inner) == 5 for m in model.members)
+    assert all(m.options.inner_folds == 5 and len(m._inner) == 5 for m in model.members)
     oof = np.stack([m.oof_log10 for m in model.members])
     expected = ConformalInterval.normalised(oof.mean(0) - train.y_log10, oof.std(0, ddof=1))
     assert model.conformal.q90 == pytest.approx(expected.q90)
@@ -71,8 +71,9 @@ def test_cross_fitted_members_calibrate_on_every_training_row(mp_split):
     # models on different subsets disagree more than the final members, which all trained on the same rows
     assert np.median(pred.std_log10) > np.median(model.member_predictions(test).std(0, ddof=1))
     again = build_model("ensemble", **model.config())
-    assert again.cross_fit and again.member_config["inner_folds"] == 5 and again.sigma == "disagreement"
-    assert model.conformal.power == 1.0 and not again.temper
+    cross_fit, member_config = again._member_plan()
+    assert cross_fit and member_config["inner_folds"] == 5 and member_config["keep_inner"]
+    assert again.options.sigma == "disagreement" and model.conformal.power == 1.0 and not again.options.temper
 
 
 def test_disagreement_ensemble_round_trips_with_its_inner_models(mp_split, tmp_path):
@@ -112,7 +113,8 @@ def test_tempered_ensemble_picks_the_narrowest_calibrated_power(mp_split, sigma)
         p: ConformalInterval.from_residuals(oof.mean_log10 - train.y_log10, scale, p).q90 * np.mean(scale**p)
         for p in TEMPER_POWERS
     }
-    assert model.conformal.power == min(widths, key=widths.get) and build_model("ensemble", **model.config()).temper
+    assert model.conformal.power == min(widths, key=widths.get)
+    assert build_model("ensemble", **model.config()).options.temper
 
 
 def test_hyper_ensemble_members_differ_by_lightgbm_settings_and_keep_them(mp_split, tmp_path):
@@ -127,18 +129,21 @@ def test_hyper_ensemble_members_differ_by_lightgbm_settings_and_keep_them(mp_spl
     assert model.members[1]._booster.params["num_leaves"] != model.members[2]._booster.params["num_leaves"]
     model.save(tmp_path / "hyper")
     again = Estimator.load(tmp_path / "hyper")
-    assert again.vary == "hyper" and [m.params for m in again.members] == [m.params for m in model.members]
+    assert again.options.vary == "hyper" and [m.params for m in again.members] == [m.params for m in model.members]
     np.testing.assert_allclose(again.predict(test).mean_log10, model.predict(test).mean_log10, rtol=1e-9)
 
 
-def test_ensemble_options_are_checked():
+def test_ensemble_options_are_checked(mp_split):
     with pytest.raises(BulkmodError, match="members"):
         build_model("ensemble", params={"members": 1})
     with pytest.raises(BulkmodError, match="sigma"):
         build_model("ensemble", params={"sigma": "bayes"})
     with pytest.raises(BulkmodError, match="vary"):
         build_model("ensemble", params={"vary": "everything"})
-    with pytest.raises(BulkmodError, match="not LightGBM"):
-        build_model("ensemble", params={"member": "xgb", "vary": "hyper"})
+    with pytest.raises(BulkmodError, match="unknown member 'lgbmm'"):
+        build_model("ensemble", params={"member": "lgbmm"})
+    train, _ = mp_split
+    with pytest.raises(BulkmodError, match="not LightGBM"):  # the member is built in fit, before any training
+        build_model("ensemble", params={"member": "xgb", "vary": "hyper"}).fit(train, train.y_log10)
     with pytest.raises(BulkmodError, match="keep_inner"):
         build_model("lgbm", keep_inner=True, neighbours=True)

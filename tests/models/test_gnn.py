@@ -132,7 +132,7 @@ def test_unpredictable_rows_are_reported_not_crashed(fitted, probe):
 
 
 def test_user_errors(train_set):
-    with pytest.raises(BulkmodError, match=r"--param n_layers_typo: schnet takes .*n_interactions"):
+    with pytest.raises(BulkmodError, match=r"'schnet' does not take that option: n_layers_typo=3 .*n_interactions"):
         build_model("schnet", params={"n_layers_typo": 3}, epochs=1)  # refused before any training
     with pytest.raises(BulkmodError, match="n_conv"):
         build_model("cgcnn-deep", params={"n_conv": 12}, epochs=1).fit(train_set, train_set.y_log10)
@@ -164,7 +164,7 @@ def test_mc_dropout_gives_calibrated_spread_and_round_trips(train_set, mp_small,
     model.fit(train_set, train_set.y_log10)
     test = mp_small.subset(range(200, 240))
     pred = model.predict(test)
-    assert model.conformal.normalized and model.params["mc_samples"] == 8
+    assert model.conformal.normalized and model.options.mc_samples == 8
     width = pred.hi90_log10 - pred.lo90_log10
     assert np.all(width > 0) and width.std() > 0.05 * width.mean()  # dropout spread differs per crystal
     again = model.predict(test)  # seeded passes: the same interval on every call

@@ -192,9 +192,9 @@ def test_the_registry_model_predicts_without_training(mp_small):
     assert MODELS["megnet-pretrained"].note == MEGNET_LEAK_NOTE == model.train_info["note"]
     older = build_model("megnet-pretrained", params={"version": "mp-2018.6.1"}).predict(ds).mean_log10
     assert np.isfinite(older).all() and not np.allclose(older, first)
-    with pytest.raises(BulkmodError, match="unknown MEGNet version 'mp-2020'"):
+    with pytest.raises(BulkmodError, match=r"option version='mp-2020' must be 'mp-2019\.4\.1'"):
         build_model("megnet-pretrained", params={"version": "mp-2020"})
-    with pytest.raises(BulkmodError, match="takes only --param version"):
+    with pytest.raises(BulkmodError, match="does not take that option: epochs=3"):
         build_model("megnet-pretrained", params={"epochs": 3})
 
 
@@ -202,7 +202,7 @@ def test_shipped_models_resolve_and_say_what_they_learned_from(capsys):
     assert resolve_model_dir("megnet-pretrained") == PRETRAINED_DIR / MEGNET_MODEL
     for name in (MEGNET_MODEL, "MEGNet-MP2018-v1-KVRH"):
         assert MEGNET_LEAK_NOTE in (PRETRAINED_DIR / name / "README.md").read_text()
-    assert load_model("MEGNet-MP2018-v1-KVRH").version == "mp-2018.6.1"
+    assert load_model("MEGNet-MP2018-v1-KVRH").options.version == "mp-2018.6.1"
     examples = Path(__file__).resolve().parents[2] / "examples"
     assert main(["predict", "--model", "megnet-pretrained", str(examples / "NaCl.cif")]) == 0
     captured = capsys.readouterr()

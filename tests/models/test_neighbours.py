@@ -108,7 +108,7 @@ def test_neighbour_option_parsing():
         with pytest.raises(BulkmodError, match="neighbours"):
             neighbour_config(bad)
     model = build_model("lgbm", params={"neighbours": True, "learning_rate": 0.1})  # --param neighbours=true
-    assert model.neighbours == {"folds": 5} and "neighbours" not in model.params
+    assert model.options.neighbours == {"folds": 5} and "neighbours" not in model.params
 
 
 def test_model_with_neighbours_saves_without_pickle_and_predicts_identically(poly, tmp_path):
@@ -143,4 +143,4 @@ def test_neighbour_variant_is_a_nested_candidate(poly):
     sel = model.train_info["selection"]
     assert [s["neighbours"] for s in sel] == [None, {"folds": 5}]
     best = min(sel, key=lambda s: s["inner_mae_log10"])
-    assert model.neighbours == best["neighbours"] and (model._table is not None) == bool(best["neighbours"])
+    assert model.options.neighbours == best["neighbours"] and (model._table is not None) == bool(best["neighbours"])

@@ -126,4 +126,4 @@ def test_umlip_eos_calibration_is_fitted_on_training_rows_and_saved(small, kind,
     assert (np.diff(p_cal.mean_log10[ok][order]) >= -1e-12).all()  # every map is monotone: ranking kept
     loaded = Estimator.load(cal.save(tmp_path / kind))
     np.testing.assert_allclose(loaded.predict(test).mean_log10, p_cal.mean_log10)
-    assert Estimator.load(raw.save(tmp_path / "raw")).calibration == "none"
+    assert Estimator.load(raw.save(tmp_path / "raw")).options.calibration == "none"

@@ -92,7 +92,7 @@ def test_train_accepts_the_best_config_and_rejects_bad_ones(tuned, tmp_path, cap
     assert main(["train", "--config", str(tuned / "best_config.json"), "--dataset", str(csv), "--out", str(out),
                  "--inner-folds", "2"]) == 0  # fmt: skip
     saved = Estimator.load(out)
-    assert saved.params | config["config"]["params"] == saved.params and saved.inner_folds == 2  # CLI wins
+    assert saved.params | config["config"]["params"] == saved.params and saved.options.inner_folds == 2  # CLI wins
     bad = tmp_path / "bad.yaml"
     bad.write_text("format: bulkmod-config/1\nmodel: lgbm\nconfig:\n  epochs: 3\n")
     assert main(["train", "--config", str(bad), "--dataset", str(csv), "--out", str(tmp_path / "x")]) == 2

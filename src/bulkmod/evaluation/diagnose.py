@@ -194,7 +194,8 @@ def _sgd_step(cfg: dict[str, Any]) -> str | None:
     update moves a weight further than its whole initial scale (PyTorch initialises weights below 1 in magnitude):
     the weights blow up, the softplus hidden units are driven to exactly 0 and the output is the constant bias.
     """
-    params = cfg.get("params") or {}
+    # training options: top-level in a manifest's config since they were typed, inside its params before
+    params = (cfg.get("params") or {}) | cfg
     if params.get("optimizer") != "sgd" or cfg.get("lr") is None:
         return None
     tf = cfg.get("transform") or {}

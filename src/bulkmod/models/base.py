@@ -25,6 +25,7 @@ import numpy as np
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_file, sha256_json, write_json_atomic
+from bulkmod.models.options import Options
 from bulkmod.models.registry import MODELS
 from bulkmod.models.safety import MANIFEST, MODEL_FORMAT, model_subdir, read_manifest, verify_weights
 from bulkmod.uncertainty.conformal import ConformalInterval, check_level
@@ -79,6 +80,9 @@ class Estimator(ABC):
     cross_fits: ClassVar[bool] = False
 
     def __init__(self) -> None:
+        # what the model was asked to do, typed (a subclass of Options per estimator; a model with none keeps this
+        # empty one); config() saves it, so an option added to the class is saved and loaded with no other change
+        self.options: Options = Options()
         self.conformal: ConformalInterval | None = None
         self.train_info: dict[str, Any] = {}
         self.domain: DescriptorDomain | None = None  # set by `bulkmod train`; `predict` flags crystals outside it
@@ -102,7 +106,8 @@ class Estimator(ABC):
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
-        """Everything needed to rebuild the untrained estimator (goes into the manifest)."""
+        """Everything needed to rebuild the untrained estimator (goes into the manifest): ``self.options`` plus what
+        no options class holds (free-form library parameters, nested configurations, fitted transforms)."""
 
     @abstractmethod
     def _write_weights(self, directory: Path) -> list[str]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 from sklearn.model_selection import KFold
@@ -18,6 +18,7 @@ from bulkmod.io import atomic_path
 from bulkmod.models.base import Z90, Estimator, Prediction, training_summary
 from bulkmod.models.boosters import Booster, check_booster_params, make_booster
 from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourTable, neighbour_config, neighbour_names
+from bulkmod.models.options import Loss, Options, listing, parse_options, split_options
 from bulkmod.models.registry import register
 from bulkmod.models.safety import MANIFEST, listed_file, model_subdir, required
 from bulkmod.models.transforms import TargetTransform
@@ -29,9 +30,6 @@ SIGMA_PARAMS = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 
                 "feature_fraction": 0.5}  # fmt: skip
 SIGMA_ROUNDS = 300
 SIGMA_FLOOR = 1e-3  # log10 units: keeps log|r| finite for near-perfect predictions
-INTERVALS = ("adaptive", "tempered", "constant")
-STACKS = (False, True, "auto")
-DESCRIPTOR_OPTIONS = ("interval", "neighbours", "stack")  # --param keys the model keeps; the rest go to the booster
 STACK_DIR = "stack"  # the composition model whose prediction a stacked model reads, saved as a sub-model
 # "tempered": sigma ** power, the power giving the narrowest calibrated intervals on the training part.
 # On ood-elastic2015 the fully adaptive band under-covered (0.81): the test crystals look easy to the sigma
@@ -53,11 +51,30 @@ LOSS_OBJECTIVES = {
 }
 
 
-def stack_option(value: bool | str) -> bool | str:
-    """A ``stack`` option as given, or an error that lists the valid ones."""
-    if value not in STACKS:
-        raise BulkmodError(f"unknown stack {value!r}: use true, false or auto (chosen on inner folds)")
-    return value
+Interval = Literal["adaptive", "tempered", "constant"]
+Stack = Literal[False, True, "auto"]
+
+
+@dataclass(frozen=True)
+class DescriptorOptions(Options):
+    """A descriptor model's options (:class:`DescriptorModel` says what each does), apart from the booster's own
+    parameters and the nested feature and target configurations."""
+
+    inner_folds: int = 1
+    candidates: list[dict] | None = None
+    interval: Interval = "adaptive"
+    loss: Loss = "mse"
+    baseline: Literal["umlip-eos"] | None = None
+    neighbours: bool | dict | None = None
+    keep_inner: bool = False
+    stack: Stack = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "neighbours", neighbour_config(self.neighbours))  # True -> the default settings
+        if self.keep_inner and self.neighbours:
+            raise BulkmodError("keep_inner: inner models with neighbour features cannot be queried later; drop one")
 
 
 class DescriptorModel(Estimator):
@@ -96,44 +113,21 @@ class DescriptorModel(Estimator):
         features: dict | None = None,
         transform: dict | None = None,
         params: dict | None = None,
-        inner_folds: int = 1,
-        candidates: list[dict] | None = None,
-        interval: str = "adaptive",
-        loss: str = "mse",
-        baseline: str | None = None,
-        neighbours: bool | dict | None = None,
-        keep_inner: bool = False,
-        stack: bool | str = False,
-        seed: int = 0,
+        **options: Any,
     ) -> None:
+        """``options``: the fields of :class:`DescriptorOptions`; ``params``: booster parameters, and options too
+        (``--param interval=tempered``; there they win over the keywords)."""
         super().__init__()
-        if loss not in LOSS_OBJECTIVES:
-            raise BulkmodError(f"unknown loss {loss!r}: use {', '.join(LOSS_OBJECTIVES)}")
-        self.loss = loss
+        own, booster = split_options(DescriptorOptions, params)
+        self.options = parse_options(DescriptorOptions, options | own, model=backend)
+        check_booster_params(backend, booster, own=listing(DescriptorOptions))
         self.key = backend
         self.backend = backend
         self.features = FeatureConfig.from_dict(features) if features else None
         self.transform = TargetTransform.from_dict(transform) if transform else TargetTransform()
-        params = dict(params or {})
-        interval = params.pop("interval", interval)
-        self.neighbours = neighbour_config(params.pop("neighbours", neighbours))
-        self.stack = stack_option(params.pop("stack", stack))
-        check_booster_params(backend, params, own=DESCRIPTOR_OPTIONS)
-        self.params = {**LOSS_OBJECTIVES[loss][backend], **params}
-        self.inner_folds = inner_folds
-        self.candidates = candidates
-        if interval not in INTERVALS:
-            raise BulkmodError(f"unknown interval {interval!r}: use {', '.join(INTERVALS)}")
-        self.interval = interval
-        if baseline not in (None, "umlip-eos"):
-            raise BulkmodError(f"unknown baseline {baseline!r}: use umlip-eos (learn log10 K - log10 K_uMLIP) or none")
-        if baseline and self.transform.space != "log10":
+        self.params = {**LOSS_OBJECTIVES[self.options.loss][backend], **booster}
+        if self.options.baseline and self.transform.space != "log10":
             raise BulkmodError("a baseline offset is a ratio: it needs the log10 target space")
-        self.baseline = baseline
-        if keep_inner and self.neighbours:
-            raise BulkmodError("keep_inner: inner models with neighbour features cannot be queried later; drop one")
-        self.keep_inner = keep_inner
-        self.seed = seed
         self.rounds: int | None = None
         self._booster = None
         self._table: NeighbourTable | None = None  # training targets behind the neighbour features
@@ -153,30 +147,20 @@ class DescriptorModel(Estimator):
             "features": self.features.as_dict() if self.features else None,
             "transform": self.transform.as_dict(),
             "params": self.params,
-            "inner_folds": self.inner_folds,
-            "candidates": self.candidates,
-            "interval": self.interval,
-            "loss": self.loss,
-            "baseline": self.baseline,
-            "neighbours": self.neighbours,
-            "keep_inner": self.keep_inner,
-            "stack": self.stack,
-            "seed": self.seed,
-        }
+        } | self.options.as_dict()
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
         base = (self.features or FeatureConfig.default_for(ds)).for_data(ds)
-        stacks = [False, True] if self.stack == "auto" else [self.stack]
+        stacks = [False, True] if self.options.stack == "auto" else [self.options.stack]
         candidates = [
             (tuple(c.get("features", base.groups)), self.params | c.get("params", {}), self._candidate_neighbours(c), s)
-            for c in self.candidates or [{}]
+            for c in self.options.candidates or [{}]
             for s in stacks
         ]
         union = replace(base, groups=tuple(dict.fromkeys(g for gs, *_ in candidates for g in (*base.groups, *gs))))
-        if self.baseline and not all(self.baseline in groups for groups, *_ in candidates):
-            raise BulkmodError(
-                f"baseline {self.baseline!r} needs the {self.baseline!r} feature group in every candidate"
-            )
+        baseline = self.options.baseline
+        if baseline and not all(baseline in groups for groups, *_ in candidates):
+            raise BulkmodError(f"baseline {baseline!r} needs the {baseline!r} feature group in every candidate")
         X, errors = featurize(ds, union)
         if errors:
             i, why = next(iter(errors.items()))
@@ -190,7 +174,7 @@ class DescriptorModel(Estimator):
                 self._stack, oof = self.stack_with
             self._stack_shared = self.stack_with is not None
             X = np.hstack([X, np.asarray(oof, float)[:, None]])
-        self.train_info = {"baseline_fill": float(np.mean(y_log10))} if self.baseline else {}
+        self.train_info = {"baseline_fill": float(np.mean(y_log10))} if self.options.baseline else {}
         delta = y_log10 - self._offset(X, union)
         z = self.transform.fit(delta).forward(delta)
         Xv = None
@@ -200,13 +184,13 @@ class DescriptorModel(Estimator):
             if self._stack is not None:
                 Xv = np.hstack([Xv, self._stack.predict(val).mean_log10[:, None]])
             zv = self.transform.forward(val.y_log10 - self._offset(Xv, union))
-        elif self.inner_folds >= 2:
-            inner = list(KFold(self.inner_folds, shuffle=True, random_state=self.seed).split(X))
+        elif self.options.inner_folds >= 2:
+            inner = list(KFold(self.options.inner_folds, shuffle=True, random_state=self.options.seed).split(X))
         else:
-            perm = np.random.default_rng(self.seed).permutation(len(z))
+            perm = np.random.default_rng(self.options.seed).permutation(len(z))
             cut = max(1, int(len(z) * HOLDOUT_FRACTION))
             inner = [(perm[cut:], perm[:cut])]
-            if len(candidates) == 1 and not make_booster(self.backend, self.params, self.seed).early_stops:
+            if len(candidates) == 1 and not make_booster(self.backend, self.params, self.options.seed).early_stops:
                 inner = []  # a fixed-round forest chooses nothing on a hold-out: do not fit it twice
         keys = self._neighbour_keys(ds, X, union) if any(nb for _, _, nb, _ in candidates) else None
         neighbour_blocks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -216,10 +200,11 @@ class DescriptorModel(Estimator):
             if (k, nb["folds"]) not in neighbour_blocks:
                 table = NeighbourTable(keys.subset(tr), y_log10[tr])
                 held_out = table.query(keys.subset(te) if te is not None else self._neighbour_keys(val, Xv, union))
-                neighbour_blocks[k, nb["folds"]] = (table.out_of_fold(nb["folds"], self.seed), held_out)
+                neighbour_blocks[k, nb["folds"]] = (table.out_of_fold(nb["folds"], self.options.seed), held_out)
             return neighbour_blocks[k, nb["folds"]]
 
         column = {n: i for i, n in enumerate(union.names())}
+        keep_inner = self.options.keep_inner and self.options.inner_folds >= 2 and val is None
         trials = []
         for groups, params, nb, st in candidates:  # nested selection: scored on inner folds of the training data
             names = replace(base, groups=groups).names()
@@ -230,7 +215,7 @@ class DescriptorModel(Estimator):
                 if nb:
                     Ntr, Nte = with_neighbours(k, tr, te, nb)
                     Xtr, Xte = np.hstack([Xtr, Ntr]), np.hstack([Xte, Nte])
-                booster = make_booster(self.backend, params, self.seed)
+                booster = make_booster(self.backend, params, self.options.seed)
                 rounds.append(booster.train(Xtr, z[tr], (Xte, zte), None))
                 pred = booster.predict(Xte)
                 boosters.append(booster)
@@ -247,25 +232,26 @@ class DescriptorModel(Estimator):
                     "inner_mae_log10": float(np.mean(score)) if score else np.nan,
                     "cols": cols,
                     "oof": oof,
-                    "boosters": boosters if self.keep_inner and self.inner_folds >= 2 and val is None else [],
+                    "boosters": boosters if keep_inner else [],
                 }
             )
         best = min(trials, key=lambda t: t["inner_mae_log10"])
         self.features = replace(base, groups=tuple(best["features"]))
-        self.params, self.rounds, self.neighbours = best["params"], best["rounds"], best["neighbours"]
+        self.params, self.rounds = best["params"], best["rounds"]
         if not best["stack"]:
             self._stack = None
-        self.stack = best["stack"]  # a refit or a saved model uses what was chosen
+        # a refit or a saved model uses what the selection chose
+        self.options = self.options.replace(neighbours=best["neighbours"], stack=best["stack"])
         Xfit, self._table, self._inner = X[:, best["cols"]], None, best["boosters"]
-        if self.neighbours:  # out of fold on every training row; predictions look up the whole table
+        if self.options.neighbours:  # out of fold on every training row; predictions look up the whole table
             self._table = NeighbourTable(keys, y_log10)
-            Xfit = np.hstack([Xfit, self._table.out_of_fold(self.neighbours["folds"], self.seed)])
-        self._booster = make_booster(self.backend, self.params, self.seed)
+            Xfit = np.hstack([Xfit, self._table.out_of_fold(self.options.neighbours["folds"], self.options.seed)])
+        self._booster = make_booster(self.backend, self.params, self.options.seed)
         self.rounds = self._booster.train(Xfit, z, None, self.rounds)
-        if self.inner_folds >= 2 and val is None:
+        if self.options.inner_folds >= 2 and val is None:
             self.oof_log10 = self.transform.inverse(best["oof"]) + (y_log10 - delta)  # + the baseline offset
             resid = self.oof_log10 - y_log10
-            if self.interval != "constant":
+            if self.options.interval != "constant":
                 self._fit_sigma(Xfit, resid, inner)
             else:
                 self.conformal = ConformalInterval.from_residuals(resid)
@@ -293,15 +279,16 @@ class DescriptorModel(Estimator):
 
     def _composition_model(self) -> DescriptorModel:
         """The stacked feature's model: LightGBM on composition and space group, cross-fitted on 5 inner folds."""
+        composition = FeatureConfig(DEFAULT_COMPOSITION_GROUPS).as_dict()
+        folds = max(self.options.inner_folds, 5)
         return DescriptorModel(
-            "lgbm", features=FeatureConfig(DEFAULT_COMPOSITION_GROUPS).as_dict(), inner_folds=max(self.inner_folds, 5),
-            interval="constant", seed=self.seed,
-        )  # fmt: skip
+            "lgbm", features=composition, inner_folds=folds, interval="constant", seed=self.options.seed
+        )
 
     def _candidate_neighbours(self, candidate: dict) -> dict | None:
         """A candidate's ``"neighbours"`` (true: the model's own options, else the defaults); absent: the model's."""
-        value = candidate.get("neighbours", self.neighbours is not None)
-        return (self.neighbours or neighbour_config(True)) if value is True else neighbour_config(value)
+        value = candidate.get("neighbours", self.options.neighbours is not None)
+        return (self.options.neighbours or neighbour_config(True)) if value is True else neighbour_config(value)
 
     @staticmethod
     def _neighbour_keys(ds: Dataset, X: np.ndarray, cfg: FeatureConfig) -> NeighbourKeys:
@@ -325,17 +312,17 @@ class DescriptorModel(Estimator):
         target = np.log(np.abs(resid) + SIGMA_FLOOR)
         sigma_oof = np.empty(len(resid))
         for tr, te in inner:
-            booster = make_booster("lgbm", SIGMA_PARAMS, self.seed)
+            booster = make_booster("lgbm", SIGMA_PARAMS, self.options.seed)
             booster.train(X[tr], target[tr], None, SIGMA_ROUNDS)
             sigma_oof[te] = np.exp(booster.predict(X[te]))
-        self.conformal = ConformalInterval.normalised(resid, sigma_oof, tempered=self.interval == "tempered")
+        self.conformal = ConformalInterval.normalised(resid, sigma_oof, tempered=self.options.interval == "tempered")
         self.oof_std_log10 = self.conformal.q90 * sigma_oof**self.conformal.power / Z90
-        self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.seed)
+        self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.options.seed)
         self._sigma.train(X, target, None, SIGMA_ROUNDS)
 
     def _offset(self, X: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         """log10 K of the potential's E–V fit where usable, else the training mean (0 without a baseline)."""
-        if not self.baseline:
+        if not self.options.baseline:
             return np.zeros(len(X))
         names = cfg.names()
         k0, flagged = X[:, names.index("umlip_log10_k0")], X[:, names.index("umlip_flagged")] > 0
@@ -352,7 +339,7 @@ class DescriptorModel(Estimator):
         if self._booster is None:
             raise BulkmodError("model is not fitted")
         X, errors = featurize(ds, self.features)
-        if self.stack and self._stack is None:
+        if self.options.stack and self._stack is None:
             raise BulkmodError(
                 "the stacked feature's composition model is missing: load the composite model it was saved in"
             )
@@ -394,13 +381,13 @@ class DescriptorModel(Estimator):
         # every booster sees the descriptors, plus the neighbour features where a table is saved
         n_features = len(features.names()) + (len(neighbour_names()) if NEIGHBOUR_FILE in listed else 0)
         self._stack = None
-        if self.stack:  # saved with the model, or (stack_with) handed back by the composite that owns it
+        if self.options.stack:  # saved with the model, or (stack_with) handed back by the composite that owns it
             if any(name.startswith(f"{STACK_DIR}/") for name in listed):
                 self._stack = Estimator.load(model_subdir(directory, STACK_DIR))
             n_features += 1
 
         def read(backend: str, params: dict, name: str | None = None) -> Booster:
-            booster = make_booster(backend, params, self.seed)
+            booster = make_booster(backend, params, self.options.seed)
             booster.load(listed_file(directory, manifest, name or booster.weights_file), n_features)
             return booster
 
@@ -412,7 +399,7 @@ class DescriptorModel(Estimator):
             )
         if NEIGHBOUR_FILE in listed:
             self._table = NeighbourTable.load(listed_file(directory, manifest, NEIGHBOUR_FILE))
-        elif self.neighbours:
+        elif self.options.neighbours:
             raise BulkmodError(f"{directory}: the model uses neighbour features but {NEIGHBOUR_FILE} is not listed")
         self._inner = []
         while (name := f"inner_{len(self._inner)}.{self._booster.weights_file}") in listed:

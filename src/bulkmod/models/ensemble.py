@@ -26,21 +26,20 @@ The scale (``sigma``):
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.models.base import Estimator, Prediction, build_model, load_members, save_members, training_summary
-from bulkmod.models.registry import register
+from bulkmod.models.options import Options, take_options
+from bulkmod.models.registry import MODELS, register
 from bulkmod.parallel import current
 from bulkmod.uncertainty.conformal import ConformalInterval
 
-ENSEMBLE_KEYS = ("member", "members", "bootstrap", "calib_fraction", "n_jobs", "refit", "temper", "sigma", "vary")
-SIGMAS = ("disagreement", "mixture")
-VARIES = ("seed", "hyper")
 # vary=hyper: LightGBM settings of members 0-4 (cycled), fixed a priori around the defaults, never tuned on test
 # or ood crystals; member 0 is the plain default. Tree shape and regularisation differ, so members' errors are
 # less alike than those of seeds alone (benchmarks/exploration/hyper_ensemble.py).
@@ -74,99 +73,109 @@ def _mixture(means: list[np.ndarray], stds: list[np.ndarray | None]) -> Predicti
     return Prediction(stack.mean(0), np.maximum(np.sqrt(var), STD_FLOOR))
 
 
+@dataclass(frozen=True)
+class EnsembleOptions(Options):
+    """``member``: the registry key of every member; ``members``: how many; ``bootstrap``: each trains on a
+    bootstrap resample; ``calib_fraction``: the calibration split of members that do not cross-fit, which with
+    ``refit`` are retrained on every row afterwards; ``n_jobs``: local worker processes (None: one per member, up
+    to the CPUs); ``temper``: scale by std ** p, p chosen as for ``interval=tempered``; ``sigma`` and ``vary``:
+    the module docstring; ``seed``: member i gets seed + i."""
+
+    member: str = "lgbm"
+    members: int = 5
+    bootstrap: bool = False
+    calib_fraction: float = 0.15
+    n_jobs: int | None = None
+    refit: bool = True
+    temper: bool = False
+    sigma: Literal["disagreement", "mixture"] = "disagreement"
+    vary: Literal["seed", "hyper"] = "seed"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.member in ("ensemble", "mean") or self.members < 2 or not 0 < self.calib_fraction < 0.5:
+            raise BulkmodError("ensemble: member must be a trainable model, members >= 2, 0 < calib_fraction < 0.5")
+
+
 @register("ensemble", "ensemble", "N members of any model (--param member=lgbm --param members=5), calibrated spread")
 class EnsembleModel(Estimator):
-    """Options come in ``params`` (``member``, ``members``, ``bootstrap``, ``calib_fraction``, ``n_jobs``, ``refit``,
-    ``temper``, ``sigma``, ``vary``);
-    every other keyword, and the rest of ``params``, configures each member."""
+    """``options`` (keywords, or ``params`` from ``--param``): the fields of :class:`EnsembleOptions`; every other
+    keyword, and the rest of ``params``, configures each member."""
 
     key: ClassVar[str] = "ensemble"
     family: ClassVar[str] = "ensemble"
 
-    def __init__(self, *, params: dict | None = None, seed: int = 0, **member_config: Any) -> None:
+    def __init__(self, *, params: dict | None = None, **config: Any) -> None:
         super().__init__()
-        params = dict(params or {})
-        own = {k: params.pop(k) for k in ENSEMBLE_KEYS if k in params}
-        self.member = str(own.get("member", "lgbm"))
-        self.n_members = int(own.get("members", 5))
-        self.bootstrap = bool(own.get("bootstrap", False))
-        self.calib_fraction = float(own.get("calib_fraction", 0.15))
-        self.n_jobs = int(own.get("n_jobs", min(self.n_members, os.cpu_count() or 1)))
-        self.refit = bool(own.get("refit", True))
-        self.temper = bool(own.get("temper", False))  # scale by std ** p, p chosen as for interval=tempered
-        self.sigma = str(own.get("sigma", "disagreement"))
-        self.vary = str(own.get("vary", "seed"))
-        if self.member in ("ensemble", "mean") or self.n_members < 2 or not 0 < self.calib_fraction < 0.5:
-            raise BulkmodError("ensemble: member must be a trainable model, members >= 2, 0 < calib_fraction < 0.5")
-        if self.sigma not in SIGMAS:
-            raise BulkmodError(f"ensemble: unknown sigma {self.sigma!r}: use {' or '.join(SIGMAS)}")
-        if self.vary not in VARIES:
-            raise BulkmodError(f"ensemble: unknown vary {self.vary!r}: use {' or '.join(VARIES)}")
-        self.seed = seed
-        self.member_config = member_config | ({"params": params} if params else {})
-        self.cross_fit = self._cross_fits()
+        self.options, member_config, rest = take_options(EnsembleOptions, config, params, model=self.key)
+        if self.options.member not in MODELS:  # the member is built in fit; its key is checked now
+            raise BulkmodError(f"ensemble: unknown member {self.options.member!r}: use one of {', '.join(MODELS)}")
+        self.member_config = member_config | ({"params": rest} if rest else {})
+        self.cross_fit = False  # whether the members calibrated the ensemble from their own inner folds (fit says)
         self.members: list[Estimator] = []
 
-    def _cross_fits(self) -> bool:
-        """Can members calibrate the ensemble from their own inner folds? If so they use 5 unless told.
-        (Also where ``vary=hyper`` is checked: both look at one member built from the shared config.)"""
-        probe = build_model(self.member, **self.member_config)
-        if self.vary == "hyper" and getattr(probe, "backend", "") != "lgbm":
-            raise BulkmodError(f"ensemble: vary=hyper varies LightGBM settings; member {self.member!r} is not LightGBM")
-        inner = self.member_config.get("inner_folds", 5)
-        if self.bootstrap or inner < 2 or not probe.cross_fits:
-            return False
-        self.member_config["inner_folds"] = inner
-        if self.sigma == "disagreement":  # the inner-fold models are what the test-time spread is taken over
-            self.member_config["keep_inner"] = True
-            self.member_config.setdefault("interval", "constant")  # members' own sigma models would go unused
-        return True
-
     def config(self) -> dict[str, Any]:
-        params = dict(self.member_config.get("params", {}))
-        params |= {"member": self.member, "members": self.n_members, "bootstrap": self.bootstrap,
-                   "calib_fraction": self.calib_fraction, "n_jobs": self.n_jobs, "refit": self.refit,
-                   "temper": self.temper, "sigma": self.sigma, "vary": self.vary}  # fmt: skip
-        return {k: v for k, v in self.member_config.items() if k != "params"} | {"params": params, "seed": self.seed}
+        return self.member_config | self.options.as_dict()
+
+    def _member_plan(self) -> tuple[bool, dict[str, Any]]:
+        """Can members calibrate the ensemble from their own inner folds, and the config each member gets: with
+        cross-fitting, 5 inner folds unless told, and for ``sigma=disagreement`` their inner models kept. (Also
+        where ``vary=hyper`` is checked: both look at one member built from the shared config.)"""
+        opts, config = self.options, dict(self.member_config)
+        probe = build_model(opts.member, **config)
+        if opts.vary == "hyper" and getattr(probe, "backend", "") != "lgbm":
+            raise BulkmodError(f"ensemble: vary=hyper varies LightGBM settings; member {opts.member!r} is not LightGBM")
+        inner = config.get("inner_folds", 5)
+        if opts.bootstrap or inner < 2 or not probe.cross_fits:
+            return False, config
+        config["inner_folds"] = inner
+        if opts.sigma == "disagreement":  # the inner-fold models are what the test-time spread is taken over
+            config["keep_inner"] = True
+            config.setdefault("interval", "constant")  # members' own sigma models would go unused
+        return True, config
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
-        rng = np.random.default_rng(self.seed)
+        opts = self.options
+        rng = np.random.default_rng(opts.seed)
+        self.cross_fit, member_config = self._member_plan()
         if self.cross_fit:
-            self.members = self._fit_members(ds, y_log10, np.arange(len(ds)), rng)
+            self.members = self._fit_members(member_config, ds, y_log10, np.arange(len(ds)), rng)
             oof = self._spread([m.oof_log10 for m in self.members], [m.oof_std_log10 for m in self.members], None)
-            self.conformal = ConformalInterval.normalised(oof.mean_log10 - y_log10, oof.std_log10, tempered=self.temper)
+            self.conformal = ConformalInterval.normalised(oof.mean_log10 - y_log10, oof.std_log10, tempered=opts.temper)
             self.train_info = training_summary(ds) | {"calibration": "cross-fit", "n_calibration": len(ds),
                                                       "n_member_train": len(ds)}  # fmt: skip
             return self
         perm = rng.permutation(len(ds))
-        cut = max(2, int(len(ds) * self.calib_fraction))
+        cut = max(2, int(len(ds) * opts.calib_fraction))
         calib, train = np.sort(perm[:cut]), np.sort(perm[cut:])
-        self.members = self._fit_members(ds, y_log10, train, rng)
+        self.members = self._fit_members(member_config, ds, y_log10, train, rng)
         cal = self._combine(ds.subset(calib))
         self.conformal = ConformalInterval.normalised(
-            cal.mean_log10 - y_log10[calib], cal.std_log10, tempered=self.temper
+            cal.mean_log10 - y_log10[calib], cal.std_log10, tempered=opts.temper
         )
-        if self.refit:
-            self.members = self._fit_members(ds, y_log10, np.arange(len(ds)), rng)
-        n_member = len(ds) if self.refit else len(train)
+        if opts.refit:
+            self.members = self._fit_members(member_config, ds, y_log10, np.arange(len(ds)), rng)
+        n_member = len(ds) if opts.refit else len(train)
         self.train_info = training_summary(ds) | {"calibration": "split", "n_calibration": len(calib),
                                                   "n_member_train": n_member}  # fmt: skip
         return self
 
     def _fit_members(
-        self, ds: Dataset, y_log10: np.ndarray, rows: np.ndarray, rng: np.random.Generator
+        self, member_config: dict, ds: Dataset, y_log10: np.ndarray, rows: np.ndarray, rng: np.random.Generator
     ) -> list[Estimator]:
-        jobs = []
-        for i in range(self.n_members):
-            pick = np.sort(rng.choice(rows, size=len(rows), replace=True)) if self.bootstrap else rows
-            config = self.member_config | {"seed": self.seed + i}
-            if self.vary == "hyper":
+        opts, jobs = self.options, []
+        for i in range(opts.members):
+            pick = np.sort(rng.choice(rows, size=len(rows), replace=True)) if opts.bootstrap else rows
+            config = member_config | {"seed": opts.seed + i}
+            if opts.vary == "hyper":
                 config["params"] = config.get("params", {}) | HYPER_LGBM[i % len(HYPER_LGBM)]
-            jobs.append((self.member, config, ds.subset(pick), y_log10[pick]))
-        return current().map(_fit_member, jobs, local_workers=self.n_jobs)
+            jobs.append((opts.member, config, ds.subset(pick), y_log10[pick]))
+        n_jobs = opts.n_jobs or min(opts.members, os.cpu_count() or 1)
+        return current().map(_fit_member, jobs, local_workers=n_jobs)
 
     def _combine(self, ds: Dataset) -> Prediction:
-        if self.cross_fit and self.sigma == "disagreement":  # mixture members keep no inner-fold models
+        if self.cross_fit and self.options.sigma == "disagreement":  # mixture members keep no inner-fold models
             pairs = [m.predict_with_inner(ds) for m in self.members]
             preds, inner = [p for p, _ in pairs], np.concatenate([i for _, i in pairs])
         else:
@@ -178,7 +187,7 @@ class EnsembleModel(Estimator):
     def _spread(self, means: list[np.ndarray], stds: list[np.ndarray | None], inner: np.ndarray | None) -> Prediction:
         """The members' mean and the ensemble's scale: their mixture, or the disagreement of ``inner`` models
         (the members themselves where there are none)."""
-        if self.sigma == "mixture":
+        if self.options.sigma == "mixture":
             return _mixture(means, stds)
         stack = np.stack(means)
         return Prediction(stack.mean(0), _disagreement(stack if inner is None else inner))
@@ -197,4 +206,5 @@ class EnsembleModel(Estimator):
         return save_members(directory, self.members)
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
-        self.members = load_members(directory, self.n_members)
+        self.members = load_members(directory, self.options.members)
+        self.cross_fit = self.train_info.get("calibration") == "cross-fit"  # as fit recorded it

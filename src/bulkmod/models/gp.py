@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -35,13 +36,13 @@ from bulkmod.features import FeatureConfig, featurize
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Estimator, Prediction, training_summary
 from bulkmod.models.formats import check_arrays, load_safetensors
+from bulkmod.models.options import Options, parse_options
 from bulkmod.models.registry import register
 from bulkmod.models.safety import listed_file, required
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
 
 WEIGHTS = "gp.safetensors"
-DEFAULTS = {"components": 0, "hp_rows": 500, "hp_iter": 60, "nu": 1.5, "clip": True}
 # what the weights file holds: n training rows, d descriptors, k kernel dimensions (components, or d)
 ARRAYS = {"x_mean": ("f", ("d",)), "x_std": ("f", ("d",)), "z_lo": ("f", ("d",)), "z_hi": ("f", ("d",)),
           "components": ("f", ("k", "d")), "length_scale": ("f", ("k",)), "constant": ("f", ("one",)),
@@ -69,11 +70,24 @@ def _lbfgs(maxiter: int) -> Callable:
     return optimize
 
 
+@dataclass(frozen=True)
+class GPOptions(Options):
+    """``components``: PCA dimensions (0: every descriptor); ``hp_rows``: rows the kernel is learned on;
+    ``hp_iter``: L-BFGS iterations; ``nu``: Matern smoothness; ``clip``: clamp each standardised descriptor to its
+    training range before the kernel; ``inner_folds`` >= 2 calibrates the interval on cross-fitted residuals."""
+
+    components: int = 0
+    hp_rows: int = 500
+    hp_iter: int = 60
+    nu: float = 1.5
+    clip: bool = True
+    inner_folds: int = 5
+    seed: int = 0
+
+
 @register("gpr", "gp", "exact Gaussian process on descriptors, learned Matern-ARD kernel")
 class GPModel(Estimator):
-    """``params``: ``components`` (PCA dims; 0, the default: every descriptor), ``hp_rows`` (rows for kernel
-    learning, 500), ``hp_iter`` (L-BFGS iterations, 60), ``nu`` (Matern smoothness, 1.5), ``clip`` (clamp each
-    standardised descriptor to its training range before the kernel, True)."""
+    """``options`` (keywords, or ``params`` from ``--param``): the fields of :class:`GPOptions`."""
 
     key: ClassVar[str] = "gpr"
     family: ClassVar[str] = "gp"
@@ -84,17 +98,12 @@ class GPModel(Estimator):
         features: dict | None = None,
         transform: dict | None = None,
         params: dict | None = None,
-        inner_folds: int = 5,
-        seed: int = 0,
+        **options: Any,
     ) -> None:
         super().__init__()
         self.features = FeatureConfig.from_dict(features) if features else None
         self.transform = TargetTransform.from_dict(transform) if transform else TargetTransform()
-        self.params = DEFAULTS | (params or {})
-        unknown = set(self.params) - set(DEFAULTS)
-        if unknown:
-            raise BulkmodError(f"gpr: unknown parameter(s) {', '.join(sorted(unknown))}")
-        self.inner_folds, self.seed = inner_folds, seed
+        self.options = parse_options(GPOptions, options | (params or {}), model=self.key)
         self._w: dict[str, np.ndarray] = {}  # standardisation, projection, training matrix, kernel parameters
         self._gp: GaussianProcessRegressor | None = None
 
@@ -102,22 +111,19 @@ class GPModel(Estimator):
         return {
             "features": self.features.as_dict() if self.features else None,
             "transform": self.transform.as_dict(),
-            "params": self.params,
-            "inner_folds": self.inner_folds,
-            "seed": self.seed,
-        }
+        } | self.options.as_dict()
 
     def _project(self, X: np.ndarray) -> np.ndarray:
         """Standardise with training stats (missing -> training mean), clamp to the training range (``clip``)
         and keep the leading components."""
         Z = np.nan_to_num((X - self._w["x_mean"]) / self._w["x_std"])
-        if self.params["clip"]:
+        if self.options.clip:
             Z = np.clip(Z, self._w["z_lo"], self._w["z_hi"])
         return Z @ self._w["components"].T
 
     def _exact(self, P: np.ndarray, z: np.ndarray) -> GaussianProcessRegressor:
         w = self._w
-        kernel = _kernel(float(w["constant"][0]), w["length_scale"], float(w["noise"][0]), self.params["nu"], True)
+        kernel = _kernel(float(w["constant"][0]), w["length_scale"], float(w["noise"][0]), self.options.nu, True)
         return GaussianProcessRegressor(kernel, optimizer=None, alpha=1e-8).fit(P, z)
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
@@ -131,15 +137,15 @@ class GPModel(Estimator):
         self._w = {"x_mean": np.nan_to_num(mean), "x_std": np.where(std > 1e-12, np.nan_to_num(std, nan=1.0), 1.0)}
         Z = np.nan_to_num((X - self._w["x_mean"]) / self._w["x_std"])
         self._w |= {"z_lo": Z.min(0), "z_hi": Z.max(0)}
-        k = min(int(self.params["components"]), *Z.shape)
+        k = min(self.options.components, *Z.shape)
         # components=0: ARD on every standardised descriptor (no projection)
         self._w["components"] = np.linalg.svd(Z - Z.mean(0), full_matrices=False)[2][:k] if k else np.eye(Z.shape[1])
         k = len(self._w["components"])
         P = self._project(X)
-        rng = np.random.default_rng(self.seed)
-        hp = rng.choice(len(z), size=min(len(z), int(self.params["hp_rows"])), replace=False)
-        kernel = _kernel(1.0, np.full(k, 3.0), 0.1, self.params["nu"], False)
-        learn = GaussianProcessRegressor(kernel, alpha=1e-8, optimizer=_lbfgs(int(self.params["hp_iter"])))
+        rng = np.random.default_rng(self.options.seed)
+        hp = rng.choice(len(z), size=min(len(z), self.options.hp_rows), replace=False)
+        kernel = _kernel(1.0, np.full(k, 3.0), 0.1, self.options.nu, False)
+        learn = GaussianProcessRegressor(kernel, alpha=1e-8, optimizer=_lbfgs(self.options.hp_iter))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # a length scale at its bound is an answer too
             learn.fit(P[hp], z[hp])
@@ -149,9 +155,10 @@ class GPModel(Estimator):
             "length_scale": np.atleast_1d(np.asarray(prod.k2.length_scale, float)),
             "noise": np.array([white.noise_level]),
         }
-        if self.inner_folds >= 2:  # cross-fitted: each residual and std from an exact GP that never saw that row
+        folds = self.options.inner_folds
+        if folds >= 2:  # cross-fitted: each residual and std from an exact GP that never saw that row
             resid, scale = np.empty(len(z)), np.empty(len(z))
-            for tr, te in KFold(self.inner_folds, shuffle=True, random_state=self.seed).split(P):
+            for tr, te in KFold(folds, shuffle=True, random_state=self.options.seed).split(P):
                 mu, sd = self._exact(P[tr], z[tr]).predict(P[te], return_std=True)
                 resid[te] = self.transform.inverse(mu) - y_log10[te]
                 scale[te] = sd * self.transform.std

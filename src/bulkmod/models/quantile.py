@@ -8,6 +8,7 @@ its scaled form: the score is ``|y - c| / h`` with ``c``, ``h`` the centre and h
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -17,7 +18,8 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.models.base import Z90, Estimator, Prediction, load_members, save_members, training_summary
 from bulkmod.models.boosters import check_booster_params
-from bulkmod.models.descriptor import DESCRIPTOR_OPTIONS, DescriptorModel
+from bulkmod.models.descriptor import DescriptorModel, DescriptorOptions
+from bulkmod.models.options import Options, listing, split_options, take_options
 from bulkmod.models.registry import register
 from bulkmod.uncertainty.conformal import ConformalInterval
 
@@ -25,38 +27,45 @@ QUANTILES = (0.05, 0.5, 0.95)
 HALF_FLOOR = 1e-3  # log10: crossing or coinciding quantiles still give a positive scale
 
 
+@dataclass(frozen=True)
+class QuantileOptions(Options):
+    """``cqr``: conformalise the raw 5-95 % band (true) or return it as it is; ``inner_folds`` >= 2, because the
+    out-of-fold quantiles of the training rows are what calibrates the interval."""
+
+    cqr: bool = True
+    inner_folds: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.inner_folds < 2:
+            raise BulkmodError("qlgbm: inner_folds >= 2 (its out-of-fold quantiles calibrate the interval)")
+
+
 @register("qlgbm", "descriptor", "quantile LightGBM (5/50/95 %), conformalised (CQR)")
 class QuantileModel(Estimator):
-    """``params``: LightGBM settings for all three boosters plus ``cqr`` (default true)."""
+    """``params``: LightGBM settings for all three boosters, :class:`QuantileOptions` (``cqr``) and the members'
+    :class:`~bulkmod.models.descriptor.DescriptorOptions`; other keywords configure each member too."""
 
     key: ClassVar[str] = "qlgbm"
     family: ClassVar[str] = "descriptor"
 
-    def __init__(self, *, params: dict | None = None, inner_folds: int = 5, seed: int = 0, **member_config: Any):
+    def __init__(self, *, params: dict | None = None, **config: Any) -> None:
         super().__init__()
-        params = dict(params or {})
-        self.cqr = bool(params.pop("cqr", True))
-        own = ("cqr", *DESCRIPTOR_OPTIONS)
-        check_booster_params("lgbm", {k: v for k, v in params.items() if k not in own}, own)
-        if inner_folds < 2:
-            raise BulkmodError("qlgbm: inner_folds >= 2 (its out-of-fold quantiles calibrate the interval)")
-        self.params, self.inner_folds, self.seed = params, inner_folds, seed
-        self.member_config = member_config
+        self.options, self.member_config, self.params = take_options(QuantileOptions, config, params, model=self.key)
+        booster = split_options(DescriptorOptions, self.params)[1]
+        check_booster_params("lgbm", booster, listing(QuantileOptions, DescriptorOptions))
         self.members: list[DescriptorModel] = []
 
     def config(self) -> dict[str, Any]:
-        return self.member_config | {
-            "params": self.params | {"cqr": self.cqr},
-            "inner_folds": self.inner_folds,
-            "seed": self.seed,
-        }
+        return self.member_config | {"params": self.params} | self.options.as_dict()
 
     def _member(self, alpha: float) -> DescriptorModel:
         params = self.params | {"objective": "quantile", "alpha": alpha}
+        folds, seed = self.options.inner_folds, self.options.seed
         return DescriptorModel(
-            "lgbm", **self.member_config, params=params, inner_folds=self.inner_folds, interval="constant",
-            seed=self.seed,
-        )  # fmt: skip
+            "lgbm", **self.member_config, params=params, inner_folds=folds, interval="constant", seed=seed
+        )
 
     @staticmethod
     def _band(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +73,7 @@ class QuantileModel(Estimator):
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
         self.members = [self._member(a).fit(ds, y_log10) for a in QUANTILES]
-        if self.cqr:
+        if self.options.cqr:
             centre, half = self._band(self.members[0].oof_log10, self.members[2].oof_log10)
             self.conformal = ConformalInterval.from_residuals(centre - y_log10, scale=half)
         self.train_info = training_summary(ds) | {"rounds": [m.rounds for m in self.members]}

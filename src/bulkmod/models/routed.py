@@ -8,6 +8,7 @@ row (:class:`~bulkmod.models.descriptor.DescriptorModel` on a partial join, NaN 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -18,8 +19,17 @@ from bulkmod.errors import BulkmodError
 from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS, DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.models.base import Estimator, Prediction, load_members, save_members, training_summary
 from bulkmod.models.boosters import check_booster_params
-from bulkmod.models.descriptor import DESCRIPTOR_OPTIONS, DescriptorModel, stack_option
+from bulkmod.models.descriptor import DescriptorModel, DescriptorOptions, Stack
+from bulkmod.models.options import Options, listing, split_options, take_options
 from bulkmod.models.registry import register
+
+
+@dataclass(frozen=True)
+class RoutedOptions(Options):
+    """``stack``: give the structure member the composition member's out-of-fold prediction as a feature
+    (``auto``: chosen on the structure member's inner folds)."""
+
+    stack: Stack = False
 
 
 @register(
@@ -41,23 +51,23 @@ class RoutedModel(Estimator):
     key: ClassVar[str] = "structure-routed"
     family: ClassVar[str] = "descriptor"
 
-    def __init__(self, *, features: dict | None = None, params: dict | None = None, **member_config: Any) -> None:
+    def __init__(self, *, features: dict | None = None, params: dict | None = None, **config: Any) -> None:
         super().__init__()
-        params = dict(params or {})
-        self.stack = stack_option(params.pop("stack", False))
-        booster = {k: v for k, v in params.items() if k not in DESCRIPTOR_OPTIONS}
-        check_booster_params("lgbm", booster, DESCRIPTOR_OPTIONS)
+        self.options, self.member_config, self.params = take_options(RoutedOptions, config, params, model=self.key)
+        booster = split_options(DescriptorOptions, self.params)[1]
+        check_booster_params("lgbm", booster, listing(RoutedOptions, DescriptorOptions))
         self.features = features or FeatureConfig(DEFAULT_STRUCTURE_GROUPS).as_dict()
-        self.params, self.member_config = params, member_config
         self.members: list[Estimator] = []
 
     def config(self) -> dict[str, Any]:
-        return self.member_config | {"features": self.features, "params": self.params | {"stack": self.stack}}
+        return self.member_config | {"features": self.features, "params": self.params} | self.options.as_dict()
 
     def _members(self) -> list[DescriptorModel]:
         composition = FeatureConfig(DEFAULT_COMPOSITION_GROUPS).as_dict()
         return [
-            DescriptorModel("lgbm", features=self.features, params=self.params, stack=self.stack, **self.member_config),
+            DescriptorModel(
+                "lgbm", features=self.features, params=self.params, stack=self.options.stack, **self.member_config
+            ),
             DescriptorModel("lgbm", features=composition, params=self.params, **self.member_config),
         ]
 
@@ -67,7 +77,7 @@ class RoutedModel(Estimator):
             raise BulkmodError(f"{ds.name}: only {len(rows)} rows have a structure; use a composition model")
         structure, composition = self._members()
         composition.fit(ds, y_log10)
-        if self.stack:
+        if self.options.stack:
             if composition.oof_log10 is None:
                 raise BulkmodError("structure-routed with stack needs inner_folds >= 2 (out-of-fold predictions)")
             structure.stack_with = (composition, composition.oof_log10[rows])
@@ -99,5 +109,5 @@ class RoutedModel(Estimator):
     def _read_weights(self, directory: Path, manifest: dict) -> None:
         self.members = load_members(directory, 2)
         structure, composition = self.members
-        if isinstance(structure, DescriptorModel) and structure.stack:  # saved once, as member_1
+        if isinstance(structure, DescriptorModel) and structure.options.stack:  # saved once, as member_1
             structure.share_stack(composition)

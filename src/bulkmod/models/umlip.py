@@ -14,8 +14,9 @@ fooled by the map's own fit.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 
@@ -24,13 +25,12 @@ from bulkmod.errors import BulkmodError
 from bulkmod.features.featurizer import DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.models.base import Estimator, Prediction, build_model, load_members, save_members, training_summary
 from bulkmod.models.descriptor import DescriptorModel
+from bulkmod.models.options import Options, parse_options, split_options, take_options
 from bulkmod.models.registry import register
 from bulkmod.physics.eos import ScanConfig
 from bulkmod.physics.features import eos_results
-from bulkmod.physics.potentials import POTENTIALS
 from bulkmod.uncertainty.conformal import ConformalInterval
 
-CALIBRATIONS = ("none", "offset", "linear", "isotonic")
 CALIBRATION_FOLDS = 5
 
 
@@ -55,6 +55,17 @@ def apply_calibration(cal: dict[str, list[float]] | None, k: np.ndarray) -> np.n
     return np.interp(k, cal["x"], cal["y"])  # isotonic: flat beyond the training range, as sklearn's "clip"
 
 
+@dataclass(frozen=True)
+class UMLIPOptions(Options):
+    """``potential``: a key of :data:`bulkmod.physics.potentials.POTENTIALS`; ``calibration``: the monotone map
+    fitted on the training rows (module docstring), ``none`` for the zero-shot number; ``seed``: the calibration's
+    cross-fitting folds (kept so every model takes ``--seed``)."""
+
+    potential: Literal["chgnet", "sevennet"] = "chgnet"
+    calibration: Literal["none", "offset", "linear", "isotonic"] = "none"
+    seed: int = 0
+
+
 @register("umlip-eos", "zero-shot", "zero-shot K0 from a universal potential's E-V fit (chgnet|sevennet)")
 class UMLIPEOSModel(Estimator):
     key: ClassVar[str] = "umlip-eos"
@@ -63,44 +74,25 @@ class UMLIPEOSModel(Estimator):
     def __init__(
         self,
         *,
-        potential: str = "chgnet",
         scan: dict | None = None,
         params: dict | None = None,
-        seed: int = 0,
-        calibration: str = "none",
         calibration_map: dict | None = None,
+        **options: Any,
     ) -> None:
-        """``params`` (``--param``) may set ``potential``, ``calibration`` and the scan's points, half_width,
-        max_recentre and centre."""
+        """``options``: the fields of :class:`UMLIPOptions`; ``params`` (``--param``) may set them and the fields
+        of :class:`~bulkmod.physics.eos.ScanConfig` (points, half_width, max_recentre, centre)."""
         super().__init__()
-        params = dict(params or {})
-        potential = params.pop("potential", potential)
-        calibration = params.pop("calibration", calibration)
-        scan = (scan or {}) | params
-        if potential not in POTENTIALS:
-            raise BulkmodError(f"unknown potential {potential!r}: use {', '.join(POTENTIALS)}")
-        if calibration not in CALIBRATIONS:
-            raise BulkmodError(f"umlip-eos calibration {calibration!r}: use {', '.join(CALIBRATIONS)}")
-        self.potential = potential
-        try:
-            self.scan = ScanConfig(**scan)
-        except TypeError:
-            raise BulkmodError(
-                f"--param {', '.join(sorted(scan))}: umlip-eos takes potential, calibration, points, half_width, "
-                "max_recentre, centre"
-            ) from None
-        self.calibration, self.calibration_map = calibration, calibration_map
-        self.seed = seed  # unused: the model is deterministic; kept so every model takes --seed
+        own, scan_params = split_options(UMLIPOptions, params)
+        self.options = parse_options(UMLIPOptions, options | own, model=self.key)
+        self.scan = parse_options(ScanConfig, (scan or {}) | scan_params, model=self.key, listed=[UMLIPOptions])
+        self.calibration_map = calibration_map  # fitted state: None until fit calibrates (or for "none")
 
     def config(self) -> dict[str, Any]:
-        cfg = {"potential": self.potential, "scan": self.scan.as_dict(), "seed": self.seed}
-        if self.calibration != "none":  # absent for the zero-shot model, as before the option existed
-            cfg |= {"calibration": self.calibration, "calibration_map": self.calibration_map}
-        return cfg
+        return {"scan": self.scan.as_dict(), "calibration_map": self.calibration_map} | self.options.as_dict()
 
     def _raw(self, ds: Dataset) -> tuple[np.ndarray, list]:
         ds.require_structures("umlip-eos needs crystal structures")
-        results = eos_results(ds.structures, self.potential, self.scan)
+        results = eos_results(ds.structures, self.options.potential, self.scan)
         k = np.array([np.log10(r.k0_gpa) if r.usable else np.nan for r in results])
         return apply_calibration(self.calibration_map, k), results
 
@@ -110,9 +102,9 @@ class UMLIPEOSModel(Estimator):
         ok = np.isfinite(k)
         if ok.sum() < 10:
             raise BulkmodError(f"{ds.name}: only {ok.sum()} usable E-V fits: cannot calibrate an interval")
-        if self.calibration != "none":
+        if self.options.calibration != "none":
             raw, k = k, self._cross_fitted(k, y_log10, ok)
-            self.calibration_map = fit_calibration(self.calibration, raw[ok], y_log10[ok])
+            self.calibration_map = fit_calibration(self.options.calibration, raw[ok], y_log10[ok])
         self.conformal = ConformalInterval.from_residuals(k[ok] - y_log10[ok])
         self.train_info = training_summary(ds) | {"fit_flags": dict(Counter(r.flag for r in results))}
         return self
@@ -121,10 +113,10 @@ class UMLIPEOSModel(Estimator):
         """Each usable row mapped by a calibration fitted without it, so the conformal residuals stay honest."""
         out = np.full_like(k, np.nan)
         rows = np.flatnonzero(ok)
-        folds = np.random.default_rng(self.seed).permutation(len(rows)) % CALIBRATION_FOLDS
+        folds = np.random.default_rng(self.options.seed).permutation(len(rows)) % CALIBRATION_FOLDS
         for f in range(CALIBRATION_FOLDS):
             fit_rows, held = rows[folds != f], rows[folds == f]
-            out[held] = apply_calibration(fit_calibration(self.calibration, k[fit_rows], y[fit_rows]), k[held])
+            out[held] = apply_calibration(fit_calibration(self.options.calibration, k[fit_rows], y[fit_rows]), k[held])
         return out
 
     def predict(self, ds: Dataset) -> Prediction:
@@ -163,6 +155,14 @@ def delta_model(**config: Any) -> DescriptorModel:
     return DescriptorModel("lgbm", **({"features": HYBRID_FEATURES, "baseline": "umlip-eos"} | config))
 
 
+@dataclass(frozen=True)
+class BlendOptions(Options):
+    """Passed on to both members: their inner folds (early stopping and each member's calibration) and seed."""
+
+    inner_folds: int = 5
+    seed: int = 0
+
+
 @register("umlip-blend", "physics", "mean of lgbm (descriptors) and umlip-hybrid (+ E-V fit)")
 class BlendModel(Estimator):
     """The mean of two LightGBM models that see different inputs: the descriptors alone (``lgbm``), and the
@@ -177,16 +177,18 @@ class BlendModel(Estimator):
     family: ClassVar[str] = "physics"
     members_keys: ClassVar[tuple[str, ...]] = ("lgbm", "umlip-hybrid")
 
-    def __init__(self, *, inner_folds: int = 5, seed: int = 0, **member_config: Any) -> None:
+    def __init__(self, *, params: dict | None = None, **config: Any) -> None:
+        """``config`` and ``params``: the fields of :class:`BlendOptions`; everything else configures both members."""
         super().__init__()
-        self.inner_folds, self.seed, self.member_config = inner_folds, seed, member_config
+        self.options, self.member_config, rest = take_options(BlendOptions, config, params, model=self.key)
+        self.member_config |= {"params": rest} if rest else {}
         self.members: list[Estimator] = []
 
     def config(self) -> dict[str, Any]:
-        return self.member_config | {"inner_folds": self.inner_folds, "seed": self.seed}
+        return self.member_config | self.options.as_dict()
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
-        cfg = self.member_config | {"inner_folds": self.inner_folds, "seed": self.seed}
+        cfg = self.config()
         self.members = [build_model(key, **cfg).fit(ds, y_log10, val=val) for key in self.members_keys]
         self.train_info = training_summary(ds)
         return self

@@ -50,7 +50,7 @@ def megnet_pretrained(**config: Any) -> Any:
 
 def _mc_dropout(**config: Any) -> Any:
     """The hybrid with Monte-Carlo dropout on (30 passes unless --param mc_samples=T says otherwise)."""
-    return _factory("hybrid")(**config | {"params": {"mc_samples": 30} | config.get("params", {})})
+    return _factory("hybrid")(**{"mc_samples": 30} | config)
 
 
 for _key, (_family, _summary) in GRAPH_SPECS.items():

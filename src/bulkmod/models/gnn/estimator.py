@@ -6,9 +6,12 @@ descriptors, target transform, training loop, checkpoints and the safetensors fo
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
+import typing
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -29,6 +32,7 @@ from bulkmod.models.formats import load_safetensors_into
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
 from bulkmod.models.gnn.nets import CGCNN, ENCODERS, EncoderHead
 from bulkmod.models.gnn.trainer import Trainer, TrainSettings, predict_batches, write_train_log
+from bulkmod.models.options import parse_options, split_options
 from bulkmod.models.registry import MODELS
 from bulkmod.models.safety import listed_file
 from bulkmod.models.transforms import TargetTransform
@@ -40,9 +44,27 @@ HOLDOUT_FRACTION = 0.1
 # descriptor columns that change when the same crystal is described by a bigger cell
 CELL_DEPENDENT = ("log_n_sites",)
 GRAPH_KEYS = {f.name for f in fields(GraphConfig)}
-TRAIN_KEYS = {"patience", "schedule", "huber_delta", "optimizer", "momentum"}
-RUN_KEYS = {"checkpoint_dir", "resume", "pretrained"}  # how to run this fit; never change the trained model
-UQ_KEYS = {"mc_samples"}  # Monte-Carlo dropout passes at predict time (0: one deterministic pass)
+RUN_KEYS = ("checkpoint_dir", "resume")  # how to run this fit; never change the trained model
+
+
+@dataclass(frozen=True)
+class GraphOptions(TrainSettings):
+    """A graph model's options: how it trains (:class:`~bulkmod.models.gnn.trainer.TrainSettings`), plus
+    ``inner_folds`` (>= 2: a validation fold of 1 / inner_folds, else a 10 % hold-out), run options
+    (``checkpoint_dir``: a checkpoint every epoch, one sub-folder per training set; ``resume``: continue from it;
+    ``pretrained``: cgcnn only, start from the legacy checkpoint) and ``mc_samples`` (T > 0: Monte-Carlo dropout,
+    the mean and std of T passes with dropout on; the std of the validation crystals then scales a normalised
+    conformal interval)."""
+
+    inner_folds: int = 1
+    mc_samples: int = 0
+    checkpoint_dir: str | None = None
+    resume: bool = False
+    pretrained: str | None = None
+
+    def train_settings(self) -> TrainSettings:
+        """The training part alone: what a checkpoint records and a resumed run must match."""
+        return TrainSettings(**{f.name: getattr(self, f.name) for f in fields(TrainSettings)})
 
 
 @dataclass(frozen=True)
@@ -73,39 +95,31 @@ ARCHS: dict[str, Arch] = {
 }  # fmt: skip
 
 
-def _check_params(arch: str, params: dict[str, Any]) -> None:
-    """Refuse an unknown ``--param`` key, or a value of the wrong type, before a long training run starts."""
+@cache
+def _architecture(arch: str, encoder: str | None) -> type:
+    """The architecture settings ``arch`` takes, as a dataclass made from its network's keyword-only arguments
+    (and its encoder's), so :func:`~bulkmod.models.options.parse_options` checks them like any other options.
+    Graph settings of the same name (SchNet's ``cutoff``) belong to the graph."""
     nets = [ARCHS[arch].net]
-    if nets[0] is EncoderHead and params.get("encoder") in ENCODERS:
-        nets.append(ENCODERS[params["encoder"]])
-    defaults = {
-        name: p.default
-        for net in nets
-        for name, p in inspect.signature(net.__init__).parameters.items()
-        if p.kind is p.KEYWORD_ONLY
-    } | {f.name: f.default for f in fields(GraphConfig)}
-    known = set(defaults) | TRAIN_KEYS | RUN_KEYS | UQ_KEYS
-    if unknown := sorted(set(params) - known):
-        raise BulkmodError(f"--param {', '.join(unknown)}: {arch} takes {', '.join(sorted(known))}")
-    for key, value in params.items():
-        default = defaults.get(key)
-        if default is None or default is inspect.Parameter.empty:
-            continue  # no default to read a type from (e.g. the encoder name, checked by the net)
-        wanted = type(default)
-        number = isinstance(value, int) and not isinstance(value, bool)
-        if not (isinstance(value, wanted) or (wanted is float and number)):
-            raise BulkmodError(f"--param {key}={value!r}: {arch} wants type {wanted.__name__} (default {default!r})")
+    if nets[0] is EncoderHead and encoder in ENCODERS:
+        nets.append(ENCODERS[encoder])
+    specs = []
+    for net in nets:
+        hints = typing.get_type_hints(net.__init__)
+        for name, p in inspect.signature(net.__init__).parameters.items():
+            if p.kind is p.KEYWORD_ONLY and name not in GRAPH_KEYS:
+                default = dataclasses.MISSING if p.default is p.empty else p.default
+                specs.append((name, hints[name], field(default=default)))
+    specs.sort(key=lambda spec: spec[2].default is not dataclasses.MISSING)  # fields without a default come first
+    return dataclasses.make_dataclass(arch.title().replace("-", "") + "Architecture", specs, frozen=True)
 
 
 class GraphModel(Estimator):
     """A graph network on periodic crystal graphs, trained with :class:`bulkmod.models.gnn.trainer.Trainer`.
 
-    ``params`` holds architecture settings (e.g. ``n_conv``), graph settings (``cutoff``, ``max_neighbors``,
-    ``angles``), training extras (``patience``, ``schedule``, ``huber_delta``, ``optimizer`` adamw or sgd,
-    ``momentum`` for sgd), run options: ``checkpoint_dir`` (a checkpoint every epoch, one sub-folder per
-    training set), ``resume`` (continue from it) and ``pretrained`` (cgcnn only: start from the legacy
-    checkpoint), and ``mc_samples`` (T > 0: Monte-Carlo dropout, the mean and std of T passes with dropout
-    on; the std of the validation crystals then scales a normalised conformal interval).
+    Keywords: the fields of :class:`GraphOptions`. ``params`` (``--param``) holds architecture settings (e.g.
+    ``n_conv``, the keyword arguments of the network), graph settings (:class:`~bulkmod.graphs.GraphConfig`:
+    ``cutoff``, ``max_neighbors``, ``angles``) and may set any option too.
     """
 
     family: ClassVar[str] = "graph"
@@ -115,52 +129,39 @@ class GraphModel(Estimator):
         arch: str,
         *,
         transform: dict | None = None,
-        loss: str = "mse",
-        epochs: int = 100,
-        lr: float = 1e-3,
-        weight_decay: float | None = None,
-        batch_size: int = 64,
         params: dict | None = None,
         features: dict | None = None,
-        seed: int = 0,
-        inner_folds: int = 1,
+        weight_decay: float | None = None,
+        **options: Any,
     ) -> None:
+        """``weight_decay`` None: the architecture's own."""
         super().__init__()
         spec = ARCHS[arch]
         self.key, self.family, self.arch = arch, MODELS[arch].family, arch
         tf = dict(transform or {})
         self.n_fit: int | None = tf.pop("n_fit", None)
         self.transform = TargetTransform.from_dict(tf) if tf else TargetTransform()
-        self.params = {**spec.defaults, **spec.graph, **(params or {})}
-        _check_params(arch, self.params)
+        own, rest = split_options(GraphOptions, params)
+        wd = spec.weight_decay if weight_decay is None else weight_decay
+        self.options = parse_options(GraphOptions, {"weight_decay": wd} | options | own, model=arch)
+        # architecture and graph settings: the architecture's defaults, then what was asked for
+        self.params = {**spec.defaults, **spec.graph, **rest}
+        graph, net = split_options(GraphConfig, self.params)
+        self.graph = parse_options(GraphConfig, graph, model=arch, listed=[GraphOptions])
+        parse_options(_architecture(arch, net.get("encoder")), net, model=arch, listed=[GraphConfig, GraphOptions])
         if features is not None:
             self.features = FeatureConfig.from_dict(features) if features.get("groups") else None
         else:
             self.features = FeatureConfig(spec.features) if spec.features else None
-        self.graph = GraphConfig.from_dict({k: v for k, v in self.params.items() if k in GRAPH_KEYS})
-        wd = spec.weight_decay if weight_decay is None else weight_decay
-        extra = {k: v for k, v in self.params.items() if k in TRAIN_KEYS}
-        self.settings = TrainSettings(
-            epochs=epochs, lr=lr, weight_decay=wd, batch_size=batch_size, loss=loss, seed=seed, **extra
-        )
-        self.seed, self.inner_folds = seed, inner_folds
         self.net: nn.Module | None = None
         self.train_log: list[dict[str, float]] = []
 
     def config(self) -> dict[str, Any]:
-        s = self.settings
         return {
             "transform": self.transform.as_dict() | {"n_fit": self.n_fit},
-            "loss": s.loss,
-            "epochs": s.epochs,
-            "lr": s.lr,
-            "weight_decay": s.weight_decay,
-            "batch_size": s.batch_size,
             "params": self.params,
             "features": self.features.as_dict() if self.features else {"groups": []},
-            "seed": self.seed,
-            "inner_folds": self.inner_folds,
-        }
+        } | self.options.as_dict()
 
     # ---- data ----------------------------------------------------------------------------------------
     def _desc_columns(self) -> list[int]:
@@ -182,7 +183,7 @@ class GraphModel(Estimator):
 
     def _build_net(self) -> nn.Module:
         desc_dim = len(self._desc_columns()) if self.features else 0
-        arch = {k: v for k, v in self.params.items() if k not in GRAPH_KEYS | TRAIN_KEYS | RUN_KEYS | UQ_KEYS}
+        arch = {k: v for k, v in self.params.items() if k not in GRAPH_KEYS}
         if self.params.get("encoder") == "schnet":
             arch.setdefault("cutoff", self.graph.max_cutoff)  # grown radii stay inside SchNet's cosine envelope
         try:
@@ -208,12 +209,13 @@ class GraphModel(Estimator):
             tr, (val_data, _) = np.arange(len(ds)), self._data(val)
             y_val = val.y_log10
         else:
-            frac = 1.0 / self.inner_folds if self.inner_folds >= 2 else HOLDOUT_FRACTION
-            perm = np.random.default_rng(self.seed).permutation(len(ds))
+            folds = self.options.inner_folds
+            frac = 1.0 / folds if folds >= 2 else HOLDOUT_FRACTION
+            perm = np.random.default_rng(self.options.seed).permutation(len(ds))
             cut = max(1, round(len(ds) * frac))
             tr, va = np.sort(perm[cut:]), np.sort(perm[:cut])
             val_data, y_val = [data[i] for i in va], y_log10[va]
-        torch.manual_seed(self.seed)
+        torch.manual_seed(self.options.seed)
         self.net = self._build_net()
         report = self._maybe_pretrained()
         self.transform.fit(y_log10[tr])
@@ -227,7 +229,7 @@ class GraphModel(Estimator):
             self.net.head.desc_mean.copy_(torch.from_numpy(np.nan_to_num(np.nanmean(U, 0))))
             # a column constant in training (e.g. no f-electrons) must not blow up on a new crystal
             self.net.head.desc_std.copy_(torch.from_numpy(np.where(std > 1e-6, std, 1.0).astype(np.float32)))
-        trainer = Trainer(self.settings, self._checkpoint_dir(ds), bool(self.params.get("resume", False)))
+        trainer = Trainer(self.options.train_settings(), self._checkpoint_dir(ds), self.options.resume)
         state = trainer.fit(
             self.net,
             [data[i] for i in tr],
@@ -252,7 +254,7 @@ class GraphModel(Estimator):
         return self
 
     def _maybe_pretrained(self) -> dict[str, Any] | None:
-        path = self.params.get("pretrained")
+        path = self.options.pretrained
         if not path:
             return None
         if self.arch != "cgcnn":
@@ -266,12 +268,12 @@ class GraphModel(Estimator):
         return report
 
     def _fingerprint(self, ds: Dataset) -> str:
-        cfg = self.config() | {"params": {k: v for k, v in self.params.items() if k not in RUN_KEYS - {"pretrained"}}}
+        cfg = {k: v for k, v in self.config().items() if k not in RUN_KEYS}
         cfg["transform"] = self.transform.as_dict() | {"n_fit": None}
         return sha256_json({"arch": self.arch, "config": cfg, "data": data_hash(ds)})
 
     def _checkpoint_dir(self, ds: Dataset) -> Path | None:
-        root = self.params.get("checkpoint_dir")
+        root = self.options.checkpoint_dir
         if not root:
             return None
         path = Path(root) / f"{self.arch}-{self._fingerprint(ds)[:16]}"
@@ -281,12 +283,12 @@ class GraphModel(Estimator):
     # ---- prediction and storage ------------------------------------------------------------------------
     def _forward(self, data: list[Data]) -> tuple[np.ndarray, np.ndarray | None]:
         """log10 predictions, and with ``mc_samples`` the mean and std over that many dropout passes."""
-        passes = int(self.params.get("mc_samples", 0))
+        passes = self.options.mc_samples
         if passes <= 0:
             return self.transform.inverse(predict_batches(self.net, data)), None
         if not any(isinstance(m, nn.Dropout) and m.p > 0 for m in self.net.modules()):
             raise BulkmodError(f"{self.arch}: mc_samples needs dropout > 0 (e.g. --param head_dropout=0.1)")
-        torch.manual_seed(self.seed)  # the same crystals get the same interval on every call
+        torch.manual_seed(self.options.seed)  # the same crystals get the same interval on every call
         draws = np.stack(
             [self.transform.inverse(predict_batches(self.net, data, mc_dropout=True)) for _ in range(passes)]
         )

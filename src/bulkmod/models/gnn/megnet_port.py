@@ -31,7 +31,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import h5py
 import numpy as np
@@ -48,6 +48,7 @@ from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_file, shared_data_dir
 from bulkmod.models.base import Estimator, Prediction
 from bulkmod.models.gnn.trainer import predict_batches
+from bulkmod.models.options import Options, parse_options
 from bulkmod.models.registry import MODELS
 
 UPSTREAM = "https://github.com/materialsvirtuallab/megnet/raw/f3705760266f24b62c4810dd4abacfc25f4f64ae/mvl_models"
@@ -375,6 +376,15 @@ def crystal_graph(structure: Structure, name: str, spec: GraphSpec) -> tuple[Dat
     return data, len(structure) - len(np.unique(centre))
 
 
+@dataclass(frozen=True)
+class MEGNetOptions(Options):
+    """``version``: which published model (:data:`VERSIONS`); ``seed``: unused, prediction is deterministic, but
+    every model takes ``--seed``."""
+
+    version: Literal["mp-2019.4.1", "mp-2018.6.1"] = DEFAULT_VERSION
+    seed: int = 0
+
+
 class MEGNetPretrained(Estimator):
     """Zero-shot: the authors' pretrained MEGNet predicts log10 K with no training step (``fit`` changes nothing).
 
@@ -385,20 +395,17 @@ class MEGNetPretrained(Estimator):
     key: ClassVar[str] = "megnet-pretrained"
     family: ClassVar[str] = "zero-shot"
 
-    def __init__(self, *, version: str = DEFAULT_VERSION, params: dict | None = None, seed: int = 0) -> None:
-        """``params`` (``--param``) may set ``version``: mp-2019.4.1 (default) or mp-2018.6.1."""
+    def __init__(self, *, params: dict | None = None, **options: Any) -> None:
+        """``options`` (keywords, or ``params`` from ``--param``): the fields of :class:`MEGNetOptions`."""
         super().__init__()
-        params = dict(params or {})
-        version = str(params.pop("version", version))
-        if params:
-            raise BulkmodError(f"megnet-pretrained takes only --param version=..., not {', '.join(params)}")
-        n_train = check_version(version).n_train
-        self.version, self.seed = version, seed  # seed unused: prediction is deterministic; every model takes it
+        self.options = parse_options(MEGNetOptions, options | (params or {}), model=self.key)
+        version = self.options.version
+        n_train = VERSIONS[version].n_train
         self.train_info = {"dataset": f"materials-project-{version}", "n": n_train, "note": MODELS[self.key].note}
         self._loaded: tuple[PretrainedMEGNet, GraphSpec] | None = None
 
     def config(self) -> dict[str, Any]:
-        return {"version": self.version, "seed": self.seed}
+        return self.options.as_dict()
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
         return self
@@ -406,7 +413,7 @@ class MEGNetPretrained(Estimator):
     def predict(self, ds: Dataset) -> Prediction:
         ds.require_structures("megnet-pretrained needs crystal structures")
         if self._loaded is None:
-            self._loaded = load_pretrained(self.version)
+            self._loaded = load_pretrained(self.options.version)
         net, spec = self._loaded
         data: dict[int, Data] = {}
         errors: dict[int, str] = {}

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from bulkmod.errors import BulkmodError
 from bulkmod.io import atomic_path, remove_stale_temps
+from bulkmod.models.options import Loss, Options
 
 CHECKPOINT = "checkpoint.pt"
 LOG_COLUMNS = ("epoch", "lr", "train_loss", "val_mae", "val_spread")
@@ -34,31 +35,27 @@ LOSSES: dict[str, Callable[[float], nn.Module]] = {
     "huber": lambda delta: nn.HuberLoss(delta=delta),
     "l1": lambda _delta: nn.L1Loss(),
 }
-SCHEDULES = ("cosine", "plateau", "none")
-OPTIMIZERS = ("adamw", "sgd")
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class TrainSettings(Options):
+    """How the loop trains; a checkpoint records them, and resuming needs the same ones."""
+
     epochs: int = 100
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 64
-    loss: str = "mse"
+    loss: Loss = "mse"
     huber_delta: float = 1.0
-    schedule: str = "cosine"
+    schedule: Literal["cosine", "plateau", "none"] = "cosine"
     patience: int = 25  # epochs without a better validation MAE before stopping
     seed: int = 0
-    optimizer: str = "adamw"  # "sgd": the original CGCNN's SGD with momentum (its defaults: lr 0.01, momentum 0.9)
+    # "sgd": the original CGCNN's SGD with momentum (its defaults: lr 0.01, momentum 0.9)
+    optimizer: Literal["adamw", "sgd"] = "adamw"
     momentum: float = 0.9  # sgd only
 
     def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise BulkmodError(f"unknown loss {self.loss!r}: use {', '.join(LOSSES)}")
-        if self.schedule not in SCHEDULES:
-            raise BulkmodError(f"unknown schedule {self.schedule!r}: use {', '.join(SCHEDULES)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise BulkmodError(f"unknown optimizer {self.optimizer!r}: use {', '.join(OPTIMIZERS)}")
+        super().__post_init__()
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise BulkmodError(
                 f"invalid training settings: epochs={self.epochs}, batch_size={self.batch_size}, "
