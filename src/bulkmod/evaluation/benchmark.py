@@ -36,7 +36,7 @@ def limit_rows(ds: Dataset, limit: int | None) -> Dataset:
     return ds.subset(idx)
 
 
-def spacegroups(ds: Dataset) -> np.ndarray:
+def _spacegroups(ds: Dataset) -> np.ndarray:
     """Each row's space-group number as the descriptors see it: the dataset's own, else detected from the row's
     structure (from the feature cache where a model already did); NaN where neither is known."""
     return featurize(ds, FeatureConfig(("spacegroup",)))[0][:, 0]
@@ -57,7 +57,7 @@ def prediction_frame(ds: Dataset, fold: int, pred: Prediction) -> pd.DataFrame:
             "hi90_log10": nan if pred.hi90_log10 is None else pred.hi90_log10,
             "formula": ds.reduced_formulas,
             "n_elements": [len(c.elements) for c in ds.compositions],
-            "crystal_system": crystal_system_names(spacegroups(ds)),
+            "crystal_system": crystal_system_names(_spacegroups(ds)),
             "has_structure": ds.structure_mask,
             "source": ds.meta["k_source"].fillna("") if ds.meta is not None and "k_source" in ds.meta else ds.name,
         }
