@@ -97,11 +97,10 @@ def rows() -> dict[str, tuple[str, str, dict[str, Any]]]:
 
 def diagnose_fold0(model: str, cfg: dict[str, Any], limit: int | None, folds: int) -> dict[str, Any]:
     """Train on fold 0's training part, save it with its fold-0 predictions, and diagnose them with the model."""
-    ds, splits = make_split("kfold", limit_rows(load_dataset(DATASET), limit), folds)
-    tr, te = splits[0]
-    est = build_model(model, **cfg).fit(ds.subset(tr), ds.y_log10[tr])
+    fold = make_split("kfold", limit_rows(load_dataset(DATASET), limit), folds)[0]
+    train, test = fold.train, fold.test
+    est = build_model(model, **cfg).fit(train, train.y_log10)
     directory = est.save(cache_dir("gnn-ablation") / f"row1-sgd-fold0-{limit}-{cfg.get('epochs')}")
-    test = ds.subset(te)
     frame = prediction_frame(test, 0, est.predict(test))
     frame.to_csv(directory / "fold0_predictions.csv", index=False)  # for `bulkmod diagnose CSV --model DIR`
     res = diagnose(10.0 ** frame["y_true_log10"], 10.0 ** frame["y_pred_log10"], model_dir=directory)

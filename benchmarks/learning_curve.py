@@ -236,8 +236,8 @@ def main() -> None:
         parser.error(f"no learning-curve configuration for {unknown}; known: {', '.join(CONFIGS)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
 
-    ds, splits = make_split("kfold", load_dataset(DATASET), 5)
-    train_idx, test_idx = splits[TEST_FOLD]
+    folds = make_split("kfold", load_dataset(DATASET), 5)
+    ds, train_idx, test_idx = folds.data, folds[TEST_FOLD].train_rows, folds[TEST_FOLD].test_rows
     n_all = len(train_idx)
     n_by_size = {s: (n_all if s == "all" else int(s)) for s in args.sizes.split(",")}
     if any(not 10 <= n <= n_all for n in n_by_size.values()):

@@ -32,8 +32,8 @@ OUT = Path(__file__).resolve().parents[1] / "results" / "adaptive_ood" / "adapti
 
 
 def main() -> None:
-    ds, [(tr, te)] = make_split("ood-elastic2015", load_dataset("mp-binary-2025"))
-    train, test = ds.subset(tr), ds.subset(te)
+    [fold] = make_split("ood-elastic2015", load_dataset("mp-binary-2025"))
+    train, test = fold.train, fold.test
     model = build_model("lgbm", inner_folds=5).fit(train, train.y_log10)
     X, Xt = featurize(train, model.features)[0], featurize(test, model.features)[0]
     resid = model.oof_log10 - train.y_log10

@@ -307,7 +307,8 @@ def _committed_csv(model: str, split: str) -> Path:
 
 def run_split(split: str, ds, log, variants: dict | None = None) -> dict:
     variants = variants or VARIANTS
-    data, folds = make_split(split, ds)
+    folds = make_split(split, ds)
+    data = folds.data  # the features below are computed once over it; the folds index it by row
     t0 = time.perf_counter()
     penult, last, info = atom_features(data.structures)
     missing = [i for i, p in enumerate(penult) if p is None]
@@ -321,10 +322,10 @@ def run_split(split: str, ds, log, variants: dict | None = None) -> dict:
     preds = {name: np.full(len(data), np.nan) for name in [*variants, "head-select"]}
     fold_of = np.full(len(data), -1)
     per_fold = []
-    for f, (train, test) in enumerate(folds):
-        train = np.setdiff1d(train, missing)
-        fold_of[test] = f
-        test_ok = np.setdiff1d(test, missing)
+    for f, fold in enumerate(folds):
+        train = np.setdiff1d(fold.train_rows, missing)
+        fold_of[fold.test_rows] = f
+        test_ok = np.setdiff1d(fold.test_rows, missing)
         row = {"fold": f, "n_train": len(train), "n_test": len(test_ok), "variants": {}}
         for name, (which, pooling, use_eos, over) in variants.items():
             tv = time.perf_counter()
@@ -345,7 +346,7 @@ def run_split(split: str, ds, log, variants: dict | None = None) -> dict:
         row["selected"] = chosen
         preds["head-select"][test_ok] = preds[chosen][test_ok]
         per_fold.append(row)
-    test_all = np.concatenate([t for _, t in folds])
+    test_all = np.concatenate([fold.test_rows for fold in folds])
     ids = np.array(data.ids)
     frame = pd.DataFrame(
         {"id": ids[test_all], "fold": fold_of[test_all], "y_true_log10": y[test_all]}
@@ -492,7 +493,7 @@ def main() -> None:
     t0 = time.perf_counter()
     ds = load_dataset("mp-binary-2025")
     if args.extract_only:
-        data, _ = make_split("ood-elastic2015", ds)  # mp-binary-2025 + the elastic-2015 test crystals
+        data = make_split("ood-elastic2015", ds).data  # mp-binary-2025 + the elastic-2015 test crystals
         print(atom_features(data.structures)[2])
         return
     load_before = load_average()

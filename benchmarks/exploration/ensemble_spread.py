@@ -88,9 +88,8 @@ def score(name: str, cal: ConformalInterval, mean: np.ndarray, std: np.ndarray, 
 
 def run(split: str) -> dict[str, Any]:
     t0 = time.perf_counter()
-    ds, splits = make_split(split, load_dataset("mp-binary-2025"), 5)
-    tr, te = splits[0]
-    train, test = ds.subset(tr), ds.subset(te)
+    fold = make_split(split, load_dataset("mp-binary-2025"), 5)[0]
+    train, test = fold.train, fold.test
     members = fit_members(train)
     y, yt = train.y_log10, test.y_log10
     oof = np.stack([m.oof_log10 for m, _ in members])
@@ -119,7 +118,7 @@ def run(split: str) -> dict[str, Any]:
         "member_own_std_median_test": float(np.median(np.sqrt(own_test))),
     }
     member_mae = [round(float(np.mean(np.abs(f - yt))), 5) for f in final]
-    return {"split": split, "fold": 0, "n_train": len(tr), "n_test": len(te), "member_mae_log10": member_mae,
+    return {"split": split, "fold": 0, "n_train": len(train), "n_test": len(test), "member_mae_log10": member_mae,
             "spread": spread, "variants": variants, "wall_s": round(time.perf_counter() - t0, 1),
             "z90": Z90}  # fmt: skip
 

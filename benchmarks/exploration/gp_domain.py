@@ -23,10 +23,9 @@ OUT = Path(__file__).resolve().parents[1] / "results" / "gp_domain" / "gp_domain
 
 
 def main() -> None:
-    ds, splits = make_split("ood-elastic2015", load_dataset("mp-binary-2025"), 5)
-    tr, te = splits[0]
-    cfg = FeatureConfig.default_for(ds.subset(tr))
-    X, Xt = featurize(ds.subset(tr), cfg)[0], featurize(ds.subset(te), cfg)[0]
+    fold = make_split("ood-elastic2015", load_dataset("mp-binary-2025"), 5)[0]
+    cfg = FeatureConfig.default_for(fold.train)
+    X, Xt = featurize(fold.train, cfg)[0], featurize(fold.test, cfg)[0]
     mean, std = np.nanmean(X, 0), np.nanstd(X, 0)
     std = np.where(std > 1e-12, std, 1.0)
     Z, Zt = (X - mean) / std, (Xt - mean) / std
@@ -35,7 +34,7 @@ def main() -> None:
     names = cfg.names()
     out = {
         "command": command_line(), "commit": git_commit(), "machine": machine(),
-        "n_train": len(tr), "n_test": len(te),
+        "n_train": len(fold.train), "n_test": len(fold.test),
         "share_rows_beyond_range_by_1sd": round(float(np.mean(np.nanmax(beyond, 1) > 1)), 3),
         "descriptors": [{"name": names[j], "max_sd_beyond": round(float(np.nanmax(beyond[:, j])), 2),
                          "share_rows_beyond": round(float(np.mean(beyond[:, j] > 0)), 3)} for j in order],

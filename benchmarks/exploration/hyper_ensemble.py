@@ -69,12 +69,11 @@ def group(name: str, configs: list[dict], train: Any, test: Any) -> dict[str, An
 
 def main() -> None:
     split = sys.argv[1] if len(sys.argv) > 1 else "ood-elastic2015"
-    ds, splits = make_split(split, load_dataset("mp-binary-2025"), 5)
-    tr, te = splits[0]
-    train, test = ds.subset(tr), ds.subset(te)
+    fold = make_split(split, load_dataset("mp-binary-2025"), 5)[0]
+    train, test = fold.train, fold.test
     out = {"command": command_line(), "commit": git_commit(), "machine": machine(),
            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "split": split, "fold": 0,
-           "n_train": len(tr), "n_test": len(te), "groups": []}  # fmt: skip
+           "n_train": len(train), "n_test": len(test), "groups": []}  # fmt: skip
     path = RESULTS / f"hyper_ensemble_exploration_{split}.json"
     for name, configs in (("seeds", [{}] * len(HYPER_LGBM)), ("hyper", list(HYPER_LGBM))):
         out["groups"].append(group(name, configs, train, test))

@@ -34,8 +34,7 @@ OUT = (
 
 
 def main() -> None:
-    ds, folds = make_split("matbench-official", load_dataset("matbench-log-kvrh-comp"))
-    train = ds.subset(folds[0][0])
+    train = make_split("matbench-official", load_dataset("matbench-log-kvrh-comp"))[0].train
     inner_tr, inner_val = train_test_split(np.arange(len(train)), test_size=0.2, random_state=0)
     a, b = train.subset(inner_tr), train.subset(inner_val)
     rows = []

@@ -77,11 +77,11 @@ def overlap(train, test) -> dict:
 
 
 def main() -> None:
-    ds, folds = make_split("matbench-official", load_dataset("matbench-log-kvrh-comp"))
-    overlaps = [overlap(ds.subset(tr), ds.subset(te)) | {"fold": k} for k, (tr, te) in enumerate(folds)]
+    folds = make_split("matbench-official", load_dataset("matbench-log-kvrh-comp"))
+    overlaps = [overlap(fold.train, fold.test) | {"fold": k} for k, fold in enumerate(folds)]
     for row in overlaps:
         print(row, flush=True)
-    train = ds.subset(folds[0][0])
+    train = folds[0].train
     inner_tr, inner_val = train_test_split(np.arange(len(train)), test_size=0.2, random_state=0)
     a, b = train.subset(inner_tr), train.subset(inner_val)
     seen = np.array([f in set(a.reduced_formulas) for f in b.reduced_formulas])

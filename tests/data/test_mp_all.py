@@ -328,8 +328,9 @@ def test_matbench_recovered_keeps_matbench_targets_and_only_unique_structures(jo
 def test_ood_elastic2015_on_the_join_leaves_out_every_material_with_a_test_formula(joined):
     from bulkmod.data.splits import make_split
 
-    combined, [(train, test)] = make_split("ood-elastic2015", joined)
-    assert [combined.ids[i] for i in test] == ["mp-8"]  # the 2015 crystal not among the 2025 binaries
-    train_formulas = {combined.reduced_formulas[i] for i in train}
-    assert "SrTiO3" not in train_formulas and len(train) == len(joined) - 1  # mp-8, which matbench's SrTiO3 joined
-    assert combined.row_structures[test[0]] is not None and combined.meta["k_source"].iloc[train].notna().all()
+    folds = make_split("ood-elastic2015", joined)
+    [fold] = folds
+    assert fold.test.ids == ["mp-8"]  # the 2015 crystal not among the 2025 binaries
+    assert "SrTiO3" not in fold.train.reduced_formulas and len(fold.train) == len(joined) - 1  # mp-8's formula
+    assert fold.test.row_structures[0] is not None and fold.train.meta["k_source"].notna().all()
+    assert folds.notes == {"n_test_formula_in_train": 0, "n_train_removed_by_formula": 1}

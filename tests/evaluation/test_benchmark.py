@@ -54,10 +54,13 @@ def test_results_schema_and_predictions_csv(tmp_path):
         "hi90_log10",
         "formula",
         "n_elements",
+        "crystal_system",
         "has_structure",
         "source",
     ]
     assert preds["has_structure"].all() and set(preds["n_elements"]) == {2}
+    assert set(preds["crystal_system"]) <= {"triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal",
+                                            "hexagonal", "cubic"} and preds["crystal_system"].nunique() > 2  # fmt: skip
     assert set(preds["source"]) == {"mp-binary-2025"}
     assert all("coverage_90" in f and "mean_width90_log10" in f for f in saved["per_fold"])
     assert saved["per_group"] == {}  # every crystal is a binary with a structure from one source: nothing to split

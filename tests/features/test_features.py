@@ -103,3 +103,15 @@ def test_neighbour_cap_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("BULKMOD_MAX_NEIGHBORS", "20")
     with pytest.raises(BulkmodError, match="BULKMOD_MAX_NEIGHBORS"):
         structure_features(_rocksalt(), STRUCT_GROUPS)  # ~90 neighbours within 6 A
+
+
+def test_the_one_crystal_system_map_agrees_with_pymatgen_and_names_unknowns():
+    from pymatgen.symmetry.groups import SpaceGroup
+
+    from bulkmod.features.spacegroup import CRYSTAL_SYSTEMS, crystal_system, crystal_system_names
+
+    numbers = np.arange(1, 231)
+    assert [CRYSTAL_SYSTEMS[i] for i in crystal_system(numbers)] == [
+        SpaceGroup.from_int_number(int(n)).crystal_system for n in numbers
+    ]
+    assert crystal_system_names(np.array([0, np.nan, 231, 1, 225])) == ["unknown"] * 3 + ["triclinic", "cubic"]

@@ -3,6 +3,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bulkmod.errors import BulkmodError
@@ -59,7 +60,7 @@ def test_report_table_is_sorted_marks_the_best_and_prints_readable_numbers(resul
     files = [str(results_files / n) for n in ("mean.json", "lgbm.json")]  # worst first: the table must sort
     html = build_report(files, tmp_path / "report.html")[0].read_text()
     said = capsys.readouterr().err  # a long report says where it is
-    assert "report: run 1/2, mean" in said and "breakdown by crystal system" in said
+    assert "report: run 1/2, mean" in said
     table = html[html.index("<table>") : html.index("</table>")]
     rows = table.split("<tr")[2:]
     assert rows[0].startswith(" class='best'>") and "<td>lgbm</td>" in rows[0]
@@ -68,6 +69,38 @@ def test_report_table_is_sorted_marks_the_best_and_prints_readable_numbers(resul
     assert p_value != "0.0000" and float(p_value) < 0.05  # lgbm beats the mean model: a real, printed p
     assert not re.search(r"\d\.\d{9,}", table)  # no 17-digit floats
     assert "lgbm: lgbm on mp-binary-2025 (kfold)" in html  # each run's heading and parity title name the run
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("the report loaded or featurised a dataset")
+
+
+def test_report_reads_only_results_files(results_files, tmp_path, monkeypatch):
+    """The breakdowns by crystal system and element count come from the predictions file's own columns."""
+    import bulkmod.data
+    import bulkmod.data.datasets
+    import bulkmod.features
+    import bulkmod.features.featurizer
+
+    for module in (bulkmod.data, bulkmod.data.datasets):
+        monkeypatch.setattr(module, "load_dataset", _refuse)
+    for module in (bulkmod.features, bulkmod.features.featurizer):
+        monkeypatch.setattr(module, "featurize", _refuse)
+    html = build_report([str(results_files / "lgbm.json")], tmp_path / "report.html")[0].read_text()
+    assert "alt='lgbm_by_crystal_system'" in html and "alt='lgbm_by_number_of_elements'" not in html
+    assert "all 120 crystals share one number of elements (2 elements): no breakdown" in html
+
+
+def test_report_of_a_predictions_file_without_crystal_systems_says_so(results_files, tmp_path, monkeypatch):
+    import bulkmod.data
+
+    monkeypatch.setattr(bulkmod.data, "load_dataset", _refuse)
+    res = (results_files / "mean.json").read_text()
+    (tmp_path / "old.json").write_text(res.replace("mean.predictions.csv", "old.predictions.csv"))
+    preds = pd.read_csv(results_files / "mean.predictions.csv").drop(columns="crystal_system")
+    preds.to_csv(tmp_path / "old.predictions.csv", index=False)
+    html = build_report([str(tmp_path / "old.json")], tmp_path / "report.html")[0].read_text()
+    assert "no breakdown (predictions file predates crystal_system)" in html and "_by_" not in html
 
 
 def test_diagnosis_report_evidence_is_rounded(tmp_path):

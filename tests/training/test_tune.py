@@ -52,11 +52,11 @@ def _studies(out) -> dict[str, list]:
 
 
 def test_inner_search_sees_only_the_outer_training_rows(tuned, dataset):
-    ds, splits = make_split("kfold", limit_rows(load_dataset(str(dataset)), LIMIT), FOLDS)
+    folds = make_split("kfold", limit_rows(load_dataset(str(dataset)), LIMIT), FOLDS)
     names = set(_studies(tuned))
-    for k, (tr, _) in enumerate(splits):  # each outer study is keyed by the hash of exactly its training rows
-        assert f"lgbm-outer{k}of{FOLDS}-{data_hash(ds.subset(tr))}" in names
-    assert f"lgbm-all-{data_hash(ds)}" in names and len(names) == FOLDS + 1
+    for k, fold in enumerate(folds):  # each outer study is keyed by the hash of exactly its training rows
+        assert f"lgbm-outer{k}of{FOLDS}-{data_hash(fold.train)}" in names
+    assert f"lgbm-all-{data_hash(folds.data)}" in names and len(names) == FOLDS + 1
     res = json.loads((tuned / "results.json").read_text())
     assert res["schema"] == SCHEMA and res["split"] == "nested-kfold" and res["n"] == LIMIT
     for fold in res["per_fold"]:

@@ -1,4 +1,5 @@
-"""Metrics, the results schema, benchmarks, evaluation against experiment, leaderboards and diagnosis.
+"""Metrics, the results schema, tasks, benchmarks, evaluation against experiment, leaderboards and diagnosis.
 
-Named splits live in :mod:`bulkmod.data.splits`.
+Named splits live in :mod:`bulkmod.data.splits`; a task (:mod:`bulkmod.evaluation.tasks`) pairs a dataset with one
+and knows what is special about the pair.
 """

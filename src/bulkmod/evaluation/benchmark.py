@@ -15,10 +15,11 @@ from tqdm import tqdm
 
 from bulkmod.data import load_dataset
 from bulkmod.data.records import Dataset
-from bulkmod.data.splits import make_split
 from bulkmod.errors import BulkmodError
-from bulkmod.evaluation.leaderboard import compare_with_leaderboard
 from bulkmod.evaluation.results import build_results, write_results
+from bulkmod.evaluation.tasks import Task
+from bulkmod.features import FeatureConfig, featurize
+from bulkmod.features.spacegroup import crystal_system_names
 from bulkmod.models import MODELS, Prediction, build_model
 from bulkmod.parallel import current
 
@@ -35,8 +36,15 @@ def limit_rows(ds: Dataset, limit: int | None) -> Dataset:
     return ds.subset(idx)
 
 
+def _spacegroups(ds: Dataset) -> np.ndarray:
+    """Each row's space-group number as the descriptors see it: the dataset's own, else detected from the row's
+    structure (from the feature cache where a model already did); NaN where neither is known."""
+    return featurize(ds, FeatureConfig(("spacegroup",)))[0][:, 0]
+
+
 def prediction_frame(ds: Dataset, fold: int, pred: Prediction) -> pd.DataFrame:
-    """Per-sample predictions plus what results are grouped by (``GROUP_COLUMNS``), so no report reloads data."""
+    """Per-sample predictions plus what results are broken down by (``SAMPLE_COLUMNS``), so no report reloads or
+    re-featurises a dataset."""
     nan = np.full(len(ds), np.nan)
     return pd.DataFrame(
         {
@@ -49,6 +57,7 @@ def prediction_frame(ds: Dataset, fold: int, pred: Prediction) -> pd.DataFrame:
             "hi90_log10": nan if pred.hi90_log10 is None else pred.hi90_log10,
             "formula": ds.reduced_formulas,
             "n_elements": [len(c.elements) for c in ds.compositions],
+            "crystal_system": crystal_system_names(_spacegroups(ds)),
             "has_structure": ds.structure_mask,
             "source": ds.meta["k_source"].fillna("") if ds.meta is not None and "k_source" in ds.meta else ds.name,
         }
@@ -85,35 +94,24 @@ def run_benchmark(
     """Cross-validate ``model``; folds run as tasks on the enclosing backend (:func:`bulkmod.parallel.current`)."""
     if model not in MODELS:
         build_model(model)  # raises the helpful unknown-model error
+    task = Task.of(dataset, split)
     t0 = time.perf_counter()
-    ds = limit_rows(load_dataset(dataset), limit)
-    n_loaded = len(ds)
-    ds, splits = make_split(split, ds, folds)
-    tasks = [(model, model_config or {}, ds.subset(tr), ds.subset(te), k) for k, (tr, te) in enumerate(splits)]
+    parts = task.folds(limit_rows(load_dataset(dataset), limit), folds)
+    runs = [(model, model_config or {}, fold.train, fold.test, k) for k, fold in enumerate(parts)]
     backend = current()
-    done = backend.imap(run_fold, tasks)
-    results = list(tqdm(done, total=len(tasks), desc=f"{model} on {dataset}", unit="fold", file=sys.stderr))
+    done = backend.imap(run_fold, runs)
+    results = list(tqdm(done, total=len(runs), desc=f"{model} on {dataset}", unit="fold", file=sys.stderr))
     frames, fold_meta = [r[0] for r in results], [r[1] for r in results]
     preds = pd.concat(frames, ignore_index=True)
-    extra: dict[str, Any] = {"limit": limit, "folds": len(splits), "model_config": model_config or {}}
+    extra: dict[str, Any] = {"limit": limit, "folds": len(parts), "model_config": model_config or {}}
     if MODELS[model].note:
         extra["note"] = MODELS[model].note
-    train_name, test_name = ds.name, ds.name
-    if split == "ood-elastic2015":
-        train_name, test_name = ds.name.split("+")[0], "elastic-2015-not-in-mp-binary-2025"
-        tr, te = splits[0]
-        seen = set(ds.subset(tr).reduced_formulas)
-        extra["n_test_formula_in_train"] = sum(f in seen for f in ds.subset(te).reduced_formulas)
-        # mp-kvrh-all trains on every material whose reduced formula is not among the test crystals
-        extra["n_train_removed_by_formula"] = n_loaded - len(tr)
-    if dataset.startswith("matbench-log-kvrh"):
-        extra["leaderboard"] = compare_with_leaderboard(preds)
-        if preds["has_structure"].any() and not preds["has_structure"].all():
-            extra["leaderboard_rows_with_structure"] = compare_with_leaderboard(preds[preds["has_structure"]])
+    extra |= parts.notes
+    extra |= task.leaderboard_results(preds)
     res = build_results(
         preds,
-        dataset=test_name,
-        train_dataset=train_name,
+        dataset=parts.test_name,
+        train_dataset=parts.train_name,
         split=split,
         model=model,
         family=MODELS[model].family,

@@ -11,8 +11,8 @@ import numpy as np
 from bulkmod.data import load_dataset
 from bulkmod.data.records import Dataset
 from bulkmod.evaluation.benchmark import prediction_frame
-from bulkmod.evaluation.leaderboard import compare_with_leaderboard
 from bulkmod.evaluation.results import build_results, write_results
+from bulkmod.evaluation.tasks import Task
 from bulkmod.features import FeatureConfig
 from bulkmod.models.base import Estimator, read_manifest
 from bulkmod.models.pretrained import COMPOSITION_MODEL, resolve_model_dir
@@ -71,8 +71,7 @@ def evaluate(model: str, dataset: str, *, out: Path | str | None = None) -> dict
         extra["note"] = manifest["train"]["note"]
     if manifest.get("train", {}).get("dataset") == ds.name:
         extra["warning"] = "evaluated on the model's own training data: these are training errors"
-    if dataset.startswith("matbench-log-kvrh"):
-        extra["leaderboard"] = compare_with_leaderboard(preds)
+    extra |= Task.of(dataset).leaderboard_results(preds)
     res = build_results(
         preds,
         dataset=ds.name,

@@ -20,8 +20,12 @@ from bulkmod.provenance import command_line, git_commit, load_average, machine
 
 SCHEMA = "bulkmod-results/1"
 PRED_COLUMNS = ["id", "fold", "y_true_log10", "y_pred_log10", "std_log10", "lo90_log10", "hi90_log10"]
-# written after PRED_COLUMNS where a run has them; results are broken down by each (n_elements as 1, 2, 3, 4+)
-GROUP_COLUMNS = ["formula", "n_elements", "has_structure", "source"]
+# written after PRED_COLUMNS where a run has them: what a report breaks the errors down by, so that it reads only
+# the results files and never reloads or re-featurises a dataset
+SAMPLE_COLUMNS = ["formula", "n_elements", "crystal_system", "has_structure", "source"]
+# the breakdowns a results file records itself (n_elements as 1, 2, 3, 4+); crystal system is the report's alone,
+# so results files keep the shape every committed one has
+GROUP_COLUMNS = ["n_elements", "has_structure", "source"]
 
 
 def _group_labels(preds: pd.DataFrame, column: str) -> pd.Series:
@@ -33,7 +37,7 @@ def _group_labels(preds: pd.DataFrame, column: str) -> pd.Series:
 def per_group(preds: pd.DataFrame) -> dict[str, list[dict]]:
     """Errors and interval quality per number of elements, structure present or not, and label source."""
     out = {}
-    for column in GROUP_COLUMNS[1:]:
+    for column in GROUP_COLUMNS:
         if column not in preds or preds[column].nunique() < 2:
             continue
         rows = []
@@ -99,7 +103,7 @@ def write_results(res: dict[str, Any], preds: pd.DataFrame, out: Path | str) -> 
         raise BulkmodError(f"{out}: results go to a .json file")
     csv_path = out.with_name(out.stem + ".predictions.csv")
     with atomic_path(csv_path) as tmp:
-        preds[PRED_COLUMNS + [c for c in GROUP_COLUMNS if c in preds]].to_csv(tmp, index=False, float_format="%.6f")
+        preds[PRED_COLUMNS + [c for c in SAMPLE_COLUMNS if c in preds]].to_csv(tmp, index=False, float_format="%.6f")
     res["predictions"] = csv_path.name
     write_json_atomic(out, res)
     return out

@@ -1,4 +1,8 @@
-"""Space-group features: number, crystal system, lattice centring, point-group order."""
+"""Space-group features: number, crystal system, lattice centring, point-group order.
+
+The one space-group -> crystal-system map lives here: the features, the neighbour lookups of the descriptor model
+and the per-sample columns of a results file all read it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,19 @@ from functools import cache
 import numpy as np
 
 CRYSTAL_SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic")
+_LAST_SPACEGROUP = (2, 15, 74, 142, 167, 194, 230)  # the highest number of each crystal system, in that order
 CENTRINGS = ("P", "I", "F", "C", "A", "R")
+
+
+def crystal_system(numbers: np.ndarray) -> np.ndarray:
+    """Index into ``CRYSTAL_SYSTEMS`` per space-group number; -1 where the number is unknown (0, NaN, out of range)."""
+    spg = np.nan_to_num(np.asarray(numbers, dtype=float), nan=0.0).astype(int)
+    return np.where((spg >= 1) & (spg <= 230), np.searchsorted(_LAST_SPACEGROUP, spg), -1)
+
+
+def crystal_system_names(numbers: np.ndarray) -> list[str]:
+    """``CRYSTAL_SYSTEMS`` names per space-group number, ``"unknown"`` where it is unknown."""
+    return [CRYSTAL_SYSTEMS[i] if i >= 0 else "unknown" for i in crystal_system(numbers)]
 
 
 def spacegroup_names() -> list[str]:
@@ -29,10 +45,11 @@ def _row(number: int) -> tuple[float, ...]:
     symbol = sg.symbol.split(":")[0]
     centring = symbol[0] if symbol[0] in CENTRINGS else "P"
     order = len(sg.symmetry_ops) / {"P": 1, "I": 2, "F": 4, "C": 2, "A": 2, "R": 3}[centring]
+    system = crystal_system(np.array([number]))[0]
     return (
         float(number),
         float(order),
-        *[float(sg.crystal_system == c) for c in CRYSTAL_SYSTEMS],
+        *[float(system == k) for k in range(len(CRYSTAL_SYSTEMS))],
         *[float(centring == c) for c in CENTRINGS],
     )
 

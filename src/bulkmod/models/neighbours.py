@@ -29,6 +29,7 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features.composition import fraction_matrix, magpie_features
 from bulkmod.features.elements import N_Z
+from bulkmod.features.spacegroup import crystal_system
 from bulkmod.io import atomic_path
 from bulkmod.models.formats import check_arrays, load_npz
 
@@ -41,7 +42,6 @@ KS = (5, 10)
 EPS = {"frac": 0.02, "magpie": 0.5}
 GROUP_KEYS = {"formula": ("n", "mean", "min", "max"), "formula_sys": ("n", "mean"), "formula_spg": ("n", "mean"),
               "chemsys": ("n", "mean")}  # fmt: skip
-_CRYSTAL_SYSTEM_LAST_SPG = (2, 15, 74, 142, 167, 194, 230)  # triclinic ... cubic
 # the saved table: one row per training crystal (n), fractions over every element (z)
 TABLE_ARRAYS = {"formula": ("U", ("n",)), "chemsys": ("U", ("n",)), "spg": ("iu", ("n",)),
                 "frac": ("f", ("n", "z")), "y_log10": ("f", ("n",))}  # fmt: skip
@@ -66,12 +66,6 @@ def neighbour_names() -> list[str]:
     for space in EPS:
         names += [f"nb_{space}_k{k}_mean" for k in KS] + [f"nb_{space}_d1", f"nb_{space}_y1"]
     return names
-
-
-def crystal_system(spg: np.ndarray) -> np.ndarray:
-    """0..6 (triclinic..cubic) from the space-group number; -1 where it is unknown (0)."""
-    spg = np.asarray(spg, dtype=int)
-    return np.where((spg >= 1) & (spg <= 230), np.searchsorted(_CRYSTAL_SYSTEM_LAST_SPG, spg), -1)
 
 
 @dataclass

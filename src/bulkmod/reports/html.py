@@ -107,29 +107,15 @@ def _load(paths: list[str]) -> tuple[list[tuple[str, dict, pd.DataFrame]], list[
     return loaded, skipped
 
 
-def _sample_groups(dataset: str, ids: list[str]) -> dict[str, list[str]] | None:
-    """Crystal system and number of elements per sample, when the dataset is a named one."""
-    from bulkmod.data import DATASETS, load_dataset
-    from bulkmod.features import FeatureConfig, featurize
-    from bulkmod.features.spacegroup import CRYSTAL_SYSTEMS
-
-    name = "elastic-2015" if dataset.startswith("elastic-2015") else dataset
-    if name not in DATASETS:
+def _sample_groups(preds: pd.DataFrame) -> dict[str, list[str]] | None:
+    """Crystal system and number of elements per sample, read from the predictions file; None for a file written
+    before it carried the crystal system (the report never reloads or re-featurises a dataset to fill it in)."""
+    if "crystal_system" not in preds:
         return None
-    print(f"report: loading {name} for the breakdown by crystal system and element count", file=sys.stderr)
-    try:
-        ds = load_dataset(name)
-    except BulkmodError:
-        return None
-    pos = {i: k for k, i in enumerate(ds.ids)}
-    if any(i not in pos for i in ids):
-        return None
-    sub = ds.subset([pos[i] for i in ids])
-    X, _ = featurize(sub, FeatureConfig(("spacegroup",)))
-    onehot = X[:, 2 : 2 + len(CRYSTAL_SYSTEMS)]
-    systems = [CRYSTAL_SYSTEMS[int(np.argmax(r))] if np.nansum(r) > 0 else "unknown" for r in onehot]
-    n_el = [f"{len(c.elements)} elements" for c in sub.compositions]
-    return {"crystal system": systems, "number of elements": n_el}
+    return {
+        "crystal system": preds["crystal_system"].astype(str).tolist(),
+        "number of elements": [f"{int(n)} elements" for n in preds["n_elements"]],
+    }
 
 
 def _comparison(loaded: list[tuple[str, dict, pd.DataFrame]]) -> pd.DataFrame:
@@ -194,7 +180,9 @@ def build_report(paths: list[str], out: Path | str, title: str = "bulkmod report
         )
         rep.figure(f"{name}_residuals", figures.residuals_vs_true(y, p, "residual vs true K"))
         rep.figure(f"{name}_range", figures.range_picture(y, p, "prediction range vs true range"))
-        groups = _sample_groups(res["dataset"], preds["id"][ok].tolist())
+        groups = _sample_groups(preds[ok])
+        if groups is None:
+            rep.text("no breakdown (predictions file predates crystal_system)")
         for label, g in (groups or {}).items():
             if len(set(g)) < 2:
                 rep.text(f"all {len(g)} crystals share one {label} ({g[0]}): no breakdown")

@@ -21,10 +21,10 @@ from sklearn.model_selection import KFold
 
 from bulkmod.data import load_dataset
 from bulkmod.data.records import Dataset
-from bulkmod.data.splits import make_split
 from bulkmod.errors import BulkmodError
 from bulkmod.evaluation.benchmark import limit_rows, run_fold
 from bulkmod.evaluation.results import build_results, write_results
+from bulkmod.evaluation.tasks import Task
 from bulkmod.models import MODELS, build_model
 from bulkmod.models.base import data_hash
 from bulkmod.optional import require
@@ -171,7 +171,7 @@ def tune(
     base = model_config or {}
     backend = current()
     t0 = time.perf_counter()
-    ds, splits = make_split(split, limit_rows(load_dataset(dataset), limit), outer_folds)
+    parts = Task.of(dataset, split).folds(limit_rows(load_dataset(dataset), limit), outer_folds)
     opts = {"storage": storage, "trials": trials, "timeout": timeout, "inner_folds": inner_folds, "seed": seed,
             "batch": batch, "backend": backend}  # fmt: skip
 
@@ -179,21 +179,21 @@ def tune(
         print(f"tune: study {label} ({len(part)} rows)", file=sys.stderr)
         return search(f"{model}-{label}-{data_hash(part)}", part, model, base, **opts)
 
-    studies = [study_for(ds.subset(tr), f"outer{k}of{len(splits)}") for k, (tr, _) in enumerate(splits)]
-    tasks = [
-        (model, merge_config(base, {"params": s.best_params}), ds.subset(tr), ds.subset(te), k)
-        for k, (s, (tr, te)) in enumerate(zip(studies, splits, strict=True))
+    studies = [study_for(fold.train, f"outer{k}of{len(parts)}") for k, fold in enumerate(parts)]
+    runs = [
+        (model, merge_config(base, {"params": s.best_params}), fold.train, fold.test, k)
+        for k, (s, fold) in enumerate(zip(studies, parts, strict=True))
     ]
-    outer = backend.map(run_fold, tasks)
+    outer = backend.map(run_fold, runs)
     preds = pd.concat([frame for frame, _ in outer], ignore_index=True)
     fold_meta = [
         meta | {"params": s.best_params, "inner_cv_mae_log10": round(s.best_value, 5), "n_trials": _n_complete(s)}
         for (_, meta), s in zip(outer, studies, strict=True)
     ]
-    final = study_for(ds, "all")
+    final = study_for(parts.data, "all")
     best = merge_config(base, {"params": final.best_params})
     config_path = write_config(
-        out / CONFIG_FILE, model, best, dataset=ds.name, n=len(ds), inner_folds=inner_folds,
+        out / CONFIG_FILE, model, best, dataset=parts.data.name, n=len(parts.data), inner_folds=inner_folds,
         inner_cv_mae_log10=round(final.best_value, 5), n_trials=_n_complete(final), storage=shown,
     )  # fmt: skip
     tuning = {"trials": trials, "timeout_s": timeout, "inner_folds": inner_folds, "seed": seed,
@@ -201,14 +201,14 @@ def tune(
               "best_params": final.best_params, "best_inner_cv_mae_log10": round(final.best_value, 5)}  # fmt: skip
     res = build_results(
         preds,
-        dataset=ds.name,
-        train_dataset=ds.name,
+        dataset=parts.test_name,
+        train_dataset=parts.train_name,
         split=f"nested-{split}",
         model=model,
         family=MODELS[model].family,
         fold_meta=fold_meta,
         wall_s=time.perf_counter() - t0,
-        extra={"limit": limit, "folds": len(splits), "model_config": base, "tuning": tuning},
+        extra={"limit": limit, "folds": len(parts), "model_config": base, "tuning": tuning},
     )
     write_results(res, preds, out / RESULTS_FILE)
     return res
