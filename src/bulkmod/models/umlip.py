@@ -61,7 +61,7 @@ class UMLIPOptions(Options):
     fitted on the training rows (module docstring), ``none`` for the zero-shot number; ``seed``: the calibration's
     cross-fitting folds (kept so every model takes ``--seed``)."""
 
-    potential: Literal["chgnet", "sevennet"] = "chgnet"
+    potential: Literal["chgnet", "sevennet", "sevennet-l3i5", "sevennet-mf-0"] = "chgnet"
     calibration: Literal["none", "offset", "linear", "isotonic"] = "none"
     seed: int = 0
 
