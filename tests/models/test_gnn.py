@@ -177,3 +177,39 @@ def test_mc_dropout_gives_calibrated_spread_and_round_trips(train_set, mp_small,
     )
     with pytest.raises(BulkmodError, match="dropout"):
         plain.fit(train_set, train_set.y_log10)
+
+
+def test_last_layer_laplace_scales_the_interval_and_round_trips(train_set, mp_small, tmp_path):
+    torch.set_num_threads(1)
+    model = build_model("hybrid", epochs=3, batch_size=16, params=TINY["hybrid"] | {"laplace": True})
+    model.fit(train_set, train_set.y_log10)
+    test = mp_small.subset(range(200, 240))
+    pred = model.predict(test)
+    assert model.conformal.normalized and pred.std_log10 is not None
+    noise_floor = np.sqrt(model._laplace.noise_var) * model.transform.std
+    assert np.all(pred.std_log10 >= noise_floor - 1e-12) and pred.std_log10.std() > 0  # weight uncertainty varies
+    loaded = Estimator.load(model.save(tmp_path / "laplace"))
+    np.testing.assert_allclose(loaded.predict(test).hi90_log10, pred.hi90_log10, rtol=1e-5)
+    with pytest.raises(BulkmodError, match="laplace needs"):
+        build_model("hybrid", params={"laplace": True, "mc_samples": 5})
+
+
+def test_laplace_posterior_matches_bayesian_linear_regression():
+    """On a linear model the last-layer Laplace is exact: its variance is the textbook posterior's."""
+    from bulkmod.uncertainty.laplace import LastLayerLaplace
+
+    rng = np.random.default_rng(0)
+    phi = rng.normal(size=(200, 3))
+    w = np.array([0.5, -1.0, 2.0, 0.1])
+    y = phi @ w[:3] + w[3] + rng.normal(0, 0.3, 200)
+    X = np.hstack([phi, np.ones((200, 1))])
+    w_map = np.linalg.lstsq(X, y, rcond=None)[0]
+    lap = LastLayerLaplace.fit(phi, X @ w_map - y, w_map)
+    cov = np.linalg.inv(X.T @ X / lap.noise_var + lap.prior_precision * np.eye(4))
+    probe = rng.normal(size=(5, 3))
+    Xp = np.hstack([probe, np.ones((5, 1))])
+    expected = np.sqrt(np.einsum("nd,de,ne->n", Xp, cov, Xp) + lap.noise_var)
+    np.testing.assert_allclose(lap.std(probe), expected)
+    assert lap.noise_var == pytest.approx(0.09, rel=0.25)
+    far = lap.std(probe * 100)  # far from the training features: the weight term dominates
+    assert np.all(far > lap.std(probe))

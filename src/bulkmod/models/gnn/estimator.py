@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
+from safetensors.numpy import save_file
 from safetensors.torch import save_model
 from torch import nn
 from torch_geometric.data import Data
@@ -28,7 +29,7 @@ from bulkmod.graphs import ATOM_FEATURE_DIM, GraphConfig, build_graphs, to_data
 from bulkmod.io import atomic_path, sha256_json
 from bulkmod.models.base import Estimator, Prediction, data_hash, training_summary
 from bulkmod.models.ensemble import STD_FLOOR
-from bulkmod.models.formats import load_safetensors_into
+from bulkmod.models.formats import load_safetensors, load_safetensors_into
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
 from bulkmod.models.gnn.nets import CGCNN, ENCODERS, EncoderHead
 from bulkmod.models.gnn.trainer import Trainer, TrainSettings, predict_batches, write_train_log
@@ -37,8 +38,10 @@ from bulkmod.models.registry import MODELS
 from bulkmod.models.safety import listed_file
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.laplace import LastLayerLaplace
 
 WEIGHTS = "weights.safetensors"
+LAPLACE = "laplace.safetensors"
 TRAIN_LOG = "train_log.csv"
 HOLDOUT_FRACTION = 0.1
 # descriptor columns that change when the same crystal is described by a bigger cell
@@ -54,10 +57,12 @@ class GraphOptions(TrainSettings):
     (``checkpoint_dir``: a checkpoint every epoch, one sub-folder per training set; ``resume``: continue from it;
     ``pretrained``: cgcnn only, start from the legacy checkpoint) and ``mc_samples`` (T > 0: Monte-Carlo dropout,
     the mean and std of T passes with dropout on; the std of the validation crystals then scales a normalised
-    conformal interval)."""
+    conformal interval) or ``laplace`` (a last-layer Laplace posterior, :mod:`bulkmod.uncertainty.laplace`, whose
+    predictive std scales the interval the same way)."""
 
     inner_folds: int = 1
     mc_samples: int = 0
+    laplace: bool = False
     checkpoint_dir: str | None = None
     resume: bool = False
     pretrained: str | None = None
@@ -144,6 +149,8 @@ class GraphModel(Estimator):
         own, rest = split_options(GraphOptions, params)
         wd = spec.weight_decay if weight_decay is None else weight_decay
         self.options = parse_options(GraphOptions, {"weight_decay": wd} | options | own, model=arch)
+        if self.options.laplace and (self.options.mc_samples or self.transform.space != "log10"):
+            raise BulkmodError(f"{arch}: laplace needs the log10 target and no mc_samples (one uncertainty at a time)")
         # architecture and graph settings: the architecture's defaults, then what was asked for
         self.params = {**spec.defaults, **spec.graph, **rest}
         graph, net = split_options(GraphConfig, self.params)
@@ -155,6 +162,7 @@ class GraphModel(Estimator):
             self.features = FeatureConfig(spec.features) if spec.features else None
         self.net: nn.Module | None = None
         self.train_log: list[dict[str, float]] = []
+        self._laplace: LastLayerLaplace | None = None
 
     def config(self) -> dict[str, Any]:
         return {
@@ -240,6 +248,12 @@ class GraphModel(Estimator):
             fingerprint=self._fingerprint(ds),
         )
         self.train_log = state.log
+        if self.options.laplace:
+            train = [data[i] for i in tr]
+            phi, out = self._last_layer_inputs(train)
+            last = self._last_linear()
+            w = torch.cat([last.weight.detach().flatten(), last.bias.detach()]).double().numpy()
+            self._laplace = LastLayerLaplace.fit(phi, out - self.transform.forward(y_log10[tr]), w)
         mean, std = self._forward(val_data)
         self.conformal = ConformalInterval.from_residuals(mean - y_val, scale=std)
         self.train_info = training_summary(ds) | {
@@ -281,8 +295,27 @@ class GraphModel(Estimator):
         return path
 
     # ---- prediction and storage ------------------------------------------------------------------------
+    def _last_linear(self) -> nn.Linear:
+        """The output layer: the last one-output linear layer the network registers."""
+        return [m for m in self.net.modules() if isinstance(m, nn.Linear) and m.out_features == 1][-1]
+
+    def _last_layer_inputs(self, data: list[Data]) -> tuple[np.ndarray, np.ndarray]:
+        """The output layer's input features and the network's outputs (transformed units), in order."""
+        seen: list[np.ndarray] = []
+        hook = self._last_linear().register_forward_hook(lambda _m, args, _out: seen.append(args[0].double().numpy()))
+        try:
+            out = predict_batches(self.net, data)
+        finally:
+            hook.remove()
+        return np.concatenate(seen), out
+
     def _forward(self, data: list[Data]) -> tuple[np.ndarray, np.ndarray | None]:
-        """log10 predictions, and with ``mc_samples`` the mean and std over that many dropout passes."""
+        """log10 predictions, and with ``mc_samples`` the mean and std over that many dropout passes (with
+        ``laplace``: the deterministic pass and the last-layer posterior's std)."""
+        if self._laplace is not None:
+            phi, out = self._last_layer_inputs(data)
+            scale = self.transform.std  # log10 target space: d log10 K / d output
+            return self.transform.inverse(out), np.maximum(self._laplace.std(phi) * scale, STD_FLOOR)
         passes = self.options.mc_samples
         if passes <= 0:
             return self.transform.inverse(predict_batches(self.net, data)), None
@@ -314,10 +347,16 @@ class GraphModel(Estimator):
             save_model(self.net, str(tmp))  # handles SchNet's shared filter-network tensors
         if self.train_log:
             write_train_log(directory / TRAIN_LOG, self.train_log)
-        return [WEIGHTS]
+        if self._laplace is None:
+            return [WEIGHTS]
+        with atomic_path(directory / LAPLACE) as tmp:
+            save_file({k: np.ascontiguousarray(v) for k, v in self._laplace.arrays().items()}, str(tmp))
+        return [WEIGHTS, LAPLACE]
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
         path = listed_file(directory, manifest, WEIGHTS)
         self.net = self._build_net()
         load_safetensors_into(self.net, path)
         self.net.eval()
+        if self.options.laplace:
+            self._laplace = LastLayerLaplace.from_arrays(load_safetensors(listed_file(directory, manifest, LAPLACE)))
