@@ -142,3 +142,13 @@ def test_every_shipped_model_loads_without_a_refusal_or_a_format_note(name):
     model, notes = load_quietly(PRETRAINED_DIR / name)
     assert model.key == manifest_of(PRETRAINED_DIR / name)["model"]
     assert not [w for w in notes if "installed" not in str(w.message)]  # library versions depend on the machine
+
+
+def test_a_config_this_code_cannot_rebuild_names_the_bulkmod_that_saved_it(hybrid, tmp_path):
+    def from_the_future(manifest: dict[str, Any]) -> None:
+        manifest["config"]["option_of_the_future"] = 1
+        manifest["versions"]["bulkmod"] = "99.0"
+
+    future = edited_copy(hybrid, tmp_path / "future", from_the_future)
+    with pytest.raises(BulkmodError, match=r"saved by bulkmod 99\.0: load it with that version, or re-save"):
+        Estimator.load(future)

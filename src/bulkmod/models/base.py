@@ -179,9 +179,13 @@ class Estimator(ABC):
             if manifest.get("domain"):
                 model.domain = DescriptorDomain.from_dict(manifest["domain"])
         except (BulkmodError, TypeError, ValueError, KeyError) as exc:
+            # a newer bulkmod's config can fail here, before its format version is compared: say who wrote it
+            writer = manifest.get("versions", {}).get("bulkmod")
+            other = writer is not None and writer != library_versions().get("bulkmod")
             raise BulkmodError(
                 f"{directory / MANIFEST}: cannot rebuild the {manifest['model']!r} model it describes ({exc}); "
-                "re-save the model with bulkmod"
+                + (f"it was saved by {_writer(manifest)}: load it with that version, or " if other else "")
+                + "re-save the model with bulkmod"
             ) from None
         check_versions(directory, manifest, model.format_version)
         model._read_weights(directory, manifest)
@@ -189,6 +193,7 @@ class Estimator(ABC):
 
 
 def _writer(manifest: dict[str, Any]) -> str:
+    """Which bulkmod saved the model, for messages that tell the user to load it with that version."""
     return f"bulkmod {manifest.get('versions', {}).get('bulkmod', '(unknown version)')}"
 
 
