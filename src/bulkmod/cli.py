@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from bulkmod import __version__
-from bulkmod.errors import BulkmodError
+from bulkmod.errors import BulkmodError, BulkmodWarning
 from bulkmod.text import printable
 
 EPILOG = """examples:
@@ -631,18 +631,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _note(message: Warning | str, *_: object, **__: object) -> None:
+    """How the CLI shows a :class:`BulkmodWarning`: one line, like the other notes, without the source line."""
+    print(f"note: {printable(message)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except BulkmodError as exc:
-        print(f"bulkmod: error: {printable(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bulkmod: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        # libraries' warnings are theirs to fix, not the user's; bulkmod's own say something the user can act on
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("default", BulkmodWarning)
+        warnings.showwarning = _note
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        try:
+            return args.func(args)
+        except BulkmodError as exc:
+            print(f"bulkmod: error: {printable(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("bulkmod: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

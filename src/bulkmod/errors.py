@@ -7,3 +7,8 @@ anything else is a bug and keeps its traceback.
 
 class BulkmodError(Exception):
     """A problem with the user's input or environment, explained in one line."""
+
+
+class BulkmodWarning(UserWarning):
+    """Something the user should know that does not stop the work (the CLI prints it as a ``note:``), e.g. a saved
+    model read with other library versions than it was trained with."""

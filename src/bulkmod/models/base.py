@@ -4,15 +4,21 @@ A saved model is a directory: ``manifest.json`` (what it is, how it was trained,
 errors, the sha256 of every weights file) plus weights in non-executable formats (LightGBM text,
 XGBoost JSON, safetensors). Loading treats the folder as untrusted (:mod:`bulkmod.models.safety`: names,
 file types, sizes, the manifest's shape; :mod:`bulkmod.models.formats`: each weights format before its
-parser), checks the hashes first and never unpickles anything. A manifest names its model by registry key, so
-loading rebuilds it with :func:`build_model` (the table is :mod:`bulkmod.models.registry`, which the estimator
-modules fill in themselves) and never by a module path.
+parser), checks the hashes first and never unpickles anything. A manifest names its model by the registry key it
+was built with (``umlip-hybrid``, not the ``lgbm`` class underneath), so loading rebuilds the same model with
+:func:`build_model` (the table is :mod:`bulkmod.models.registry`, which the estimator modules fill in themselves)
+and never by a module path.
+
+A manifest also says which code wrote it, and loading compares (:func:`check_versions`): a class format version
+newer than this code's, or descriptors from other feature code, would give wrong predictions without an error,
+so they are refused; other library versions usually change predictions only slightly, so they are a warning.
 """
 
 from __future__ import annotations
 
 import contextlib
 import platform
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +29,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from bulkmod.data.records import Dataset
-from bulkmod.errors import BulkmodError
+from bulkmod.errors import BulkmodError, BulkmodWarning
+from bulkmod.features.featurizer import FEATURE_VERSION
 from bulkmod.io import sha256_file, sha256_json, write_json_atomic
 from bulkmod.models.options import Options
 from bulkmod.models.registry import MODELS
@@ -32,7 +39,8 @@ from bulkmod.uncertainty.conformal import ConformalInterval, check_level
 from bulkmod.uncertainty.domain import DescriptorDomain
 
 Z90 = 1.6448536  # standard-normal quantile of 0.95: a 90 % interval spans +-Z90 std
-_VERSIONED = ("bulkmod", "numpy", "scikit-learn", "lightgbm", "xgboost-cpu", "pymatgen", "torch", "chgnet", "sevenn")
+# the libraries whose version a manifest records and loading compares (bulkmod's own is the format version's job)
+LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "xgboost-cpu", "pymatgen", "torch", "chgnet", "sevenn")
 
 
 @dataclass
@@ -63,8 +71,9 @@ def training_summary(ds: Dataset) -> dict[str, Any]:
 
 
 def library_versions() -> dict[str, str]:
+    """Python, bulkmod and each installed one of :data:`LIBRARIES`, as a manifest records them."""
     out = {"python": platform.python_version()}
-    for pkg in _VERSIONED:
+    for pkg in ("bulkmod", *LIBRARIES):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[pkg] = metadata.version(pkg)
     return out
@@ -73,8 +82,13 @@ def library_versions() -> dict[str, str]:
 class Estimator(ABC):
     """``fit(ds, y_log10, val=None)`` / ``predict(ds)`` / ``save(dir)`` / ``Estimator.load(dir)``."""
 
+    # the registry key and family; build_model sets them on the instance when a key is a factory over a shared class
+    # (umlip-hybrid over DescriptorModel), so the manifest names the model that was asked for
     key: ClassVar[str]
     family: ClassVar[str]
+    # the layout of what save() writes (config keys, weights files, their contents): raise it when an older bulkmod
+    # would misread what this class now saves, so that the older code refuses the model instead of guessing
+    format_version: ClassVar[int] = 1
     # True: with inner_folds >= 2, fit() leaves out-of-fold predictions of the training rows in ``oof_log10``
     # and their calibrated std in ``oof_std_log10`` (an ensemble calibrates on them, wasting no rows)
     cross_fits: ClassVar[bool] = False
@@ -137,6 +151,7 @@ class Estimator(ABC):
             "name": name or directory.name,
             "model": self.key,
             "family": self.family,
+            "format_version": self.format_version,
             "config": self.config(),
             "conformal": self.conformal.as_dict() if self.conformal else None,
             "train": self.train_info,
@@ -164,12 +179,60 @@ class Estimator(ABC):
             if manifest.get("domain"):
                 model.domain = DescriptorDomain.from_dict(manifest["domain"])
         except (BulkmodError, TypeError, ValueError, KeyError) as exc:
+            # a newer bulkmod's config can fail here, before its format version is compared: say who wrote it
+            writer = manifest.get("versions", {}).get("bulkmod")
+            other = writer is not None and writer != library_versions().get("bulkmod")
             raise BulkmodError(
                 f"{directory / MANIFEST}: cannot rebuild the {manifest['model']!r} model it describes ({exc}); "
-                "re-save the model with bulkmod"
+                + (f"it was saved by {_writer(manifest)}: load it with that version, or " if other else "")
+                + "re-save the model with bulkmod"
             ) from None
+        check_versions(directory, manifest, model.format_version)
         model._read_weights(directory, manifest)
         return model
+
+
+def _writer(manifest: dict[str, Any]) -> str:
+    """Which bulkmod saved the model, for messages that tell the user to load it with that version."""
+    return f"bulkmod {manifest.get('versions', {}).get('bulkmod', '(unknown version)')}"
+
+
+def check_versions(directory: Path, manifest: dict[str, Any], format_version: int) -> None:
+    """Refuse a model the code would misread, warn about one it reads with other libraries.
+
+    Refused: a class format version above ``format_version`` (this code's), or descriptors from another feature code
+    version (``config.features.version``: the same names would hold other numbers). Warned: a library of
+    :data:`LIBRARIES` installed in another version than the one the model was saved with. A manifest without a
+    format version (every model saved before it was recorded) is version 1.
+    """
+    saved = manifest.get("format_version", 1)
+    if saved > format_version:
+        raise BulkmodError(
+            f"{directory}: saved in format version {saved} of the {manifest['model']!r} model by {_writer(manifest)}, "
+            f"but this bulkmod reads up to version {format_version}: load it with the bulkmod version that wrote it, "
+            "or retrain it with this one"
+        )
+    features = manifest["config"].get("features") or {}
+    if isinstance(features, dict) and str(features.get("version", FEATURE_VERSION)) != FEATURE_VERSION:
+        raise BulkmodError(
+            f"{directory}: trained on feature code version {features['version']} ({_writer(manifest)}), but this "
+            f"bulkmod computes version {FEATURE_VERSION}, whose descriptors differ: retrain the model with this "
+            "bulkmod, or load it with the bulkmod version that wrote it"
+        )
+    installed = library_versions()
+    recorded = manifest.get("versions", {})
+    changed = [
+        f"{pkg} {recorded[pkg]} (installed {installed[pkg]})"
+        for pkg in LIBRARIES
+        if pkg in recorded and pkg in installed and recorded[pkg] != installed[pkg]
+    ]
+    if changed:
+        warnings.warn(
+            f"{directory}: saved with {', '.join(changed)}; predictions may differ slightly from the model's "
+            "recorded errors: retrain it to be sure",
+            BulkmodWarning,
+            stacklevel=3,
+        )
 
 
 def build_model(key: str, **config: Any) -> Estimator:
@@ -178,10 +241,13 @@ def build_model(key: str, **config: Any) -> Estimator:
     if key not in MODELS:
         raise BulkmodError(f"unknown model {key!r}: use one of {', '.join(MODELS)} or a saved model directory")
     config.pop("backend", None)
+    spec = MODELS[key]
     try:
-        return MODELS[key].factory(**config)
+        model = spec.factory(**config)
     except TypeError as exc:  # an option this model does not have, e.g. --epochs for a tree model
         raise BulkmodError(f"model {key!r} does not take that option ({exc})") from None
+    model.key, model.family = key, spec.family  # the key asked for, which save() records and load() rebuilds
+    return model
 
 
 def save_members(directory: Path, members: list[Estimator]) -> list[str]:

@@ -47,8 +47,10 @@ MANIFEST_KEYS: dict[str, tuple[type, ...]] = {
     "metrics": (dict,),
     "versions": (dict,),
     "created": (str,),
+    "format_version": (int,),
 }
 REQUIRED_KEYS = ("format", "model", "config", "weights")
+JSON_NAMES = {dict: "object", str: "string", int: "integer"}
 T = TypeVar("T")
 
 
@@ -165,10 +167,13 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise BulkmodError(f"{path}: manifest lacks {', '.join(missing)}; re-save the model with bulkmod")
     for key, types in MANIFEST_KEYS.items():
         if key in manifest and not isinstance(manifest[key], types):
-            expected = " or ".join("null" if t is type(None) else {dict: "object"}.get(t, "string") for t in types)
+            expected = " or ".join("null" if t is type(None) else JSON_NAMES[t] for t in types)
             raise BulkmodError(
                 f"{path}: {key!r} must be a JSON {expected}, not {type(manifest[key]).__name__}; re-save the model"
             )
+    version = manifest.get("format_version", 1)
+    if isinstance(version, bool) or version < 1:  # a bool is an int to isinstance
+        raise BulkmodError(f"{path}: 'format_version' must be a whole number >= 1, not {version!r}; re-save the model")
     for name, digest in manifest["weights"].items():
         _components(directory, name)
         if not isinstance(digest, str) or not SHA256.fullmatch(digest):
