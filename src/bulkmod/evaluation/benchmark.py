@@ -21,6 +21,7 @@ from bulkmod.evaluation.tasks import Task
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.features.spacegroup import crystal_system_names
 from bulkmod.models import MODELS, Prediction, build_model
+from bulkmod.models.composite import CompositeEstimator
 from bulkmod.parallel import current
 
 LIMIT_SEED = 0
@@ -75,8 +76,8 @@ def run_fold(task: tuple[str, dict, Dataset, Dataset, int]) -> tuple[pd.DataFram
     meta = {"n_train": len(train), "fit_s": round(t_fit, 2), "predict_s": round(time.perf_counter() - t - t_fit, 2)}
     if "selection" in est.train_info:  # what the nested selection chose on this fold's training part
         meta["selection"] = est.train_info["selection"]
-    if hasattr(est, "member_predictions"):  # an ensemble should be no worse than its best member
-        members = est.member_predictions(test)
+    members = est.member_predictions(test) if isinstance(est, CompositeEstimator) else None
+    if members is not None:  # a blend or an ensemble should be no worse than its best member
         meta["member_mae_log10"] = np.nanmean(np.abs(members - test.y_log10), axis=1).round(5).tolist()
     return frame, meta
 

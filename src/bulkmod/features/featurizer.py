@@ -6,15 +6,14 @@ an ablation or a prediction on known structures costs a lookup, not a recomputat
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
-from tqdm import tqdm
 
+from bulkmod.data.cache import cached_vectors
 from bulkmod.data.records import Dataset
 from bulkmod.data.symmetry import spacegroup_number
-from bulkmod.data.validate import structure_hash
 from bulkmod.errors import BulkmodError
 from bulkmod.features.composition import (
     extra_features,
@@ -28,11 +27,12 @@ from bulkmod.features.composition import (
 )
 from bulkmod.features.spacegroup import spacegroup_features, spacegroup_names
 from bulkmod.features.structure import GROUP_NAMES, SHELL_TOL, structure_features
-from bulkmod.io import VectorCache, cache_dir, sha256_json
+from bulkmod.io import sha256_json
 from bulkmod.physics.features import EOS_NAMES, embedding_features, embedding_names, eos_features
 from bulkmod.physics.potentials import POTENTIALS
 
 FEATURE_VERSION = "1"
+BLOCK = 500  # crystals per cache write: a killed run keeps the descriptors it computed
 COMPOSITION_GROUPS = ("magpie", "stoich", "extra", "fractions")
 STRUCTURE_GROUPS = tuple(GROUP_NAMES)
 # computed by a universal interatomic potential (bulkmod.physics): E–V fit and crystal embedding
@@ -129,31 +129,24 @@ class FeatureConfig:
 def _structure_block(ds: Dataset, cfg: FeatureConfig, groups: list[str]) -> tuple[dict[str, np.ndarray], dict]:
     """Structure-derived groups (incl. detected space group), from cache where possible."""
     tag = sha256_json({"v": cfg.version, "tol": cfg.shell_tol})[:12]
-    hashes = [structure_hash(s) for s in ds.structures]
-    cache = VectorCache(cache_dir() / "features.sqlite")
-    keys = {g: [f"{g}|{tag}|{h}" for h in hashes] for g in groups}
-    found = cache.get_many([k for ks in keys.values() for k in ks])
-    todo = [i for i in range(len(ds)) if any(keys[g][i] not in found for g in groups)]
     errors: dict[int, str] = {}
-    new: dict[str, np.ndarray] = {}
     struct_groups = tuple(g for g in groups if g != "spacegroup")
-    for i in tqdm(todo, desc="structure features", unit="crystal", disable=len(todo) < 200, file=sys.stderr):
-        try:
-            row = structure_features(ds.structures[i], struct_groups, cfg.shell_tol)
-            if "spacegroup" in groups:
-                row["spacegroup"] = np.array([spacegroup_number(ds.structures[i])], dtype=float)
-        except BulkmodError as exc:
-            errors[i] = str(exc)
-            continue
-        for g, vec in row.items():
-            new[keys[g][i]] = vec
-    if new:
-        cache.put_many(new)
-    found.update(new)
-    blocks = {}
-    for g in groups:
-        width = 1 if g == "spacegroup" else len(GROUP_NAMES[g])
-        blocks[g] = np.array([found.get(k, np.full(width, np.nan)) for k in keys[g]])
+
+    def compute(rows: list[int]) -> Iterator[dict[str, np.ndarray]]:
+        for i in rows:
+            try:
+                row = structure_features(ds.structures[i], struct_groups, cfg.shell_tol)
+                if "spacegroup" in groups:
+                    row["spacegroup"] = np.array([spacegroup_number(ds.structures[i])], dtype=float)
+            except BulkmodError as exc:
+                errors[i] = str(exc)
+                row = {}
+            yield row
+
+    widths = {g: 1 if g == "spacegroup" else len(GROUP_NAMES[g]) for g in groups}
+    blocks = cached_vectors(
+        "features.sqlite", ds.structures, tag, widths, compute, block=BLOCK, desc="structure features", quiet_below=200
+    )
     return blocks, errors
 
 

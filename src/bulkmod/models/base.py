@@ -34,7 +34,7 @@ from bulkmod.features.featurizer import FEATURE_VERSION
 from bulkmod.io import sha256_file, sha256_json, write_json_atomic
 from bulkmod.models.options import Options
 from bulkmod.models.registry import MODELS
-from bulkmod.models.safety import MANIFEST, MODEL_FORMAT, model_subdir, read_manifest, verify_weights
+from bulkmod.models.safety import MANIFEST, MODEL_FORMAT, read_manifest, verify_weights
 from bulkmod.uncertainty.conformal import ConformalInterval, check_level
 from bulkmod.uncertainty.domain import DescriptorDomain
 
@@ -103,13 +103,11 @@ class Estimator(ABC):
         self.level = 0.9  # of the intervals predict() returns: a prediction-time choice, not saved
 
     def set_level(self, level: float) -> Self:
-        """Intervals at ``level`` (any 0 < level < 1) from the same calibration scores, here and in every member."""
+        """Intervals at ``level`` (any 0 < level < 1) from the same calibration scores."""
         check_level(level)
         if self.conformal is not None:
             self.conformal.half_width(level)  # refuses a level this model cannot give, before any crystal is read
         self.level = level
-        for member in getattr(self, "members", []):
-            member.set_level(level)
         return self
 
     @abstractmethod
@@ -248,18 +246,3 @@ def build_model(key: str, **config: Any) -> Estimator:
         raise BulkmodError(f"model {key!r} does not take that option ({exc})") from None
     model.key, model.family = key, spec.family  # the key asked for, which save() records and load() rebuilds
     return model
-
-
-def save_members(directory: Path, members: list[Estimator]) -> list[str]:
-    """Composite models keep each sub-model in ``member_<i>/`` with its own manifest; returns every file."""
-    files = []
-    for i, m in enumerate(members):
-        sub = directory / f"member_{i}"
-        m.save(sub)
-        files += [f"member_{i}/{p.name}" for p in sorted(sub.iterdir()) if p.is_file()]
-    return files
-
-
-def load_members(directory: Path, n: int) -> list[Estimator]:
-    """The members a composite model saved with :func:`save_members` (each a real sub-folder, checked)."""
-    return [Estimator.load(model_subdir(directory, f"member_{i}")) for i in range(n)]

@@ -34,7 +34,8 @@ import numpy as np
 
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
-from bulkmod.models.base import Estimator, Prediction, build_model, load_members, save_members, training_summary
+from bulkmod.models.base import Estimator, Prediction, build_model, training_summary
+from bulkmod.models.composite import CompositeEstimator
 from bulkmod.models.options import Options, take_options
 from bulkmod.models.registry import MODELS, register
 from bulkmod.parallel import current
@@ -99,7 +100,7 @@ class EnsembleOptions(Options):
 
 
 @register("ensemble", "ensemble", "N members of any model (--param member=lgbm --param members=5), calibrated spread")
-class EnsembleModel(Estimator):
+class EnsembleModel(CompositeEstimator):
     """``options`` (keywords, or ``params`` from ``--param``): the fields of :class:`EnsembleOptions`; every other
     keyword, and the rest of ``params``, configures each member."""
 
@@ -113,10 +114,12 @@ class EnsembleModel(Estimator):
             raise BulkmodError(f"ensemble: unknown member {self.options.member!r}: use one of {', '.join(MODELS)}")
         self.member_config = member_config | ({"params": rest} if rest else {})
         self.cross_fit = False  # whether the members calibrated the ensemble from their own inner folds (fit says)
-        self.members: list[Estimator] = []
 
     def config(self) -> dict[str, Any]:
         return self.member_config | self.options.as_dict()
+
+    def n_members(self) -> int:
+        return self.options.members
 
     def _member_plan(self) -> tuple[bool, dict[str, Any]]:
         """Can members calibrate the ensemble from their own inner folds, and the config each member gets: with
@@ -176,12 +179,12 @@ class EnsembleModel(Estimator):
 
     def _combine(self, ds: Dataset) -> Prediction:
         if self.cross_fit and self.options.sigma == "disagreement":  # mixture members keep no inner-fold models
-            pairs = [m.predict_with_inner(ds) for m in self.members]
+            pairs = [m.predict_with_inner(ds) for m in self.fitted_members()]
             preds, inner = [p for p, _ in pairs], np.concatenate([i for _, i in pairs])
         else:
-            preds, inner = [m.predict(ds) for m in self.members], None
+            preds, inner = [m.predict(ds) for m in self.fitted_members()], None
         pred = self._spread([p.mean_log10 for p in preds], [p.std_log10 for p in preds], inner)
-        pred.errors = {i: why for p in preds for i, why in p.errors.items()}
+        pred.errors = self.merged_errors(preds)
         return pred
 
     def _spread(self, means: list[np.ndarray], stds: list[np.ndarray | None], inner: np.ndarray | None) -> Prediction:
@@ -193,18 +196,9 @@ class EnsembleModel(Estimator):
         return Prediction(stack.mean(0), _disagreement(stack if inner is None else inner))
 
     def predict(self, ds: Dataset) -> Prediction:
-        if not self.members:
-            raise BulkmodError("model is not fitted")
         pred = self._combine(ds)
         return self._with_intervals(pred, scale=pred.std_log10)  # std becomes the calibrated one
 
-    def member_predictions(self, ds: Dataset) -> np.ndarray:
-        """(members, rows): lets a benchmark check that the ensemble beats its members."""
-        return np.stack([m.predict(ds).mean_log10 for m in self.members])
-
-    def _write_weights(self, directory: Path) -> list[str]:
-        return save_members(directory, self.members)
-
     def _read_weights(self, directory: Path, manifest: dict) -> None:
-        self.members = load_members(directory, self.options.members)
+        super()._read_weights(directory, manifest)
         self.cross_fit = self.train_info.get("calibration") == "cross-fit"  # as fit recorded it

@@ -33,6 +33,7 @@ from sklearn.model_selection import KFold
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
+from bulkmod.features.scaling import Standardiser
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Estimator, Prediction, training_summary
 from bulkmod.models.formats import check_arrays, load_safetensors
@@ -116,7 +117,7 @@ class GPModel(Estimator):
     def _project(self, X: np.ndarray) -> np.ndarray:
         """Standardise with training stats (missing -> training mean), clamp to the training range (``clip``)
         and keep the leading components."""
-        Z = np.nan_to_num((X - self._w["x_mean"]) / self._w["x_std"])
+        Z = Standardiser(self._w["x_mean"], self._w["x_std"]).transform(X)
         if self.options.clip:
             Z = np.clip(Z, self._w["z_lo"], self._w["z_hi"])
         return Z @ self._w["components"].T
@@ -133,9 +134,9 @@ class GPModel(Estimator):
             i, why = next(iter(errors.items()))
             raise BulkmodError(f"{ds.name}: {len(errors)} rows could not be featurised, e.g. {ds.ids[i]}: {why}")
         z = self.transform.fit(y_log10).forward(y_log10)
-        mean, std = np.nanmean(X, 0), np.nanstd(X, 0)
-        self._w = {"x_mean": np.nan_to_num(mean), "x_std": np.where(std > 1e-12, np.nan_to_num(std, nan=1.0), 1.0)}
-        Z = np.nan_to_num((X - self._w["x_mean"]) / self._w["x_std"])
+        scale = Standardiser.fit(X, floor=1e-12)
+        self._w = {"x_mean": scale.mean, "x_std": scale.std}
+        Z = scale.transform(X)
         self._w |= {"z_lo": Z.min(0), "z_hi": Z.max(0)}
         k = min(self.options.components, *Z.shape)
         # components=0: ARD on every standardised descriptor (no projection)

@@ -17,7 +17,6 @@ fixed-width strings, loaded with ``allow_pickle=False``).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features.composition import fraction_matrix, magpie_features
 from bulkmod.features.elements import N_Z
+from bulkmod.features.scaling import Standardiser
 from bulkmod.features.spacegroup import crystal_system
 from bulkmod.io import atomic_path
 from bulkmod.models.formats import check_arrays, load_npz
@@ -120,15 +120,11 @@ class NeighbourTable:
         if len(keys) != len(y_log10) or not np.all(np.isfinite(y_log10)):
             raise BulkmodError("neighbour table: needs one finite log10 K per row")
         self.keys, self.y = keys, y_log10
-        magpie = keys.magpie
-        with warnings.catch_warnings():  # a descriptor that is NaN on every row: centre 0, scale 1
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mu, sd = np.nanmean(magpie, axis=0), np.nanstd(magpie, axis=0)
-        self._mu, self._sd = np.nan_to_num(mu), np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
+        self._scale = Standardiser.fit(keys.magpie, floor=0.0)
         self._spaces = {"frac": keys.frac, "magpie": self._magpie(keys)}
 
     def _magpie(self, keys: NeighbourKeys) -> np.ndarray:
-        return np.nan_to_num((keys.magpie - self._mu) / self._sd)
+        return self._scale.transform(keys.magpie)
 
     def __len__(self) -> int:
         return len(self.y)

@@ -9,15 +9,15 @@ its scaled form: the score is ``|y - c| / h`` with ``c``, ``h`` the centre and h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
-from bulkmod.models.base import Z90, Estimator, Prediction, load_members, save_members, training_summary
+from bulkmod.models.base import Z90, Prediction, training_summary
 from bulkmod.models.boosters import check_booster_params
+from bulkmod.models.composite import CompositeEstimator
 from bulkmod.models.descriptor import DescriptorModel, DescriptorOptions
 from bulkmod.models.options import Options, listing, split_options, take_options
 from bulkmod.models.registry import register
@@ -43,22 +43,25 @@ class QuantileOptions(Options):
 
 
 @register("qlgbm", "descriptor", "quantile LightGBM (5/50/95 %), conformalised (CQR)")
-class QuantileModel(Estimator):
+class QuantileModel(CompositeEstimator):
     """``params``: LightGBM settings for all three boosters, :class:`QuantileOptions` (``cqr``) and the members'
     :class:`~bulkmod.models.descriptor.DescriptorOptions`; other keywords configure each member too."""
 
     key: ClassVar[str] = "qlgbm"
     family: ClassVar[str] = "descriptor"
+    members_comparable: ClassVar[bool] = False  # members are the 5/50/95 % quantiles, not three guesses of K
 
     def __init__(self, *, params: dict | None = None, **config: Any) -> None:
         super().__init__()
         self.options, self.member_config, self.params = take_options(QuantileOptions, config, params, model=self.key)
         booster = split_options(DescriptorOptions, self.params)[1]
         check_booster_params("lgbm", booster, listing(QuantileOptions, DescriptorOptions))
-        self.members: list[DescriptorModel] = []
 
     def config(self) -> dict[str, Any]:
         return self.member_config | {"params": self.params} | self.options.as_dict()
+
+    def n_members(self) -> int:
+        return len(QUANTILES)
 
     def _member(self, alpha: float) -> DescriptorModel:
         params = self.params | {"objective": "quantile", "alpha": alpha}
@@ -72,26 +75,19 @@ class QuantileModel(Estimator):
         return (lo + hi) / 2, np.maximum(np.abs(hi - lo) / 2, HALF_FLOOR)
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
-        self.members = [self._member(a).fit(ds, y_log10) for a in QUANTILES]
+        lo, mid, hi = (self._member(a).fit(ds, y_log10) for a in QUANTILES)
+        self.members = [lo, mid, hi]
         if self.options.cqr:
-            centre, half = self._band(self.members[0].oof_log10, self.members[2].oof_log10)
+            centre, half = self._band(lo.oof_log10, hi.oof_log10)
             self.conformal = ConformalInterval.from_residuals(centre - y_log10, scale=half)
-        self.train_info = training_summary(ds) | {"rounds": [m.rounds for m in self.members]}
+        self.train_info = training_summary(ds) | {"rounds": [m.rounds for m in (lo, mid, hi)]}
         return self
 
     def predict(self, ds: Dataset) -> Prediction:
-        if not self.members:
-            raise BulkmodError("model is not fitted")
-        lo, mid, hi = (m.predict(ds) for m in self.members)
+        lo, mid, hi = (m.predict(ds) for m in self.fitted_members())
         centre, half = self._band(lo.mean_log10, hi.mean_log10)
         if self.conformal is None:
             return Prediction(mid.mean_log10, half / Z90, centre - half, centre + half, errors=mid.errors)
         low, high = self.conformal.bounds(centre, level=self.level, scale=half)
         std = self.conformal.half_width(0.9) * half / Z90
         return Prediction(mid.mean_log10, std, low, high, errors=mid.errors)
-
-    def _write_weights(self, directory: Path) -> list[str]:
-        return save_members(directory, self.members)
-
-    def _read_weights(self, directory: Path, manifest: dict) -> None:
-        self.members = load_members(directory, len(QUANTILES))

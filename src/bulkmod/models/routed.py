@@ -17,8 +17,9 @@ import numpy as np
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS, DEFAULT_STRUCTURE_GROUPS, FeatureConfig
-from bulkmod.models.base import Estimator, Prediction, load_members, save_members, training_summary
+from bulkmod.models.base import Prediction, training_summary
 from bulkmod.models.boosters import check_booster_params
+from bulkmod.models.composite import CompositeEstimator
 from bulkmod.models.descriptor import DescriptorModel, DescriptorOptions, Stack
 from bulkmod.models.options import Options, listing, split_options, take_options
 from bulkmod.models.registry import register
@@ -37,7 +38,7 @@ class RoutedOptions(Options):
     "descriptor",
     "lgbm on structure descriptors where a crystal has a structure, else on composition",
 )
-class RoutedModel(Estimator):
+class RoutedModel(CompositeEstimator):
     """``member_0``: LightGBM on structure descriptors, trained on the rows with a structure; ``member_1``:
     LightGBM on composition and space group, trained on every row. Each row is predicted by the first member
     that can take it, with that member's own calibrated interval.
@@ -50,6 +51,7 @@ class RoutedModel(Estimator):
 
     key: ClassVar[str] = "structure-routed"
     family: ClassVar[str] = "descriptor"
+    members_comparable: ClassVar[bool] = False  # each member predicts only the rows routed to it
 
     def __init__(self, *, features: dict | None = None, params: dict | None = None, **config: Any) -> None:
         super().__init__()
@@ -57,10 +59,12 @@ class RoutedModel(Estimator):
         booster = split_options(DescriptorOptions, self.params)[1]
         check_booster_params("lgbm", booster, listing(RoutedOptions, DescriptorOptions))
         self.features = features or FeatureConfig(DEFAULT_STRUCTURE_GROUPS).as_dict()
-        self.members: list[Estimator] = []
 
     def config(self) -> dict[str, Any]:
         return self.member_config | {"features": self.features, "params": self.params} | self.options.as_dict()
+
+    def n_members(self) -> int:
+        return 2
 
     def _members(self) -> list[DescriptorModel]:
         composition = FeatureConfig(DEFAULT_COMPOSITION_GROUPS).as_dict()
@@ -89,25 +93,24 @@ class RoutedModel(Estimator):
         return self
 
     def predict(self, ds: Dataset) -> Prediction:
-        if not self.members:
-            raise BulkmodError("model is not fitted")
+        members = self.fitted_members()
         has = ds.structure_mask
         out = Prediction(np.full(len(ds), np.nan), *(np.full(len(ds), np.nan) for _ in range(3)))
-        for member, rows in zip(self.members, (np.flatnonzero(has), np.flatnonzero(~has)), strict=True):
+        parts, where = [], []
+        for member, rows in zip(members, (np.flatnonzero(has), np.flatnonzero(~has)), strict=True):
             if not len(rows):
                 continue
             part = member.predict(ds.subset(rows))
             for attr in ("mean_log10", "std_log10", "lo90_log10", "hi90_log10"):
                 if getattr(part, attr) is not None:
                     getattr(out, attr)[rows] = getattr(part, attr)
-            out.errors |= {int(rows[j]): why for j, why in part.errors.items()}
+            parts.append(part)
+            where.append(rows)
+        out.errors = self.merged_errors(parts, where)
         return out
 
-    def _write_weights(self, directory: Path) -> list[str]:
-        return save_members(directory, self.members)
-
     def _read_weights(self, directory: Path, manifest: dict) -> None:
-        self.members = load_members(directory, 2)
+        super()._read_weights(directory, manifest)
         structure, composition = self.members
         if isinstance(structure, DescriptorModel) and structure.options.stack:  # saved once, as member_1
             structure.share_stack(composition)

@@ -23,7 +23,8 @@ import numpy as np
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features.featurizer import DEFAULT_STRUCTURE_GROUPS, FeatureConfig
-from bulkmod.models.base import Estimator, Prediction, build_model, load_members, save_members, training_summary
+from bulkmod.models.base import Estimator, Prediction, build_model, training_summary
+from bulkmod.models.composite import CompositeEstimator
 from bulkmod.models.descriptor import DescriptorModel
 from bulkmod.models.options import Options, parse_options, split_options, take_options
 from bulkmod.models.registry import register
@@ -164,7 +165,7 @@ class BlendOptions(Options):
 
 
 @register("umlip-blend", "physics", "mean of lgbm (descriptors) and umlip-hybrid (+ E-V fit)")
-class BlendModel(Estimator):
+class BlendModel(CompositeEstimator):
     """The mean of two LightGBM models that see different inputs: the descriptors alone (``lgbm``), and the
     descriptors plus the potential's E–V fit (``umlip-hybrid``).
 
@@ -182,10 +183,12 @@ class BlendModel(Estimator):
         super().__init__()
         self.options, self.member_config, rest = take_options(BlendOptions, config, params, model=self.key)
         self.member_config |= {"params": rest} if rest else {}
-        self.members: list[Estimator] = []
 
     def config(self) -> dict[str, Any]:
         return self.member_config | self.options.as_dict()
+
+    def n_members(self) -> int:
+        return len(self.members_keys)
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
         cfg = self.config()
@@ -194,24 +197,11 @@ class BlendModel(Estimator):
         return self
 
     def predict(self, ds: Dataset) -> Prediction:
-        if not self.members:
-            raise BulkmodError("model is not fitted")
-        preds = [m.predict(ds) for m in self.members]
+        preds = [m.predict(ds) for m in self.fitted_members()]
 
         def mean_of(attr: str) -> np.ndarray | None:
             values = [getattr(p, attr) for p in preds]
             return None if any(v is None for v in values) else np.mean(values, axis=0)
 
-        errors = {i: why for p in preds for i, why in p.errors.items()}
         return Prediction(mean_of("mean_log10"), mean_of("std_log10"), mean_of("lo90_log10"), mean_of("hi90_log10"),
-                          errors)  # fmt: skip
-
-    def member_predictions(self, ds: Dataset) -> np.ndarray:
-        """(members, rows): lets a benchmark check that the blend beats its members."""
-        return np.stack([m.predict(ds).mean_log10 for m in self.members])
-
-    def _write_weights(self, directory: Path) -> list[str]:
-        return save_members(directory, self.members)
-
-    def _read_weights(self, directory: Path, manifest: dict) -> None:
-        self.members = load_members(directory, len(self.members_keys))
+                          self.merged_errors(preds))  # fmt: skip

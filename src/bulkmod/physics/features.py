@@ -7,15 +7,12 @@ stopped. Features: log10 K₀, K′, V₀/V, E₀, log10 fit residual, a flagged
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 from pymatgen.core import Structure
-from tqdm import tqdm
 
-from bulkmod.data.validate import structure_hash
+from bulkmod.data.cache import cached_vectors
 from bulkmod.errors import BulkmodError
-from bulkmod.io import VectorCache, cache_dir, sha256_json
+from bulkmod.io import sha256_json
 from bulkmod.physics.eos import CHUNK, EOSResult, ScanConfig, scan_eos
 from bulkmod.physics.potentials import NO_EMBEDDING, POTENTIALS, Potential, get_potential
 
@@ -24,20 +21,15 @@ BLOCK = 4 * CHUNK  # crystals per cache write
 
 
 def _cached(kind: str, structures: list[Structure], tag: str, compute, width: int, progress: bool) -> np.ndarray:
-    """Look up ``kind`` vectors by structure hash; compute the missing ones block by block, saving each."""
-    cache = VectorCache(cache_dir() / "physics.sqlite")
-    keys = [f"{kind}|{tag}|{structure_hash(s)}" for s in structures]
-    found = cache.get_many(keys)
-    todo = [i for i, k in enumerate(keys) if k not in found]
-    bar = tqdm(total=len(todo), desc=kind, unit="crystal", file=sys.stderr, disable=not progress or len(todo) < 100)
-    for start in range(0, len(todo), BLOCK):
-        rows = todo[start : start + BLOCK]
-        new = dict(zip((keys[i] for i in rows), compute([structures[i] for i in rows]), strict=True))
-        cache.put_many(new)
-        found.update(new)
-        bar.update(len(rows))
-    bar.close()
-    return np.array([found[k] for k in keys]).reshape(len(keys), width)
+    """``kind`` vectors by structure hash; ``compute(batch)`` gives those of a batch of structures, in order."""
+
+    def rows(todo: list[int]) -> list[dict[str, np.ndarray]]:
+        return [{kind: vec} for vec in compute([structures[i] for i in todo])]
+
+    found = cached_vectors(
+        "physics.sqlite", structures, tag, {kind: width}, rows, block=BLOCK, desc=kind, progress=progress
+    )
+    return found[kind]
 
 
 def eos_results(

@@ -17,6 +17,7 @@ import numpy as np
 
 from bulkmod.data.records import Dataset
 from bulkmod.features import FeatureConfig, featurize
+from bulkmod.features.scaling import Standardiser
 
 MARGIN = 0.1  # of the training range, on either side
 COMPONENTS = 10
@@ -38,9 +39,8 @@ class DescriptorDomain:
     def fit(cls, ds: Dataset, features: FeatureConfig | None = None) -> DescriptorDomain:
         cfg = features or FeatureConfig.default_for(ds)
         X = featurize(ds, cfg)[0]
-        mean, std = np.nan_to_num(np.nanmean(X, 0)), np.nan_to_num(np.nanstd(X, 0), nan=1.0)
-        std = np.where(std > 1e-12, std, 1.0)
-        Z = np.nan_to_num((X - mean) / std)
+        scale = Standardiser.fit(X, floor=1e-12)
+        Z = scale.transform(X)
         _, s, vt = np.linalg.svd(Z - Z.mean(0), full_matrices=False)
         k = min(COMPONENTS, len(s))
         whiten = vt[:k] / (s[:k, None] / np.sqrt(len(Z)))  # projected training rows have unit variance
@@ -49,8 +49,8 @@ class DescriptorDomain:
             cfg.as_dict(),
             np.nanmin(X, 0).tolist(),
             np.nanmax(X, 0).tolist(),
-            mean.tolist(),
-            std.tolist(),
+            scale.mean.tolist(),
+            scale.std.tolist(),
             whiten.tolist(),
             float(np.percentile(dist, PERCENTILE)),
         )
@@ -62,7 +62,7 @@ class DescriptorDomain:
         lo, hi = np.array(self.lo), np.array(self.hi)
         pad = self.margin * (hi - lo)
         outside = np.less(X, lo - pad) | np.greater(X, hi + pad)
-        Z = np.nan_to_num((X - np.array(self.mean)) / np.array(self.std))
+        Z = Standardiser(np.array(self.mean), np.array(self.std)).transform(X)
         dist = np.linalg.norm(Z @ np.array(self.components).T, axis=1)
         names = cfg.names()
         out = []

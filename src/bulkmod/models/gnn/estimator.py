@@ -25,6 +25,7 @@ from torch_geometric.data import Data
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
+from bulkmod.features.scaling import Standardiser
 from bulkmod.graphs import ATOM_FEATURE_DIM, GraphConfig, build_graphs, to_data
 from bulkmod.io import atomic_path, sha256_json
 from bulkmod.models.base import Estimator, Prediction, data_hash, training_summary
@@ -233,10 +234,9 @@ class GraphModel(Estimator):
             self.transform.mean, self.transform.std = report["normalizer"]["mean"], report["normalizer"]["std"]
         if self.features is not None:
             U = torch.cat([data[i].u for i in tr]).numpy()
-            std = np.nan_to_num(np.nanstd(U, 0), nan=1.0)
-            self.net.head.desc_mean.copy_(torch.from_numpy(np.nan_to_num(np.nanmean(U, 0))))
-            # a column constant in training (e.g. no f-electrons) must not blow up on a new crystal
-            self.net.head.desc_std.copy_(torch.from_numpy(np.where(std > 1e-6, std, 1.0).astype(np.float32)))
+            scale = Standardiser.fit(U, floor=1e-6)
+            self.net.head.desc_mean.copy_(torch.from_numpy(scale.mean))
+            self.net.head.desc_std.copy_(torch.from_numpy(scale.std.astype(np.float32)))
         trainer = Trainer(self.options.train_settings(), self._checkpoint_dir(ds), self.options.resume)
         state = trainer.fit(
             self.net,
