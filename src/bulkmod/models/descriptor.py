@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
-from sklearn.model_selection import KFold
 
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
@@ -17,6 +16,7 @@ from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Z90, Estimator, Prediction, training_summary
 from bulkmod.models.boosters import Booster, check_booster_params, make_booster
+from bulkmod.models.crossfit import cross_fit, kfold
 from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourTable, neighbour_config, neighbour_names
 from bulkmod.models.options import Loss, Options, listing, parse_options, split_options
 from bulkmod.models.registry import register
@@ -179,13 +179,13 @@ class DescriptorModel(Estimator):
         z = self.transform.fit(delta).forward(delta)
         Xv = None
         if val is not None:
-            inner = [(np.arange(len(z)), None)]
+            inner = []  # no inner folds: fitted on every row, early-stopped and scored on ``val``
             Xv = featurize(val, union)[0]
             if self._stack is not None:
                 Xv = np.hstack([Xv, self._stack.predict(val).mean_log10[:, None]])
             zv = self.transform.forward(val.y_log10 - self._offset(Xv, union))
         elif self.options.inner_folds >= 2:
-            inner = list(KFold(self.options.inner_folds, shuffle=True, random_state=self.options.seed).split(X))
+            inner = kfold(len(X), self.options.inner_folds, self.options.seed)
         else:
             perm = np.random.default_rng(self.options.seed).permutation(len(z))
             cut = max(1, int(len(z) * HOLDOUT_FRACTION))
@@ -205,36 +205,42 @@ class DescriptorModel(Estimator):
 
         column = {n: i for i, n in enumerate(union.names())}
         keep_inner = self.options.keep_inner and self.options.inner_folds >= 2 and val is None
-        trials = []
-        for groups, params, nb, st in candidates:  # nested selection: scored on inner folds of the training data
+
+        def trial(groups: tuple[str, ...], params: dict, nb: dict | None, st: bool) -> dict[str, Any]:
+            """One candidate scored on the inner folds of the training data (or on ``val``): nested selection."""
             names = replace(base, groups=groups).names()
             cols = np.array([column[n] for n in names] + ([X.shape[1] - 1] if st else []))  # predict()'s order
-            rounds, oof, score, boosters = [], np.full(len(z), np.nan), [], []
-            for k, (tr, te) in enumerate(inner):
+            rounds, boosters = [], []
+
+            def fit_fold(k: int, tr: np.ndarray, te: np.ndarray | None) -> np.ndarray:
+                """Fit on inner fold k's training rows, early-stopped on (and predicting) its test rows or ``val``."""
                 Xtr, Xte, zte = X[tr][:, cols], (Xv if te is None else X[te])[:, cols], zv if te is None else z[te]
                 if nb:
                     Ntr, Nte = with_neighbours(k, tr, te, nb)
                     Xtr, Xte = np.hstack([Xtr, Ntr]), np.hstack([Xte, Nte])
                 booster = make_booster(self.backend, params, self.options.seed)
                 rounds.append(booster.train(Xtr, z[tr], (Xte, zte), None))
-                pred = booster.predict(Xte)
                 boosters.append(booster)
-                if te is not None:
-                    oof[te] = pred
-                score.append(self._log10_mae(pred, zte))
-            trials.append(
-                {
-                    "features": list(groups),
-                    "params": params,
-                    "neighbours": nb,
-                    "stack": st,
-                    "rounds": int(np.median(rounds)) if rounds else None,
-                    "inner_mae_log10": float(np.mean(score)) if score else np.nan,
-                    "cols": cols,
-                    "oof": oof,
-                    "boosters": boosters if keep_inner else [],
-                }
-            )
+                return booster.predict(Xte)
+
+            if val is None:
+                oof = cross_fit(inner, len(z), fit_fold)
+                score = [self._log10_mae(oof[te], z[te]) for _, te in inner]
+            else:
+                oof, score = np.full(len(z), np.nan), [self._log10_mae(fit_fold(0, np.arange(len(z)), None), zv)]
+            return {
+                "features": list(groups),
+                "params": params,
+                "neighbours": nb,
+                "stack": st,
+                "rounds": int(np.median(rounds)) if rounds else None,
+                "inner_mae_log10": float(np.mean(score)) if score else np.nan,
+                "cols": cols,
+                "oof": oof,
+                "boosters": boosters if keep_inner else [],
+            }
+
+        trials = [trial(*c) for c in candidates]
         best = min(trials, key=lambda t: t["inner_mae_log10"])
         self.features = replace(base, groups=tuple(best["features"]))
         self.params, self.rounds = best["params"], best["rounds"]
@@ -310,11 +316,13 @@ class DescriptorModel(Estimator):
         next to ~3000 calibration residuals).
         """
         target = np.log(np.abs(resid) + SIGMA_FLOOR)
-        sigma_oof = np.empty(len(resid))
-        for tr, te in inner:
+
+        def fit_fold(_: int, tr: np.ndarray, te: np.ndarray) -> np.ndarray:
             booster = make_booster("lgbm", SIGMA_PARAMS, self.options.seed)
             booster.train(X[tr], target[tr], None, SIGMA_ROUNDS)
-            sigma_oof[te] = np.exp(booster.predict(X[te]))
+            return np.exp(booster.predict(X[te]))
+
+        sigma_oof = cross_fit(inner, len(resid), fit_fold)
         self.conformal = ConformalInterval.normalised(resid, sigma_oof, tempered=self.options.interval == "tempered")
         self.oof_std_log10 = self.conformal.q90 * sigma_oof**self.conformal.power / Z90
         self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.options.seed)

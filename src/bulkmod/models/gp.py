@@ -28,7 +28,6 @@ from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
-from sklearn.model_selection import KFold
 
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
@@ -36,6 +35,7 @@ from bulkmod.features import FeatureConfig, featurize
 from bulkmod.features.scaling import Standardiser
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Estimator, Prediction, training_summary
+from bulkmod.models.crossfit import cross_fit, kfold
 from bulkmod.models.formats import check_arrays, load_safetensors
 from bulkmod.models.options import Options, parse_options
 from bulkmod.models.registry import register
@@ -158,11 +158,12 @@ class GPModel(Estimator):
         }
         folds = self.options.inner_folds
         if folds >= 2:  # cross-fitted: each residual and std from an exact GP that never saw that row
-            resid, scale = np.empty(len(z)), np.empty(len(z))
-            for tr, te in KFold(folds, shuffle=True, random_state=self.options.seed).split(P):
+
+            def fit_fold(_: int, tr: np.ndarray, te: np.ndarray) -> np.ndarray:
                 mu, sd = self._exact(P[tr], z[tr]).predict(P[te], return_std=True)
-                resid[te] = self.transform.inverse(mu) - y_log10[te]
-                scale[te] = sd * self.transform.std
+                return np.column_stack([self.transform.inverse(mu) - y_log10[te], sd * self.transform.std])
+
+            resid, scale = cross_fit(kfold(len(P), folds, self.options.seed), len(z), fit_fold).T
             self.conformal = ConformalInterval.from_residuals(resid, scale=scale)
         self._w["train_x"], self._w["train_z"] = P, z
         self._gp = self._exact(P, z)

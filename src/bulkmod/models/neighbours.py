@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold
 
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
@@ -31,6 +30,7 @@ from bulkmod.features.elements import N_Z
 from bulkmod.features.scaling import Standardiser
 from bulkmod.features.spacegroup import crystal_system
 from bulkmod.io import atomic_path
+from bulkmod.models.crossfit import cross_fit, kfold
 from bulkmod.models.formats import check_arrays, load_npz
 
 NEIGHBOUR_FILE = "neighbours.npz"
@@ -168,12 +168,10 @@ class NeighbourTable:
 
     def out_of_fold(self, folds: int, seed: int) -> np.ndarray:
         """Features of this table's own rows, each computed from the rows outside its fold."""
-        out = np.full((len(self), len(neighbour_names())), np.nan)
         if len(self) < folds:
             raise BulkmodError(f"neighbour features: {len(self)} rows cannot make {folds} folds")
-        for tr, te in KFold(folds, shuffle=True, random_state=seed).split(self.y):
-            out[te] = self.subset(tr).query(self.keys.subset(te))
-        return out
+        folds_ = kfold(len(self), folds, seed)
+        return cross_fit(folds_, len(self), lambda _, tr, te: self.subset(tr).query(self.keys.subset(te)))
 
     def subset(self, idx: np.ndarray) -> NeighbourTable:
         return NeighbourTable(self.keys.subset(idx), self.y[idx])

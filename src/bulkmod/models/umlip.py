@@ -25,6 +25,7 @@ from bulkmod.errors import BulkmodError
 from bulkmod.features.featurizer import DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.models.base import Estimator, Prediction, build_model, training_summary
 from bulkmod.models.composite import CompositeEstimator
+from bulkmod.models.crossfit import cross_fit
 from bulkmod.models.descriptor import DescriptorModel
 from bulkmod.models.options import Options, parse_options, split_options, take_options
 from bulkmod.models.registry import register
@@ -112,13 +113,13 @@ class UMLIPEOSModel(Estimator):
 
     def _cross_fitted(self, k: np.ndarray, y: np.ndarray, ok: np.ndarray) -> np.ndarray:
         """Each usable row mapped by a calibration fitted without it, so the conformal residuals stay honest."""
-        out = np.full_like(k, np.nan)
         rows = np.flatnonzero(ok)
-        folds = np.random.default_rng(self.options.seed).permutation(len(rows)) % CALIBRATION_FOLDS
-        for f in range(CALIBRATION_FOLDS):
-            fit_rows, held = rows[folds != f], rows[folds == f]
-            out[held] = apply_calibration(fit_calibration(self.options.calibration, k[fit_rows], y[fit_rows]), k[held])
-        return out
+        fold = np.random.default_rng(self.options.seed).permutation(len(rows)) % CALIBRATION_FOLDS
+        folds = [(rows[fold != f], rows[fold == f]) for f in range(CALIBRATION_FOLDS)]
+        calibration = self.options.calibration
+        return cross_fit(
+            folds, len(k), lambda _, tr, te: apply_calibration(fit_calibration(calibration, k[tr], y[tr]), k[te])
+        )
 
     def predict(self, ds: Dataset) -> Prediction:
         k, results = self._raw(ds)
