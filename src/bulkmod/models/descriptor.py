@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
@@ -75,6 +75,24 @@ class DescriptorOptions(Options):
         object.__setattr__(self, "neighbours", neighbour_config(self.neighbours))  # True -> the default settings
         if self.keep_inner and self.neighbours:
             raise BulkmodError("keep_inner: inner models with neighbour features cannot be queried later; drop one")
+
+
+@dataclass
+class _InnerData:
+    """What the nested selection scores candidates on, shared by the candidates: the training matrix (every
+    candidate's columns), the transformed target and the inner folds; with ``val``, its matrix and target instead
+    of folds; the neighbour keys where a candidate uses neighbour features, and each fold's blocks once computed."""
+
+    X: np.ndarray
+    z: np.ndarray
+    y_log10: np.ndarray
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    union: FeatureConfig
+    Xv: np.ndarray | None = None
+    zv: np.ndarray | None = None
+    keys: NeighbourKeys | None = None
+    val_keys: NeighbourKeys | None = None
+    neighbour_blocks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 class DescriptorModel(Estimator):
@@ -151,114 +169,30 @@ class DescriptorModel(Estimator):
 
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
         base = (self.features or FeatureConfig.default_for(ds)).for_data(ds)
-        stacks = [False, True] if self.options.stack == "auto" else [self.options.stack]
-        candidates = [
-            (tuple(c.get("features", base.groups)), self.params | c.get("params", {}), self._candidate_neighbours(c), s)
-            for c in self.options.candidates or [{}]
-            for s in stacks
-        ]
+        candidates = self._candidates(base)
         union = replace(base, groups=tuple(dict.fromkeys(g for gs, *_ in candidates for g in (*base.groups, *gs))))
-        baseline = self.options.baseline
-        if baseline and not all(baseline in groups for groups, *_ in candidates):
-            raise BulkmodError(f"baseline {baseline!r} needs the {baseline!r} feature group in every candidate")
-        X, errors = featurize(ds, union)
-        if errors:
-            i, why = next(iter(errors.items()))
-            raise BulkmodError(f"{ds.name}: {len(errors)} rows could not be featurised, e.g. {ds.ids[i]}: {why}")
-        self._stack = None
-        if any(st for *_, st in candidates):  # its out-of-fold prediction is the last column
-            if self.stack_with is None:
-                self._stack = self._composition_model().fit(ds, y_log10)
-                oof = self._stack.oof_log10
-            else:
-                self._stack, oof = self.stack_with
-            self._stack_shared = self.stack_with is not None
-            X = np.hstack([X, np.asarray(oof, float)[:, None]])
+        X = self._stacked_feature(ds, y_log10, self._descriptors(ds, union), candidates)
         self.train_info = {"baseline_fill": float(np.mean(y_log10))} if self.options.baseline else {}
         delta = y_log10 - self._offset(X, union)
         z = self.transform.fit(delta).forward(delta)
-        Xv = None
+        data = _InnerData(X, z, y_log10, self._inner_folds(len(z), candidates, val), union)
         if val is not None:
-            inner = []  # no inner folds: fitted on every row, early-stopped and scored on ``val``
-            Xv = featurize(val, union)[0]
+            data.Xv = featurize(val, union)[0]
             if self._stack is not None:
-                Xv = np.hstack([Xv, self._stack.predict(val).mean_log10[:, None]])
-            zv = self.transform.forward(val.y_log10 - self._offset(Xv, union))
-        elif self.options.inner_folds >= 2:
-            inner = kfold(len(X), self.options.inner_folds, self.options.seed)
-        else:
-            perm = np.random.default_rng(self.options.seed).permutation(len(z))
-            cut = max(1, int(len(z) * HOLDOUT_FRACTION))
-            inner = [(perm[cut:], perm[:cut])]
-            if len(candidates) == 1 and not make_booster(self.backend, self.params, self.options.seed).early_stops:
-                inner = []  # a fixed-round forest chooses nothing on a hold-out: do not fit it twice
-        keys = self._neighbour_keys(ds, X, union) if any(nb for _, _, nb, _ in candidates) else None
-        neighbour_blocks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-        def with_neighbours(k: int, tr: np.ndarray, te: np.ndarray | None, nb: dict) -> tuple[np.ndarray, np.ndarray]:
-            """Neighbour features of inner fold k: out of fold on its training rows, from them on its test rows."""
-            if (k, nb["folds"]) not in neighbour_blocks:
-                table = NeighbourTable(keys.subset(tr), y_log10[tr])
-                held_out = table.query(keys.subset(te) if te is not None else self._neighbour_keys(val, Xv, union))
-                neighbour_blocks[k, nb["folds"]] = (table.out_of_fold(nb["folds"], self.options.seed), held_out)
-            return neighbour_blocks[k, nb["folds"]]
-
-        column = {n: i for i, n in enumerate(union.names())}
+                data.Xv = np.hstack([data.Xv, self._stack.predict(val).mean_log10[:, None]])
+            data.zv = self.transform.forward(val.y_log10 - self._offset(data.Xv, union))
+        if any(nb for _, _, nb, _ in candidates):
+            data.keys = self._neighbour_keys(ds, X, union)
+            data.val_keys = self._neighbour_keys(val, data.Xv, union) if val is not None else None
         keep_inner = self.options.keep_inner and self.options.inner_folds >= 2 and val is None
-
-        def trial(groups: tuple[str, ...], params: dict, nb: dict | None, st: bool) -> dict[str, Any]:
-            """One candidate scored on the inner folds of the training data (or on ``val``): nested selection."""
-            names = replace(base, groups=groups).names()
-            cols = np.array([column[n] for n in names] + ([X.shape[1] - 1] if st else []))  # predict()'s order
-            rounds, boosters = [], []
-
-            def fit_fold(k: int, tr: np.ndarray, te: np.ndarray | None) -> np.ndarray:
-                """Fit on inner fold k's training rows, early-stopped on (and predicting) its test rows or ``val``."""
-                Xtr, Xte, zte = X[tr][:, cols], (Xv if te is None else X[te])[:, cols], zv if te is None else z[te]
-                if nb:
-                    Ntr, Nte = with_neighbours(k, tr, te, nb)
-                    Xtr, Xte = np.hstack([Xtr, Ntr]), np.hstack([Xte, Nte])
-                booster = make_booster(self.backend, params, self.options.seed)
-                rounds.append(booster.train(Xtr, z[tr], (Xte, zte), None))
-                boosters.append(booster)
-                return booster.predict(Xte)
-
-            if val is None:
-                oof = cross_fit(inner, len(z), fit_fold)
-                score = [self._log10_mae(oof[te], z[te]) for _, te in inner]
-            else:
-                oof, score = np.full(len(z), np.nan), [self._log10_mae(fit_fold(0, np.arange(len(z)), None), zv)]
-            return {
-                "features": list(groups),
-                "params": params,
-                "neighbours": nb,
-                "stack": st,
-                "rounds": int(np.median(rounds)) if rounds else None,
-                "inner_mae_log10": float(np.mean(score)) if score else np.nan,
-                "cols": cols,
-                "oof": oof,
-                "boosters": boosters if keep_inner else [],
-            }
-
-        trials = [trial(*c) for c in candidates]
+        trials = [self._score_candidate(data, base, *c, keep_inner=keep_inner) for c in candidates]
         best = min(trials, key=lambda t: t["inner_mae_log10"])
-        self.features = replace(base, groups=tuple(best["features"]))
-        self.params, self.rounds = best["params"], best["rounds"]
-        if not best["stack"]:
-            self._stack = None
-        # a refit or a saved model uses what the selection chose
-        self.options = self.options.replace(neighbours=best["neighbours"], stack=best["stack"])
-        Xfit, self._table, self._inner = X[:, best["cols"]], None, best["boosters"]
-        if self.options.neighbours:  # out of fold on every training row; predictions look up the whole table
-            self._table = NeighbourTable(keys, y_log10)
-            Xfit = np.hstack([Xfit, self._table.out_of_fold(self.options.neighbours["folds"], self.options.seed)])
-        self._booster = make_booster(self.backend, self.params, self.options.seed)
-        self.rounds = self._booster.train(Xfit, z, None, self.rounds)
+        Xfit = self._fit_chosen(data, base, best)
         if self.options.inner_folds >= 2 and val is None:
             self.oof_log10 = self.transform.inverse(best["oof"]) + (y_log10 - delta)  # + the baseline offset
             resid = self.oof_log10 - y_log10
             if self.options.interval != "constant":
-                self._fit_sigma(Xfit, resid, inner)
+                self._fit_sigma(Xfit, resid, data.folds)
             else:
                 self.conformal = ConformalInterval.from_residuals(resid)
         self.train_info |= training_summary(ds) | {"rounds": self.rounds}
@@ -268,6 +202,142 @@ class DescriptorModel(Estimator):
                 for t in trials
             ]
         return self
+
+    def _candidates(self, base: FeatureConfig) -> list[tuple[tuple[str, ...], dict, dict | None, bool]]:
+        """Every (feature groups, booster parameters, neighbour settings, stack) the nested selection scores: the
+        model's own settings, or each of ``candidates`` on them, each with and without the stacked feature under
+        ``stack=auto``. A baseline needs its E–V group in all of them: the offset is taken before any is chosen."""
+        stacks = [False, True] if self.options.stack == "auto" else [self.options.stack]
+        candidates = [
+            (tuple(c.get("features", base.groups)), self.params | c.get("params", {}), self._candidate_neighbours(c), s)
+            for c in self.options.candidates or [{}]
+            for s in stacks
+        ]
+        baseline = self.options.baseline
+        if baseline and not all(baseline in groups for groups, *_ in candidates):
+            raise BulkmodError(f"baseline {baseline!r} needs the {baseline!r} feature group in every candidate")
+        return candidates
+
+    @staticmethod
+    def _descriptors(ds: Dataset, cfg: FeatureConfig) -> np.ndarray:
+        """Training descriptors. Unlike prediction, a row that cannot be featurised stops the fit: silently dropping
+        training rows would change what the folds, the conformal quantile and a saved model's summary refer to."""
+        X, errors = featurize(ds, cfg)
+        if errors:
+            i, why = next(iter(errors.items()))
+            raise BulkmodError(f"{ds.name}: {len(errors)} rows could not be featurised, e.g. {ds.ids[i]}: {why}")
+        return X
+
+    def _stacked_feature(self, ds: Dataset, y_log10: np.ndarray, X: np.ndarray, candidates: list) -> np.ndarray:
+        """``X`` with the composition model's log10 K as its last column where a candidate stacks. Out of fold, so
+        the booster never reads a prediction made from a row's own target; a composite may hand in a composition
+        model fitted on more rows than this one sees (``stack_with``)."""
+        self._stack = None
+        if not any(st for *_, st in candidates):
+            return X
+        if self.stack_with is None:
+            self._stack = self._composition_model().fit(ds, y_log10)
+            oof = self._stack.oof_log10
+        else:
+            self._stack, oof = self.stack_with
+        self._stack_shared = self.stack_with is not None
+        return np.hstack([X, np.asarray(oof, float)[:, None]])
+
+    def _inner_folds(self, n: int, candidates: list, val: Dataset | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Where candidates and boosting rounds are chosen: no folds with ``val`` (it is the early-stopping set),
+        ``inner_folds`` K-fold (their out-of-fold predictions also calibrate the interval), else one 10 % hold-out,
+        or none for a lone fixed-round forest, which a hold-out has nothing to choose for."""
+        if val is not None:
+            return []
+        if self.options.inner_folds >= 2:
+            return kfold(n, self.options.inner_folds, self.options.seed)
+        if len(candidates) == 1 and not make_booster(self.backend, self.params, self.options.seed).early_stops:
+            return []
+        perm = np.random.default_rng(self.options.seed).permutation(n)
+        cut = max(1, int(n * HOLDOUT_FRACTION))
+        return [(perm[cut:], perm[:cut])]
+
+    def _neighbour_features(
+        self, data: _InnerData, k: int, tr: np.ndarray, te: np.ndarray | None, nb: dict
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbour features of inner fold ``k`` (``te`` None: the validation rows): out of fold on its training
+        rows, so the booster never sees a row's own target, and from those training rows on its test rows, as a
+        prediction gets them. Computed once per fold and neighbour setting, then shared by the candidates."""
+        if (k, nb["folds"]) not in data.neighbour_blocks:
+            table = NeighbourTable(data.keys.subset(tr), data.y_log10[tr])
+            held_out = table.query(data.keys.subset(te) if te is not None else data.val_keys)
+            data.neighbour_blocks[k, nb["folds"]] = (table.out_of_fold(nb["folds"], self.options.seed), held_out)
+        return data.neighbour_blocks[k, nb["folds"]]
+
+    def _score_candidate(
+        self,
+        data: _InnerData,
+        base: FeatureConfig,
+        groups: tuple[str, ...],
+        params: dict,
+        nb: dict | None,
+        st: bool,
+        *,
+        keep_inner: bool,
+    ) -> dict[str, Any]:
+        """One candidate fitted on each inner fold's training rows and scored on its held-out rows (or on ``val``):
+        the selection is nested, never touching a test fold, and the chosen candidate's out-of-fold predictions
+        are the honest residuals that calibrate the interval."""
+        column = {n: i for i, n in enumerate(data.union.names())}
+        names = replace(base, groups=groups).names()
+        cols = np.array([column[n] for n in names] + ([data.X.shape[1] - 1] if st else []))  # predict()'s order
+        rounds, boosters = [], []
+
+        def fit_fold(k: int, tr: np.ndarray, te: np.ndarray | None) -> np.ndarray:
+            """Fit on inner fold k's training rows, early-stopped on (and predicting) its test rows or ``val``."""
+            X, z = data.X, data.z
+            Xtr, Xte, zte = (
+                X[tr][:, cols],
+                (data.Xv if te is None else X[te])[:, cols],
+                data.zv if te is None else z[te],
+            )
+            if nb:
+                Ntr, Nte = self._neighbour_features(data, k, tr, te, nb)
+                Xtr, Xte = np.hstack([Xtr, Ntr]), np.hstack([Xte, Nte])
+            booster = make_booster(self.backend, params, self.options.seed)
+            rounds.append(booster.train(Xtr, z[tr], (Xte, zte), None))
+            boosters.append(booster)
+            return booster.predict(Xte)
+
+        n = len(data.z)
+        if data.zv is None:
+            oof = cross_fit(data.folds, n, fit_fold)
+            score = [self._log10_mae(oof[te], data.z[te]) for _, te in data.folds]
+        else:
+            oof, score = np.full(n, np.nan), [self._log10_mae(fit_fold(0, np.arange(n), None), data.zv)]
+        return {
+            "features": list(groups),
+            "params": params,
+            "neighbours": nb,
+            "stack": st,
+            "rounds": int(np.median(rounds)) if rounds else None,
+            "inner_mae_log10": float(np.mean(score)) if score else np.nan,
+            "cols": cols,
+            "oof": oof,
+            "boosters": boosters if keep_inner else [],
+        }
+
+    def _fit_chosen(self, data: _InnerData, base: FeatureConfig, best: dict[str, Any]) -> np.ndarray:
+        """Adopt the selected candidate and refit it on every training row for its median inner round count. The
+        options record the choice, so a refit or a saved model uses it. Returns the final booster's matrix: the
+        sigma model reads the same features."""
+        self.features = replace(base, groups=tuple(best["features"]))
+        self.params, self.rounds = best["params"], best["rounds"]
+        if not best["stack"]:
+            self._stack = None
+        self.options = self.options.replace(neighbours=best["neighbours"], stack=best["stack"])
+        Xfit, self._table, self._inner = data.X[:, best["cols"]], None, best["boosters"]
+        if self.options.neighbours:  # out of fold on every training row; predictions look up the whole table
+            self._table = NeighbourTable(data.keys, data.y_log10)
+            Xfit = np.hstack([Xfit, self._table.out_of_fold(self.options.neighbours["folds"], self.options.seed)])
+        self._booster = make_booster(self.backend, self.params, self.options.seed)
+        self.rounds = self._booster.train(Xfit, data.z, None, self.rounds)
+        return Xfit
 
     def predict_with_inner(self, ds: Dataset) -> tuple[Prediction, np.ndarray]:
         """The prediction and the (inner folds, rows) log10 predictions of the kept inner-fold boosters
