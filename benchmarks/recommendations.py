@@ -58,7 +58,9 @@ RECIPES = (
     Recipe("ensemble of 10 CGCNNs", "not run as written (no GPU lent yet)", None,
            note="a 5-member hybrid ensemble is the next row"),
     Recipe("deep ensemble", "5 hybrid graph models", "uncertainty/mp-binary-2025_ensemble-hybrid5_ep30_kfold.json"),
-    Recipe("Bayesian neural network", "Monte-Carlo dropout on the hybrid (no Laplace or variational head yet)",
+    Recipe("Bayesian neural network", "last-layer Laplace on the hybrid",
+           "uncertainty/mp-binary-2025_laplace-hybrid_ep30_kfold.json"),
+    Recipe("Bayesian neural network, cheaply", "Monte-Carlo dropout on the hybrid",
            "uncertainty/mp-binary-2025_mc-dropout-enc01_ep30_kfold.json"),
     Recipe("physics + ML hybrid", "umlip-blend: lgbm and lgbm + CHGNet's E-V fit",
            "umlip/mp-binary-2025_umlip-blend_kfold.json"),
@@ -83,15 +85,20 @@ def _verdict(res: dict, baseline: float) -> str:
     return f"works; MAE {res['mae_log10'] / baseline - 1:.0%} above the descriptor model"
 
 
+def _coverage(res: dict) -> str:
+    return f"{res['coverage_90']:.3f}" if res.get("coverage_90") is not None else ""
+
+
 def render() -> str:
     baseline = _result(BASELINE, None)["mae_log10"]
     lines = [
-        "| their recommendation | what bulkmod ran | MAE log10 | R² (GPa) | spread ratio | verdict | results file |",
-        "|---|---|---|---|---|---|---|",
+        "| their recommendation | what bulkmod ran | MAE log10 | R² (GPa) | spread ratio | 90 % coverage | verdict "
+        "| results file |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in RECIPES:
         if r.source is None:
-            lines.append(f"| {r.recipe} | {r.ran} | | | | not measured yet: {r.note} | |")
+            lines.append(f"| {r.recipe} | {r.ran} | | | | | not measured yet: {r.note} | |")
             continue
         res = _result(r.source, r.row)
         verdict = _verdict(res, baseline)
@@ -99,7 +106,7 @@ def render() -> str:
         where = f"`{r.source}`" + (f" row {r.row}" if r.row else "")
         lines.append(
             f"| {r.recipe} | {r.ran} | {res['mae_log10']:.4f} | {res['r2_gpa']:.3f} | {res['spread_ratio']:.2f} | "
-            f"{verdict} | {where} |"
+            f"{_coverage(res)} | {verdict} | {where} |"
         )
     return "\n".join(lines) + "\n"
 

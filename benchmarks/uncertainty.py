@@ -39,6 +39,7 @@ RUNS = (
     ("mc-dropout hybrid, 600 rows, 20 epochs", "mc-dropout_limit600_ep20", RESULTS),
     ("mc-dropout hybrid, all crystals, 30 epochs", "mc-dropout_ep30", RESULTS),
     ("mc-dropout hybrid, all crystals, 30 epochs, encoder dropout 0.1", "mc-dropout-enc01_ep30", RESULTS),
+    ("last-layer Laplace hybrid, all crystals, 30 epochs", "laplace-hybrid_ep30", RESULTS),
 )
 SPLITS = ("kfold", "ood-elastic2015")
 TARGET = "targets: coverage_90 within 0.85-0.95 in distribution (kfold), >= 0.85 on ood-elastic2015; Spearman >= 0.3"
