@@ -10,5 +10,7 @@ class BulkmodError(Exception):
 
 
 class BulkmodWarning(UserWarning):
-    """Something the user should know that does not stop the work (the CLI prints it as a ``note:``), e.g. a saved
-    model read with other library versions than it was trained with."""
+    """Something the user should know that does not stop the work; the CLI prints it as a ``note:``.
+
+    For example, a saved model read with other library versions than it was trained with.
+    """
