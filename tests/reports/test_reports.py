@@ -120,3 +120,14 @@ def test_diagnosis_report(tmp_path):
     k_pred = rng.uniform(128, 133, 200)
     path = diagnosis_report(k_true, k_pred, diagnose(k_true, k_pred), tmp_path / "d.html")
     assert "collapsed" in path.read_text() and path.read_text().count("data:image/png") == 3
+
+
+def test_model_card_names_the_scale_each_uncertainty_method_uses():
+    from bulkmod.reports.card import _scale_text
+
+    assert "disagree" in _scale_text({"family": "ensemble", "config": {"sigma": "disagreement"}})
+    assert "mixture" in _scale_text({"family": "ensemble", "config": {"params": {"sigma": "mixture"}}})  # old shape
+    assert "disagree" in _scale_text({"family": "ensemble", "config": {}})  # the default since the mixture was dropped
+    assert "Laplace" in _scale_text({"family": "hybrid", "config": {"laplace": True}})
+    assert "30 Monte-Carlo" in _scale_text({"family": "hybrid", "config": {"mc_samples": 30}})
+    assert "log |error|" in _scale_text({"family": "descriptor", "config": {"params": {}}})

@@ -9,6 +9,22 @@ from bulkmod.io import write_text_atomic
 from bulkmod.models.base import read_manifest
 
 
+def _scale_text(manifest: dict) -> str:
+    """What σ(x) of a normalised interval is, read from the saved options (top level since typed options, inside
+    ``params`` in older manifests)."""
+    cfg = manifest.get("config", {})
+    opts = cfg | cfg.get("params", {})
+    if manifest["family"] == "ensemble":
+        if opts.get("sigma", "disagreement") == "mixture":
+            return "the members' mixture std (their own errors plus their disagreement)"
+        return "how much models trained on different subsets of the training rows disagree (std of their predictions)"
+    if opts.get("laplace"):
+        return "the predictive std of a last-layer Laplace posterior"
+    if opts.get("mc_samples"):
+        return f"the std over {opts['mc_samples']} Monte-Carlo dropout passes"
+    return "a second model of the log |error|, cross-fitted on the training folds"
+
+
 def write_model_card(directory: Path, command: str = "") -> Path:
     m = read_manifest(directory)
     metrics, train, cfg = m.get("metrics", {}), m.get("train", {}), m.get("config", {})
@@ -56,11 +72,7 @@ def write_model_card(directory: Path, command: str = "") -> Path:
                 if width
                 else ""
             )
-            scale = (
-                "the members' mixture std (their own errors plus their disagreement)"
-                if m["family"] == "ensemble"
-                else "a second model of the log |error|, cross-fitted on the training folds"
-            )
+            scale = _scale_text(m)
             power = "" if c.get("power", 1.0) == 1.0 else f" ^ {c['power']}"
             lines.append(
                 f"90 % normalised (adaptive) conformal interval: prediction ± {c['q90']:.2f} × σ(x){power}, where σ(x) "
