@@ -24,9 +24,10 @@ from bulkmod.evaluation.metrics import k_bin_masks
 from bulkmod.features import featurize
 from bulkmod.models import build_model
 from bulkmod.models.boosters import make_booster
-from bulkmod.models.descriptor import SIGMA_FLOOR, SIGMA_PARAMS, SIGMA_ROUNDS
+from bulkmod.models.descriptor import SIGMA_PARAMS, SIGMA_ROUNDS
 from bulkmod.provenance import command_line, git_commit, machine
 from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.constants import SIGMA_FLOOR
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "adaptive_ood" / "adaptive_ood_exploration.json"
 

@@ -37,9 +37,9 @@ from bulkmod.data.splits import make_split
 from bulkmod.evaluation.metrics import K_BIN_LABELS, k_bin_masks
 from bulkmod.features import featurize
 from bulkmod.models import build_model
-from bulkmod.models.base import Z90
 from bulkmod.provenance import command_line, git_commit, machine
 from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.constants import Z90
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "ensemble_spread" / "ensemble_spread_exploration.json"
 MEMBERS = 5

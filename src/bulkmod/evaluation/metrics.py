@@ -6,6 +6,8 @@ from itertools import pairwise
 
 import numpy as np
 
+from bulkmod.uncertainty.constants import z_value
+
 K_BINS_GPA = (0.0, 10.0, 30.0, 100.0, 200.0, np.inf)
 K_BIN_LABELS = ("<10", "10-30", "30-100", "100-200", ">200")
 HEADLINE = ("mae_log10", "rmse_log10", "r2_log10", "mae_gpa", "r2_gpa", "spread_ratio")  # what tables lead with
@@ -54,23 +56,23 @@ def uncertainty_metrics(y_log10: np.ndarray, pred_log10: np.ndarray, std_log10: 
     ``std_log10`` is the calibrated std (the 90 % interval's half-width / z_0.95), so ``coverage_50`` is the
     coverage of the 50 % interval that interval implies under a Gaussian, ±0.674 std; it tests the interval's
     shape, which a 90 % coverage alone cannot."""
-    from scipy.stats import norm, spearmanr
+    from scipy.stats import spearmanr
 
     ok = np.isfinite(y_log10) & np.isfinite(pred_log10) & np.isfinite(std_log10) & (std_log10 > 0)
     if ok.sum() < 10:
         return {}
     err, s = np.abs(pred_log10[ok] - y_log10[ok]), std_log10[ok]
     levels = np.linspace(0.05, 0.95, 19)
-    observed = np.array([np.mean(err <= norm.ppf(0.5 + lv / 2) * s) for lv in levels])
+    observed = np.array([np.mean(err <= z_value(lv) * s) for lv in levels])
     top = s >= np.quantile(s, 0.9)
     return {
-        "coverage_50": float(np.mean(err <= norm.ppf(0.75) * s)),
+        "coverage_50": float(np.mean(err <= z_value(0.5) * s)),
         "miscalibration_area": float(np.mean(np.abs(observed - levels))),
         "nll": float(np.mean(0.5 * np.log(2 * np.pi * s**2) + 0.5 * (err / s) ** 2)),
         "spearman_abs_err_std": float(spearmanr(err, s).statistic),
         "mae_top10_uncertain": float(err[top].mean()),
         "mae_rest": float(err[~top].mean()),
-        "width90_log10_p10_p90": [float(np.quantile(2 * norm.ppf(0.95) * s, q)) for q in (0.1, 0.9)],
+        "width90_log10_p10_p90": [float(np.quantile(2 * z_value(0.9) * s, q)) for q in (0.1, 0.9)],
     }
 
 

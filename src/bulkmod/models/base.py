@@ -36,9 +36,9 @@ from bulkmod.models.options import Options
 from bulkmod.models.registry import MODELS
 from bulkmod.models.safety import MANIFEST, MODEL_FORMAT, read_manifest, verify_weights
 from bulkmod.uncertainty.conformal import ConformalInterval, check_level
+from bulkmod.uncertainty.constants import Z90
 from bulkmod.uncertainty.domain import DescriptorDomain
 
-Z90 = 1.6448536  # standard-normal quantile of 0.95: a 90 % interval spans +-Z90 std
 # the libraries whose version a manifest records and loading compares (bulkmod's own is the format version's job)
 LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "xgboost-cpu", "pymatgen", "torch", "chgnet", "sevenn")
 

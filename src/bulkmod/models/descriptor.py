@@ -14,7 +14,7 @@ from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS
 from bulkmod.io import atomic_path
-from bulkmod.models.base import Z90, Estimator, Prediction, training_summary
+from bulkmod.models.base import Estimator, Prediction, training_summary
 from bulkmod.models.boosters import Booster, check_booster_params, make_booster
 from bulkmod.models.crossfit import cross_fit, kfold
 from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourTable, neighbour_config, neighbour_names
@@ -23,13 +23,13 @@ from bulkmod.models.registry import register
 from bulkmod.models.safety import MANIFEST, listed_file, model_subdir, required
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.constants import SIGMA_FLOOR, Z90
 
 HOLDOUT_FRACTION = 0.1
 SIGMA_FILE = "sigma.lgbm.txt"
 SIGMA_PARAMS = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 20,
                 "feature_fraction": 0.5}  # fmt: skip
 SIGMA_ROUNDS = 300
-SIGMA_FLOOR = 1e-3  # log10 units: keeps log|r| finite for near-perfect predictions
 STACK_DIR = "stack"  # the composition model whose prediction a stacked model reads, saved as a sub-model
 # "tempered": sigma ** power, the power giving the narrowest calibrated intervals on the training part.
 # On ood-elastic2015 the fully adaptive band under-covered (0.81): the test crystals look easy to the sigma

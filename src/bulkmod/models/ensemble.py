@@ -40,6 +40,7 @@ from bulkmod.models.options import Options, take_options
 from bulkmod.models.registry import MODELS, register
 from bulkmod.parallel import current
 from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.constants import STD_FLOOR
 
 # vary=hyper: LightGBM settings of members 0-4 (cycled), fixed a priori around the defaults, never tuned on test
 # or ood crystals; member 0 is the plain default. Tree shape and regularisation differ, so members' errors are
@@ -51,7 +52,6 @@ HYPER_LGBM: tuple[dict[str, Any], ...] = (
     {"feature_fraction": 0.8, "lambda_l2": 5.0},
     {"extra_trees": True, "num_leaves": 63},
 )
-STD_FLOOR = 1e-4  # log10: members that agree exactly still get a finite interval
 
 
 def _fit_member(args: tuple[str, dict, Dataset, np.ndarray]) -> Estimator:

@@ -15,16 +15,16 @@ import numpy as np
 
 from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
-from bulkmod.models.base import Z90, Prediction, training_summary
+from bulkmod.models.base import Prediction, training_summary
 from bulkmod.models.boosters import check_booster_params
 from bulkmod.models.composite import CompositeEstimator
 from bulkmod.models.descriptor import DescriptorModel, DescriptorOptions
 from bulkmod.models.options import Options, listing, split_options, take_options
 from bulkmod.models.registry import register
 from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.constants import HALF_FLOOR, Z90
 
 QUANTILES = (0.05, 0.5, 0.95)
-HALF_FLOOR = 1e-3  # log10: crossing or coinciding quantiles still give a positive scale
 
 
 @dataclass(frozen=True)

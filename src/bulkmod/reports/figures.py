@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from bulkmod.evaluation.metrics import K_BIN_LABELS, K_BINS_GPA, k_bin_masks
+from bulkmod.uncertainty.constants import z_value
 
 GPA_TICKS = FuncFormatter(lambda v, _: f"{10**v:.3g}")
 NICE_GPA = np.log10([0.3, 1, 3, 10, 30, 100, 300, 1000])
@@ -103,10 +104,8 @@ def calibration(
     """Observed vs nominal coverage (Gaussian levels from std when present) and the 90 % width per K bin."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.4, 3.6))
     if std is not None and np.isfinite(std).any():
-        from scipy.stats import norm
-
         levels = np.linspace(0.05, 0.95, 19)
-        obs = [np.mean(np.abs(y - p) <= norm.ppf(0.5 + lv / 2) * std) for lv in levels]
+        obs = [np.mean(np.abs(y - p) <= z_value(lv) * std) for lv in levels]
         a1.plot(levels, obs, "o-", label="Gaussian from std")
     cover = [np.mean((y[m] >= lo[m]) & (y[m] <= hi[m])) if m.any() else np.nan for m in k_bin_masks(y)]
     a1.plot([0.9], [np.mean((y >= lo) & (y <= hi))], "r*", ms=12, label="90 % interval, all")

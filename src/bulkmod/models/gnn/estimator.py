@@ -29,7 +29,6 @@ from bulkmod.features.scaling import Standardiser
 from bulkmod.graphs import ATOM_FEATURE_DIM, GraphConfig, build_graphs, to_data
 from bulkmod.io import atomic_path, sha256_json
 from bulkmod.models.base import Estimator, Prediction, data_hash, training_summary
-from bulkmod.models.ensemble import STD_FLOOR
 from bulkmod.models.formats import load_safetensors, load_safetensors_into
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
 from bulkmod.models.gnn.nets import CGCNN, ENCODERS, EncoderHead
@@ -39,6 +38,7 @@ from bulkmod.models.registry import MODELS
 from bulkmod.models.safety import listed_file
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.constants import STD_FLOOR
 from bulkmod.uncertainty.laplace import LastLayerLaplace
 
 WEIGHTS = "weights.safetensors"
