@@ -6,6 +6,7 @@ import pytest
 from bulkmod.errors import BulkmodError
 from bulkmod.models import Estimator, build_model
 from bulkmod.models.transforms import TargetTransform
+from bulkmod.uncertainty import ScaleProvider
 
 FAST = {"params": {"learning_rate": 0.1}}
 
@@ -232,3 +233,14 @@ def test_routed_structure_member_can_stack_the_composition_member_trained_on_eve
     with pytest.raises(BulkmodError, match=r"option stack='maybe' must be False \| True \| 'auto'"):
         build_model("structure-routed", params={"stack": "maybe"})
     np.testing.assert_allclose(again.predict(test).mean_log10, pred.mean_log10, rtol=1e-9)
+
+
+def test_the_sigma_model_is_the_scale_provider_the_adaptive_interval_uses(split):
+    train, test = split
+    model = build_model("lgbm", inner_folds=3, **FAST).fit(train, train.y_log10)
+    assert isinstance(model, ScaleProvider) and model.scale_name
+    pred, sigma = model.predict(test), model.scale(test)
+    c = model.conformal
+    np.testing.assert_allclose(pred.hi90_log10 - pred.mean_log10, c.q90 * sigma**c.power, rtol=1e-9)
+    constant = build_model("lgbm", inner_folds=3, interval="constant", **FAST).fit(train, train.y_log10)
+    assert constant.scale(test) is None

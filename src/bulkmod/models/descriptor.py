@@ -123,6 +123,7 @@ class DescriptorModel(Estimator):
 
     family: ClassVar[str] = "descriptor"
     cross_fits: ClassVar[bool] = True
+    scale_name: ClassVar[str] = "log|residual| model"
 
     def __init__(
         self,
@@ -412,6 +413,14 @@ class DescriptorModel(Estimator):
     def predict(self, ds: Dataset) -> Prediction:
         return self._predict_matrix(*self._matrix(ds))
 
+    def scale(self, ds: Dataset) -> np.ndarray | None:
+        """σ(x) of the adaptive interval (:class:`~bulkmod.uncertainty.scale.ScaleProvider`): the sigma model's
+        exp(predicted log|residual|); None with a constant interval."""
+        return self._scale(self._matrix(ds)[0])
+
+    def _scale(self, X: np.ndarray) -> np.ndarray | None:
+        return np.exp(self._sigma.predict(X)) if self._sigma is not None and len(X) else None
+
     def _matrix(self, ds: Dataset) -> tuple[np.ndarray, dict[int, str]]:
         """Descriptors of ``ds`` (with neighbour features where the model uses them) and the rows that failed."""
         if self._booster is None:
@@ -433,8 +442,7 @@ class DescriptorModel(Estimator):
         )
         for i in errors:
             mean[i] = np.nan
-        scale = np.exp(self._sigma.predict(X)) if self._sigma is not None and len(X) else None
-        return self._with_intervals(Prediction(mean_log10=mean, errors=errors), scale=scale)
+        return self._with_intervals(Prediction(mean_log10=mean, errors=errors), scale=self._scale(X))
 
     def _write_weights(self, directory: Path) -> list[str]:
         files = {self._booster.weights_file: self._booster}

@@ -1,9 +1,19 @@
-"""Calibrated uncertainty: split-conformal intervals at any level, and the descriptor-domain check.
+"""Calibrated uncertainty: scale providers, the conformal calibrator, their floors and z-values, the domain check.
 
-The per-crystal scales these intervals normalise by come from the models (sigma boosters, ensemble spread,
-GP and MC-dropout std, quantile half-widths).
+A per-crystal interval is a scale times a calibrated factor. Where things go:
+
+- ``scale.py``: :class:`ScaleProvider`, what a per-crystal σ(x) is (a name and a function of the model's
+  inputs). The descriptor model's log|residual| model declares it; the ensemble spread, GP std, MC-dropout and
+  Laplace std, and the quantile half-width still compute theirs inside their models.
+- ``conformal.py``: the calibrator, split-conformal (constant, normalised, tempered) at any level.
+- ``constants.py``: every floor and z-value, with why each value.
+- ``laplace.py``, ``domain.py``: the last-layer Laplace posterior and the descriptor-domain check.
+
+A new method goes here as one module: a new scale (jackknife+ spread, an evidential head) as a scale provider,
+a new calibrator beside ``conformal.py``, selected by an estimator option. Nothing here imports ``models``.
 """
 
 from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.scale import ScaleProvider
 
-__all__ = ["ConformalInterval"]
+__all__ = ["ConformalInterval", "ScaleProvider"]

@@ -1,0 +1,28 @@
+"""Scale providers: where the per-crystal σ(x) of a normalised interval comes from.
+
+A normalised conformal interval is ``mean +- q * σ(x)``: the calibrator (:class:`ConformalInterval`) finds ``q``
+from held-out residuals, the scale provider says how hard each crystal is. Keeping the two apart lets any
+scale meet any calibrator, and lets a new scale (jackknife+ spread, an evidential head) arrive as one provider.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from bulkmod.data.records import Dataset
+
+
+@runtime_checkable
+class ScaleProvider(Protocol):
+    """A per-crystal scale σ(x) in log10(K) units, uncalibrated: a calibrator turns it into an interval.
+
+    ``scale_name`` names the method (for cards and results); ``scale`` computes σ from the same inputs the model
+    predicts from, one value per row of ``ds`` (rows the model cannot predict are the prediction's errors), or
+    None where the model has no per-crystal scale (a constant interval).
+    """
+
+    scale_name: ClassVar[str]
+
+    def scale(self, ds: Dataset) -> np.ndarray | None: ...
