@@ -7,6 +7,7 @@ import signal
 import tempfile
 import time
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("BULKMOD_CACHE", tempfile.mkdtemp(prefix="bulkmod-test-cache-"))
@@ -77,3 +78,19 @@ def sigkill_when():
         return progress()
 
     return kill
+
+
+@pytest.fixture
+def check_scale_provider():
+    """Checks that a fitted model is a ScaleProvider whose σ(x) is the one its normalised 90 % interval uses."""
+
+    def check(model, ds) -> None:
+        from bulkmod.uncertainty import ScaleProvider
+
+        assert isinstance(model, ScaleProvider) and model.scale_name
+        pred, sigma, c = model.predict(ds), model.scale(ds), model.conformal
+        assert c.normalized
+        half = (pred.hi90_log10 - pred.lo90_log10) / 2
+        np.testing.assert_allclose(half, c.q90 * sigma**c.power, rtol=1e-9)
+
+    return check

@@ -6,7 +6,6 @@ import pytest
 from bulkmod.errors import BulkmodError
 from bulkmod.models import Estimator, build_model
 from bulkmod.models.transforms import TargetTransform
-from bulkmod.uncertainty import ScaleProvider
 
 FAST = {"params": {"learning_rate": 0.1}}
 
@@ -235,12 +234,8 @@ def test_routed_structure_member_can_stack_the_composition_member_trained_on_eve
     np.testing.assert_allclose(again.predict(test).mean_log10, pred.mean_log10, rtol=1e-9)
 
 
-def test_the_sigma_model_is_the_scale_provider_the_adaptive_interval_uses(split):
+def test_the_sigma_model_is_the_scale_provider_the_adaptive_interval_uses(split, check_scale_provider):
     train, test = split
-    model = build_model("lgbm", inner_folds=3, **FAST).fit(train, train.y_log10)
-    assert isinstance(model, ScaleProvider) and model.scale_name
-    pred, sigma = model.predict(test), model.scale(test)
-    c = model.conformal
-    np.testing.assert_allclose(pred.hi90_log10 - pred.mean_log10, c.q90 * sigma**c.power, rtol=1e-9)
+    check_scale_provider(build_model("lgbm", inner_folds=3, **FAST).fit(train, train.y_log10), test)
     constant = build_model("lgbm", inner_folds=3, interval="constant", **FAST).fit(train, train.y_log10)
     assert constant.scale(test) is None

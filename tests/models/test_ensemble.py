@@ -147,3 +147,7 @@ def test_ensemble_options_are_checked(mp_split):
         build_model("ensemble", params={"member": "xgb", "vary": "hyper"}).fit(train, train.y_log10)
     with pytest.raises(BulkmodError, match="keep_inner"):
         build_model("lgbm", keep_inner=True, neighbours=True)
+
+
+def test_the_ensemble_scale_is_the_one_its_interval_uses(fitted, mp_split, check_scale_provider):
+    check_scale_provider(fitted, mp_split[1])

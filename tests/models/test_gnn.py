@@ -158,7 +158,7 @@ def test_legacy_checkpoint_fine_tunes_with_explicit_report(train_set):
     assert "convs.3.fc_full.weight" in skipped and "shape" in skipped["conv_to_fc.weight"]
 
 
-def test_mc_dropout_gives_calibrated_spread_and_round_trips(train_set, mp_small, tmp_path):
+def test_mc_dropout_gives_calibrated_spread_and_round_trips(train_set, mp_small, tmp_path, check_scale_provider):
     torch.set_num_threads(1)
     model = build_model("mc-dropout", epochs=3, batch_size=16, params=TINY["hybrid"] | {"mc_samples": 8})
     model.fit(train_set, train_set.y_log10)
@@ -169,6 +169,7 @@ def test_mc_dropout_gives_calibrated_spread_and_round_trips(train_set, mp_small,
     assert np.all(width > 0) and width.std() > 0.05 * width.mean()  # dropout spread differs per crystal
     again = model.predict(test)  # seeded passes: the same interval on every call
     np.testing.assert_allclose(again.hi90_log10, pred.hi90_log10)
+    check_scale_provider(model, test)
     model.save(tmp_path / "mc")
     loaded = Estimator.load(tmp_path / "mc")
     np.testing.assert_allclose(loaded.predict(test).hi90_log10, pred.hi90_log10, rtol=1e-5)
@@ -179,7 +180,7 @@ def test_mc_dropout_gives_calibrated_spread_and_round_trips(train_set, mp_small,
         plain.fit(train_set, train_set.y_log10)
 
 
-def test_last_layer_laplace_scales_the_interval_and_round_trips(train_set, mp_small, tmp_path):
+def test_last_layer_laplace_scales_the_interval_and_round_trips(train_set, mp_small, tmp_path, check_scale_provider):
     torch.set_num_threads(1)
     model = build_model("hybrid", epochs=3, batch_size=16, params=TINY["hybrid"] | {"laplace": True})
     model.fit(train_set, train_set.y_log10)
@@ -188,6 +189,7 @@ def test_last_layer_laplace_scales_the_interval_and_round_trips(train_set, mp_sm
     assert model.conformal.normalized and pred.std_log10 is not None
     noise_floor = np.sqrt(model._laplace.noise_var) * model.transform.std
     assert np.all(pred.std_log10 >= noise_floor - 1e-12) and pred.std_log10.std() > 0  # weight uncertainty varies
+    check_scale_provider(model, test)
     loaded = Estimator.load(model.save(tmp_path / "laplace"))
     np.testing.assert_allclose(loaded.predict(test).hi90_log10, pred.hi90_log10, rtol=1e-5)
     with pytest.raises(BulkmodError, match="laplace needs"):

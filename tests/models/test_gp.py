@@ -71,3 +71,7 @@ def test_descriptors_beyond_the_training_range_are_clamped_to_its_edge(fitted, m
     prior = fitted.transform.inverse(np.zeros(1))[0]  # the GP's prior mean, in log10 GPa
     assert np.mean(np.abs(unclamped.mean_log10 - prior)) < np.mean(np.abs(beyond.mean_log10 - prior))
     assert np.median(unclamped.std_log10) > np.median(beyond.std_log10)
+
+
+def test_the_gp_scale_is_the_one_its_interval_uses(fitted, mp_split, check_scale_provider):
+    check_scale_provider(fitted, mp_split[1])

@@ -37,3 +37,7 @@ def test_quantile_round_trip_and_raw_band(fitted, mp_split, tmp_path):
     assert raw.conformal is None
     lo, hi = (m.predict(test).mean_log10 for m in (raw.members[0], raw.members[2]))
     np.testing.assert_allclose(raw.predict(test).hi90_log10, np.maximum(np.maximum(lo, hi), (lo + hi) / 2 + 1e-3))
+
+
+def test_the_quantile_scale_is_the_one_its_interval_uses(fitted, mp_split, check_scale_provider):
+    check_scale_provider(fitted, mp_split[1])

@@ -199,6 +199,15 @@ class EnsembleModel(CompositeEstimator):
         pred = self._combine(ds)
         return self._with_intervals(pred, scale=pred.std_log10)  # std becomes the calibrated one
 
+    @property
+    def scale_name(self) -> str:
+        return f"ensemble {self.options.sigma}"
+
+    def scale(self, ds: Dataset) -> np.ndarray | None:
+        """σ(x): the members' disagreement or mixture std, per ``sigma``
+        (:class:`~bulkmod.uncertainty.scale.ScaleProvider`)."""
+        return self._combine(ds).std_log10
+
     def _read_weights(self, directory: Path, manifest: dict) -> None:
         super()._read_weights(directory, manifest)
         self.cross_fit = self.train_info.get("calibration") == "cross-fit"  # as fit recorded it

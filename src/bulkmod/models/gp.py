@@ -92,6 +92,7 @@ class GPModel(Estimator):
 
     key: ClassVar[str] = "gpr"
     family: ClassVar[str] = "gp"
+    scale_name: ClassVar[str] = "GP posterior std"
 
     def __init__(
         self,
@@ -175,6 +176,17 @@ class GPModel(Estimator):
         return self
 
     def predict(self, ds: Dataset) -> Prediction:
+        pred = self._posterior(ds)
+        if pred.std_log10 is None:  # no rows: nothing to calibrate
+            return pred
+        return self._with_intervals(pred, scale=pred.std_log10)
+
+    def scale(self, ds: Dataset) -> np.ndarray | None:
+        """σ(x): the GP's posterior std in log10 units (:class:`~bulkmod.uncertainty.scale.ScaleProvider`)."""
+        return self._posterior(ds).std_log10
+
+    def _posterior(self, ds: Dataset) -> Prediction:
+        """The posterior mean and std, before calibration."""
         if self._gp is None:
             raise BulkmodError("model is not fitted")
         X, errors = featurize(ds, self.features)
@@ -184,7 +196,7 @@ class GPModel(Estimator):
         mean, std = self.transform.inverse(mu), sd * self.transform.std
         for i in errors:
             mean[i] = np.nan
-        return self._with_intervals(Prediction(mean_log10=mean, std_log10=std, errors=errors), scale=std)
+        return Prediction(mean_log10=mean, std_log10=std, errors=errors)
 
     def _write_weights(self, directory: Path) -> list[str]:
         if self._gp is None:

@@ -50,6 +50,7 @@ class QuantileModel(CompositeEstimator):
     key: ClassVar[str] = "qlgbm"
     family: ClassVar[str] = "descriptor"
     members_comparable: ClassVar[bool] = False  # members are the 5/50/95 % quantiles, not three guesses of K
+    scale_name: ClassVar[str] = "quantile half-width"
 
     def __init__(self, *, params: dict | None = None, **config: Any) -> None:
         super().__init__()
@@ -82,6 +83,11 @@ class QuantileModel(CompositeEstimator):
             self.conformal = ConformalInterval.from_residuals(centre - y_log10, scale=half)
         self.train_info = training_summary(ds) | {"rounds": [m.rounds for m in (lo, mid, hi)]}
         return self
+
+    def scale(self, ds: Dataset) -> np.ndarray:
+        """σ(x): half the raw 5-95 % band (:class:`~bulkmod.uncertainty.scale.ScaleProvider`), which CQR scales."""
+        lo, _, hi = self.fitted_members()
+        return self._band(lo.predict(ds).mean_log10, hi.predict(ds).mean_log10)[1]
 
     def predict(self, ds: Dataset) -> Prediction:
         lo, mid, hi = (m.predict(ds) for m in self.fitted_members())

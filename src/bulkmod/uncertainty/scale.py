@@ -7,7 +7,7 @@ scale meet any calibrator, and lets a new scale (jackknife+ spread, an evidentia
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -23,6 +23,7 @@ class ScaleProvider(Protocol):
     None where the model has no per-crystal scale (a constant interval).
     """
 
-    scale_name: ClassVar[str]
+    @property
+    def scale_name(self) -> str: ...
 
     def scale(self, ds: Dataset) -> np.ndarray | None: ...

@@ -328,6 +328,22 @@ class GraphModel(Estimator):
         return draws.mean(0), np.maximum(draws.std(0), STD_FLOOR)
 
     def predict(self, ds: Dataset) -> Prediction:
+        pred = self._raw_prediction(ds)
+        return self._with_intervals(pred, scale=pred.std_log10)
+
+    @property
+    def scale_name(self) -> str:
+        if self.options.laplace:
+            return "last-layer Laplace std"
+        return "MC-dropout std" if self.options.mc_samples > 0 else "none"
+
+    def scale(self, ds: Dataset) -> np.ndarray | None:
+        """σ(x): the Laplace or MC-dropout std (:class:`~bulkmod.uncertainty.scale.ScaleProvider`); None
+        without either."""
+        return self._raw_prediction(ds).std_log10
+
+    def _raw_prediction(self, ds: Dataset) -> Prediction:
+        """Mean and std of :meth:`_forward` per row of ``ds`` (NaN where a graph failed), before calibration."""
         if self.net is None:
             raise BulkmodError("model is not fitted")
         data, errors = self._data(ds)
@@ -338,7 +354,7 @@ class GraphModel(Estimator):
             if s is not None:
                 std = np.full(len(ds), np.nan)
                 std[ok] = s
-        return self._with_intervals(Prediction(mean_log10=mean, std_log10=std, errors=errors), scale=std)
+        return Prediction(mean_log10=mean, std_log10=std, errors=errors)
 
     def _write_weights(self, directory: Path) -> list[str]:
         if self.net is None:
