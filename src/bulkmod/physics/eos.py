@@ -7,10 +7,11 @@ potential's own minimum for soft, layered crystals. A Birch–Murnaghan fit (pym
 the fit residual; anything that is not a clean bracketed minimum carries a flag, never a silent number.
 
 ``centre="equilibrium"`` makes K a property of the crystal and the potential rather than of the cell the user
-gave: once the minimum is bracketed, one more round is scanned symmetrically around the fitted V₀, and only
-that round is fitted, so an input cell scaled by a few per cent samples the same volumes. Its K′ window is the
-physical one (``K_PRIME_PHYSICAL``): a fit outside it is refitted at K′ = 4 and flagged, so ``ok`` means a
-trustworthy fit. The default ``centre="bracket"`` keeps the protocol the shipped models were trained with.
+gave: once the minimum is bracketed, rounds are scanned symmetrically around the fitted V₀ until it stops
+moving, and only the last round is fitted, so an input cell scaled by a few per cent samples the same volumes.
+Its K′ window is the physical one (``K_PRIME_PHYSICAL``): a fit outside it is refitted at K′ = 4 and flagged, so
+``ok`` means a trustworthy fit. The default ``centre="bracket"`` keeps the protocol the shipped models were
+trained with.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfi
     fits = {i: fit_birch_murnaghan(*last[i][:2], structures[i].volume / len(structures[i]), last[i][2], window)
             for i in last}  # fmt: skip
     if cfg.centre == "equilibrium":
-        fits |= _rescan_at_equilibrium(structures, potential, cfg, grid, fits)
+        fits = _rescan_at_equilibrium(structures, potential, cfg, grid, fits)
     return [
         fits[i] if i in fits else EOSResult.failed("unsupported-element" if i in unsupported else "too-large")
         for i in range(len(structures))
@@ -208,12 +209,13 @@ def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfi
 def _rescan_at_equilibrium(
     structures: list[Structure], potential: Potential, cfg: ScanConfig, grid: np.ndarray, fits: dict[int, EOSResult]
 ) -> dict[int, EOSResult]:
-    """Rounds symmetric around each fit's V₀, each fitted on its own, until V₀ moves less than ``V0_TOLERANCE``.
+    """``fits`` with each usable one replaced by the fit of rounds symmetric around its V₀, each fitted on its own,
+    repeated until V₀ moves less than ``V0_TOLERANCE``.
 
     One round is not enough: the bracketing round's V₀ is biased by where its window sat, and a window centred
     on a biased V₀ gives a K that still depends on the input cell; a self-consistent centre does not.
     """
-    out: dict[int, EOSResult] = {}
+    fits = dict(fits)
     todo = [i for i, r in fits.items() if r.flag in USABLE and np.isfinite(r.v0_ratio)]
     for _ in range(EQUILIBRIUM_ROUNDS):
         if not todo:
@@ -223,16 +225,14 @@ def _rescan_at_equilibrium(
         energies = _energies_isolating_failures(potential, batch, owner).reshape(len(todo), cfg.points)
         again = []
         for row, i in enumerate(todo):
-            previous, per_atom = out.get(i, fits[i]), structures[i].volume / len(structures[i])
-            new = fit_birch_murnaghan(
+            previous, per_atom = fits[i], structures[i].volume / len(structures[i])
+            fits[i] = fit_birch_murnaghan(
                 previous.v0_ratio * grid, energies[row], per_atom, previous.n_scans + 1, cfg.k_prime_window
             )
-            out[i] = new
-            if new.flag in USABLE and abs(new.v0_ratio / previous.v0_ratio - 1) > V0_TOLERANCE:
+            if fits[i].flag in USABLE and abs(fits[i].v0_ratio / previous.v0_ratio - 1) > V0_TOLERANCE:
                 again.append(i)
-        fits = fits | out
         todo = again
-    return out
+    return fits
 
 
 def scan_eos(
