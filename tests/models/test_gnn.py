@@ -190,8 +190,22 @@ def test_last_layer_laplace_scales_the_interval_and_round_trips(train_set, mp_sm
     noise_floor = np.sqrt(model._laplace.noise_var) * model.transform.std
     assert np.all(pred.std_log10 >= noise_floor - 1e-12) and pred.std_log10.std() > 0  # weight uncertainty varies
     check_scale_provider(model, test)
-    loaded = Estimator.load(model.save(tmp_path / "laplace"))
+    folder = model.save(tmp_path / "laplace")
+    loaded = Estimator.load(folder)
     np.testing.assert_allclose(loaded.predict(test).hi90_log10, pred.hi90_log10, rtol=1e-5)
+    # a crafted posterior of another shape (hashes updated, as its author would) is refused on load
+    import hashlib
+    import json
+
+    from safetensors.numpy import save_file
+
+    crafted = folder / "laplace.safetensors"
+    save_file({"laplace_covariance": np.eye(3), "laplace_scalars": np.ones(2)}, str(crafted))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["weights"]["laplace.safetensors"] = hashlib.sha256(crafted.read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BulkmodError, match=r"laplace_covariance.*has w=3"):
+        Estimator.load(folder)
     with pytest.raises(BulkmodError, match="laplace needs"):
         build_model("hybrid", params={"laplace": True, "mc_samples": 5})
 

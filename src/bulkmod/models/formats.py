@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bulkmod.errors import BulkmodError
+from bulkmod.io import atomic_path
 from bulkmod.models.safety import MAX_WEIGHTS_ENV, max_weights_bytes, read_model_file
 from bulkmod.optional import require
 
@@ -381,6 +382,14 @@ def _not_format(path: Path, fmt: str, exc: Exception) -> BulkmodError:
         f"{path}: not a {fmt} file ({type(exc).__name__}: {exc}); other formats, pickles included, "
         f"are never loaded: {RESAVE}"
     )
+
+
+def save_safetensors(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write numpy arrays as safetensors, atomically (a killed save never leaves a half-written weights file)."""
+    from safetensors.numpy import save_file
+
+    with atomic_path(path) as tmp:
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
 
 
 def load_safetensors(path: Path) -> dict[str, np.ndarray]:

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from safetensors.numpy import save_file
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
@@ -33,10 +32,9 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.features.scaling import Standardiser
-from bulkmod.io import atomic_path
 from bulkmod.models.base import Estimator, Prediction, training_summary
 from bulkmod.models.crossfit import cross_fit, kfold
-from bulkmod.models.formats import check_arrays, load_safetensors
+from bulkmod.models.formats import check_arrays, load_safetensors, save_safetensors
 from bulkmod.models.options import Options, parse_options
 from bulkmod.models.registry import register
 from bulkmod.models.safety import listed_file, required
@@ -201,8 +199,7 @@ class GPModel(Estimator):
     def _write_weights(self, directory: Path) -> list[str]:
         if self._gp is None:
             raise BulkmodError("model is not fitted")
-        with atomic_path(directory / WEIGHTS) as tmp:
-            save_file({k: np.ascontiguousarray(v) for k, v in self._w.items()}, str(tmp))
+        save_safetensors(directory / WEIGHTS, self._w)
         return [WEIGHTS]
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:

@@ -17,7 +17,6 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
-from safetensors.numpy import save_file
 from safetensors.torch import save_model
 from torch import nn
 from torch_geometric.data import Data
@@ -29,7 +28,7 @@ from bulkmod.features.scaling import Standardiser
 from bulkmod.graphs import ATOM_FEATURE_DIM, GraphConfig, build_graphs, to_data
 from bulkmod.io import atomic_path, sha256_json
 from bulkmod.models.base import Estimator, Prediction, data_hash, training_summary
-from bulkmod.models.formats import load_safetensors, load_safetensors_into
+from bulkmod.models.formats import check_arrays, load_safetensors, load_safetensors_into, save_safetensors
 from bulkmod.models.gnn.legacy import load_legacy_cgcnn
 from bulkmod.models.gnn.nets import CGCNN, ENCODERS, EncoderHead
 from bulkmod.models.gnn.trainer import Trainer, TrainSettings, predict_batches, write_train_log
@@ -43,6 +42,7 @@ from bulkmod.uncertainty.laplace import LastLayerLaplace
 
 WEIGHTS = "weights.safetensors"
 LAPLACE = "laplace.safetensors"
+LAPLACE_ARRAYS = {"laplace_covariance": ("f", ("w", "w")), "laplace_scalars": ("f", ("two",))}
 TRAIN_LOG = "train_log.csv"
 HOLDOUT_FRACTION = 0.1
 # descriptor columns that change when the same crystal is described by a bigger cell
@@ -365,8 +365,7 @@ class GraphModel(Estimator):
             write_train_log(directory / TRAIN_LOG, self.train_log)
         if self._laplace is None:
             return [WEIGHTS]
-        with atomic_path(directory / LAPLACE) as tmp:
-            save_file({k: np.ascontiguousarray(v) for k, v in self._laplace.arrays().items()}, str(tmp))
+        save_safetensors(directory / LAPLACE, self._laplace.arrays())
         return [WEIGHTS, LAPLACE]
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:
@@ -375,4 +374,9 @@ class GraphModel(Estimator):
         load_safetensors_into(self.net, path)
         self.net.eval()
         if self.options.laplace:
-            self._laplace = LastLayerLaplace.from_arrays(load_safetensors(listed_file(directory, manifest, LAPLACE)))
+            path = listed_file(directory, manifest, LAPLACE)
+            arrays = load_safetensors(path)
+            # the posterior covers the output layer's weights and bias: a file of another shape is refused here,
+            # not met as a shape error inside predict
+            check_arrays(path, arrays, LAPLACE_ARRAYS, w=self._last_linear().in_features + 1, two=2)
+            self._laplace = LastLayerLaplace.from_arrays(arrays)
