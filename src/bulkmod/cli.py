@@ -125,8 +125,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     relax = None if args.relax == "none" else args.relax
     transform = _experiment_correction(args.model) if args.correct_to else None
     items = iter_items(args.files)
-    total = sum(1 for _ in iter_items(args.files))  # a text-only pass (nothing parsed) gives the bar its ETA
-    bar = tqdm(total=total, desc="predict", unit="crystal", file=sys.stderr, disable=None, smoothing=0.1)
+    shown = sys.stderr.isatty()  # tqdm's own rule for disable=None: a bar only on a terminal
+    # a text-only pass (nothing parsed) gives the bar its ETA; a run into a pipe or a log file skips it
+    total = sum(1 for _ in iter_items(args.files)) if shown else None
+    bar = tqdm(total=total, desc="predict", unit="crystal", file=sys.stderr, disable=not shown, smoothing=0.1)
     with _backend(args) as backend, bar:
         if stream:
             run = {"inputs": args.files, "model": str(model_dir.resolve()), "correct_to": args.correct_to,

@@ -175,13 +175,13 @@ def check_booster_params(backend: str, params: dict[str, Any], own: Iterable[str
     would otherwise train with the default and be saved as if it had been used. ``own`` names the model's own
     options, listed in the error beside the booster's.
     """
-    import lightgbm as lgb
-
     lib, examples = ("XGBoost", "max_depth, eta") if backend == "xgb" else ("LightGBM", "num_leaves, learning_rate")
     try:
         if backend == "xgb":
             known = _xgboost_names(params)
         else:
+            import lightgbm as lgb
+
             known = _lightgbm_names()
             lgb.Dataset(np.zeros((4, 1)), np.arange(4.0), params=params | {"verbosity": -1}).construct()
     except BulkmodError:
