@@ -229,6 +229,8 @@ def test_valid_booster_params_pass_and_are_saved(tmp_path):
 
     model = build_model("lgbm", params={"num_leaves": 15, "lambda_l2": 2.0, "interval": "constant"})
     assert model.params["num_leaves"] == 15 and model.options.interval == "constant"
+    again = build_model("lgbm", **json.loads(json.dumps(model.config())))  # the manifest's round trip
+    assert again.params == model.params and again.options == model.options
 
 
 def test_predict_shows_overall_progress_with_a_total_and_eta(tmp_path):
