@@ -229,3 +229,34 @@ def test_laplace_posterior_matches_bayesian_linear_regression():
     assert lap.noise_var == pytest.approx(0.09, rel=0.25)
     far = lap.std(probe * 100)  # far from the training features: the weight term dominates
     assert np.all(far > lap.std(probe))
+
+
+def test_cgcnn_quick_fix_switches_change_only_what_they_name(mp_small):
+    """dropout and residual=False (the original project's quick fix and its ablation) leave the default network
+    the original one: same parameters, deterministic in eval mode, and a skip that really is dropped."""
+    from torch_geometric.data import Batch
+
+    from bulkmod.graphs import GraphConfig, build_graphs, to_data
+    from bulkmod.models.gnn.nets import CGCNN
+
+    cfg = GraphConfig()
+    graphs = [to_data(g, cfg) for g in build_graphs(mp_small.structures[:6], cfg, cache=False)[0]]
+    batch = Batch.from_data_list(graphs)
+    dims = graphs[0].x.shape[1], graphs[0].edge_attr.shape[1]
+    torch.manual_seed(0)
+    plain = CGCNN(*dims, n_conv=2, atom_fea_len=8, h_fea_len=8)
+    variants = {
+        "dropout": CGCNN(*dims, n_conv=2, atom_fea_len=8, h_fea_len=8, dropout=0.5),
+        "no-skip": CGCNN(*dims, n_conv=2, atom_fea_len=8, h_fea_len=8, residual=False),
+    }
+    for net in variants.values():
+        assert net.state_dict().keys() == plain.state_dict().keys()
+        net.load_state_dict(plain.state_dict())
+    for net in (plain, *variants.values()):
+        net.eval()
+    with torch.no_grad():
+        base = plain(batch)
+        assert torch.equal(variants["dropout"](batch), base)  # dropout is off in eval mode
+        assert not torch.allclose(variants["no-skip"](batch), base)
+        variants["dropout"].train()
+        assert not torch.equal(variants["dropout"](batch), variants["dropout"](batch))

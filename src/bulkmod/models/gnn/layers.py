@@ -18,12 +18,15 @@ DESC_CLIP = 10.0  # standard deviations
 class CGConv(nn.Module):
     """The CGCNN convolution (Xie & Grossman 2018): gated messages from [self, neighbour, bond].
 
-    With ``norm="batch"`` and no dropout it is the original layer, with the original parameter names
-    (``fc_full``, ``bn1``, ``bn2``) so a legacy checkpoint maps onto it; ``norm="layer"`` makes a
-    crystal's output independent of the other crystals in the batch in training mode too.
+    With ``norm="batch"``, no dropout and the residual sum it is the original layer, with the original
+    parameter names (``fc_full``, ``bn1``, ``bn2``) so a legacy checkpoint maps onto it; ``norm="layer"`` makes
+    a crystal's output independent of the other crystals in the batch in training mode too. ``residual=False``
+    drops the original's ``x +`` skip (softplus of the messages alone), the ablation of that connection.
     """
 
-    def __init__(self, atom_dim: int, edge_dim: int, norm: str = "batch", dropout: float = 0.0) -> None:
+    def __init__(
+        self, atom_dim: int, edge_dim: int, norm: str = "batch", dropout: float = 0.0, *, residual: bool = True
+    ) -> None:
         super().__init__()
         make = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
         if norm not in make:
@@ -32,12 +35,14 @@ class CGConv(nn.Module):
         self.bn1 = make[norm](2 * atom_dim)
         self.bn2 = make[norm](atom_dim)
         self.dropout = nn.Dropout(dropout)
+        self.residual = residual
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
         src, dst = edge_index
         gate, core = self.bn1(self.fc_full(torch.cat([x[dst], x[src], edge_attr], dim=1))).chunk(2, dim=1)
         agg = scatter(torch.sigmoid(gate) * F.softplus(core), dst, dim=0, dim_size=x.size(0), reduce="sum")
-        return F.softplus(x + self.dropout(self.bn2(agg)))
+        msg = self.dropout(self.bn2(agg))
+        return F.softplus(x + msg if self.residual else msg)
 
 
 class Pool(nn.Module):

@@ -20,7 +20,12 @@ from bulkmod.models.gnn.layers import CGConv, Head, Pool
 
 
 class CGCNN(nn.Module):
-    """The original CGCNN, module names and all (``embedding``, ``convs``, ``conv_to_fc``, ``fcs``, ``fc_out``)."""
+    """The original CGCNN, module names and all (``embedding``, ``convs``, ``conv_to_fc``, ``fcs``, ``fc_out``).
+
+    ``dropout`` (on each convolution's messages and on the hidden crystal vector) and ``residual=False`` are not
+    in the original code: they are the original project's proposed quick fix ("deeper, add dropout") and its
+    ablation; the defaults keep the original network, so a legacy checkpoint still loads.
+    """
 
     def __init__(
         self,
@@ -32,12 +37,17 @@ class CGCNN(nn.Module):
         atom_fea_len: int = 64,
         h_fea_len: int = 128,
         n_h: int = 1,
+        dropout: float = 0.0,
+        residual: bool = True,
     ) -> None:
         super().__init__()
         if desc_dim:
             raise BulkmodError("cgcnn takes no descriptors: use cgcnn-deep or hybrid for global features")
         self.embedding = nn.Linear(atom_dim, atom_fea_len)
-        self.convs = nn.ModuleList(CGConv(atom_fea_len, edge_dim) for _ in range(n_conv))
+        self.convs = nn.ModuleList(
+            CGConv(atom_fea_len, edge_dim, dropout=dropout, residual=residual) for _ in range(n_conv)
+        )
+        self.dropout = nn.Dropout(dropout)
         self.conv_to_fc = nn.Linear(atom_fea_len, h_fea_len)
         self.fcs = nn.ModuleList(nn.Linear(h_fea_len, h_fea_len) for _ in range(n_h - 1))
         self.fc_out = nn.Linear(h_fea_len, 1)
@@ -47,9 +57,9 @@ class CGCNN(nn.Module):
         x = self.embedding(batch.x)
         for conv in self.convs:
             x = conv(x, batch.edge_index, batch.edge_attr)
-        crys = F.softplus(self.conv_to_fc(F.softplus(self.pool(x, batch.batch, batch.num_graphs))))
+        crys = self.dropout(F.softplus(self.conv_to_fc(F.softplus(self.pool(x, batch.batch, batch.num_graphs)))))
         for fc in self.fcs:
-            crys = F.softplus(fc(crys))
+            crys = self.dropout(F.softplus(fc(crys)))
         return self.fc_out(crys).squeeze(-1)
 
 
