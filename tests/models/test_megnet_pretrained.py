@@ -207,3 +207,41 @@ def test_shipped_models_resolve_and_say_what_they_learned_from(capsys):
     assert main(["predict", "--model", "megnet-pretrained", str(examples / "NaCl.cif")]) == 0
     captured = capsys.readouterr()
     assert "NaCl" in captured.out and f"note: {MEGNET_LEAK_NOTE}" in captured.err
+
+
+def test_megnet_fine_tunes_from_the_published_weights(mp_small, tmp_path):
+    """``megnet --param pretrained=VERSION`` starts from the port itself: the untrained start predicts what the
+    zero-shot model predicts, training moves it, the fitted model round-trips through save/load, crystals with no
+    MEGNet graph are left out of training by name, and settings the published network cannot take are refused."""
+    from bulkmod.models.base import Estimator
+
+    part = mp_small.subset(range(24))
+    structures = [*part.structures, _no_bond()]
+    ids = np.array([*map(str, part.ids), "lonely-Na"])
+    y = np.append(part.y_log10, 1.5)
+    train = Dataset("train", ids, [s.composition for s in structures], y, structures=structures)
+    probe = mp_small.subset(range(30, 36))
+    model = build_model("megnet", epochs=1, params={"pretrained": "mp-2019.4.1"})
+    model.net = model._build_net()
+    model._maybe_pretrained()
+    model.net.eval()
+    zero_shot = build_model("megnet-pretrained").predict(probe).mean_log10
+    np.testing.assert_allclose(model._forward(model._data(probe)[0])[0], zero_shot, atol=1e-6)
+
+    model = build_model("megnet", epochs=2, lr=1e-3, params={"pretrained": "mp-2019.4.1"})
+    model.fit(train, train.y_log10)
+    assert model.train_info["note"] == MEGNET_LEAK_NOTE and model.transform.mean == 0.0
+    assert list(model.train_info["excluded"]) == ["lonely-Na"]
+    tuned = model.predict(probe)
+    assert np.isfinite(tuned.mean_log10).all() and not np.allclose(tuned.mean_log10, zero_shot, atol=1e-4)
+    loaded = Estimator.load(model.save(tmp_path / "tuned"))
+    np.testing.assert_array_equal(loaded.predict(probe).mean_log10, tuned.mean_log10)
+    refused = model.predict(_dataset("x", [_no_bond()]))
+    assert list(refused.errors) == [0] and "no two atoms within MEGNet's 4 A" in refused.errors[0]
+
+    with pytest.raises(BulkmodError, match=r"published network and graph are fixed; drop n_blocks="):
+        build_model("megnet", params={"pretrained": "mp-2019.4.1", "n_blocks": 2})
+    with pytest.raises(BulkmodError, match="use the log10 target"):
+        build_model("megnet", transform={"space": "gpa"}, params={"pretrained": "mp-2019.4.1"})
+    with pytest.raises(BulkmodError, match="unknown MEGNet version 'mp-2020'"):
+        build_model("megnet", params={"pretrained": "mp-2020"})

@@ -76,6 +76,8 @@ def run_fold(task: tuple[str, dict, Dataset, Dataset, int]) -> tuple[pd.DataFram
     meta = {"n_train": len(train), "fit_s": round(t_fit, 2), "predict_s": round(time.perf_counter() - t - t_fit, 2)}
     if "selection" in est.train_info:  # what the nested selection chose on this fold's training part
         meta["selection"] = est.train_info["selection"]
+    if est.train_info.get("note"):  # what this fitted model carries beyond its registry entry (a pretrained start)
+        meta["note"] = est.train_info["note"]
     members = est.member_predictions(test) if isinstance(est, CompositeEstimator) else None
     if members is not None:  # a blend or an ensemble should be no worse than its best member
         meta["member_mae_log10"] = np.nanmean(np.abs(members - test.y_log10), axis=1).round(5).tolist()
@@ -105,8 +107,9 @@ def run_benchmark(
     frames, fold_meta = [r[0] for r in results], [r[1] for r in results]
     preds = pd.concat(frames, ignore_index=True)
     extra: dict[str, Any] = {"limit": limit, "folds": len(parts), "model_config": model_config or {}}
-    if MODELS[model].note:
-        extra["note"] = MODELS[model].note
+    notes = dict.fromkeys([MODELS[model].note, *(m.pop("note", None) for m in fold_meta)])
+    if any(notes):
+        extra["note"] = " ".join(n for n in notes if n)
     extra |= parts.notes
     extra |= task.leaderboard_results(preds)
     res = build_results(

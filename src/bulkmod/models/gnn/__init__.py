@@ -17,7 +17,7 @@ GRAPH_SPECS: dict[str, tuple[str, str]] = {
     "cgcnn": ("graph", "CGCNN, original architecture; --param pretrained=PATH fine-tunes the legacy checkpoint"),
     "cgcnn-deep": ("graph", "deep residual CGCNN: bond angles, attention pooling, global features at the readout"),
     "schnet": ("graph", "SchNet (torch-geometric interaction blocks) on periodic graphs"),
-    "megnet": ("graph", "MEGNet edge/node/global-state blocks"),
+    "megnet": ("graph", "MEGNet edge/node/global-state blocks; --param pretrained=mp-2019.4.1 fine-tunes the original"),
     "hybrid": ("hybrid", "graph encoder + descriptor vector joined at the readout, trained end to end"),
 }
 # every result and card of megnet-pretrained carries it; here, not in megnet_port, so the registry needs no torch

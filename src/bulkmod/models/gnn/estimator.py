@@ -56,7 +56,8 @@ class GraphOptions(TrainSettings):
     """A graph model's options: how it trains (:class:`~bulkmod.models.gnn.trainer.TrainSettings`), plus
     ``inner_folds`` (>= 2: a validation fold of 1 / inner_folds, else a 10 % hold-out), run options
     (``checkpoint_dir``: a checkpoint every epoch, one sub-folder per training set; ``resume``: continue from it;
-    ``pretrained``: cgcnn only, start from the legacy checkpoint) and ``mc_samples`` (T > 0: Monte-Carlo dropout,
+    ``pretrained``: cgcnn starts from the legacy checkpoint at that path, megnet from the published MEGNet model of
+    that version, :mod:`~bulkmod.models.gnn.megnet_port`) and ``mc_samples`` (T > 0: Monte-Carlo dropout,
     the mean and std of T passes with dropout on; the std of the validation crystals then scales a normalised
     conformal interval) or ``laplace`` (a last-layer Laplace posterior, :mod:`bulkmod.uncertainty.laplace`, whose
     predictive std scales the interval the same way)."""
@@ -153,10 +154,12 @@ class GraphModel(Estimator):
         if self.options.laplace and (self.options.mc_samples or self.transform.space != "log10"):
             raise BulkmodError(f"{arch}: laplace needs the log10 target and no mc_samples (one uncertainty at a time)")
         # architecture and graph settings: the architecture's defaults, then what was asked for
-        self.params = {**spec.defaults, **spec.graph, **rest}
+        self.port_version = self._port_version(rest)
+        self.params = {} if self.port_version else {**spec.defaults, **spec.graph, **rest}
         graph, net = split_options(GraphConfig, self.params)
         self.graph = parse_options(GraphConfig, graph, model=arch, listed=[GraphOptions])
-        parse_options(_architecture(arch, net.get("encoder")), net, model=arch, listed=[GraphConfig, GraphOptions])
+        if not self.port_version:
+            parse_options(_architecture(arch, net.get("encoder")), net, model=arch, listed=[GraphConfig, GraphOptions])
         if features is not None:
             self.features = FeatureConfig.from_dict(features) if features.get("groups") else None
         else:
@@ -164,6 +167,29 @@ class GraphModel(Estimator):
         self.net: nn.Module | None = None
         self.train_log: list[dict[str, float]] = []
         self._laplace: LastLayerLaplace | None = None
+
+    def _port_version(self, params: dict[str, Any]) -> str | None:
+        """The MEGNet version to fine-tune from, when ``megnet`` is asked to start from one.
+
+        That network is the published one, graph and all, so its own architecture or graph settings cannot be
+        changed, and its output is log10 K itself, so the target must be log10 K: both are refused, not ignored.
+        """
+        version = self.options.pretrained
+        if self.arch != "megnet" or not version:
+            return None
+        from bulkmod.models.gnn.megnet_port import check_version
+
+        check_version(version)
+        if params:
+            raise BulkmodError(
+                f"megnet pretrained={version}: the published network and graph are fixed; drop "
+                f"{', '.join(f'{k}=' for k in sorted(params))}"
+            )
+        if self.transform.space != "log10":
+            raise BulkmodError(
+                f"megnet pretrained={version}: the published model predicts log10 K; use the log10 target"
+            )
+        return version
 
     def config(self) -> dict[str, Any]:
         return {
@@ -179,6 +205,8 @@ class GraphModel(Estimator):
 
     def _data(self, ds: Dataset) -> tuple[list[Data | None], dict[int, str]]:
         ds.require_structures("graph models need crystal structures")
+        if self.port_version:
+            return self._port_data(ds)
         graphs, errors = build_graphs(ds.structures, self.graph)
         data = [None if g is None else to_data(g, self.graph) for g in graphs]
         if self.features is not None:
@@ -190,7 +218,26 @@ class GraphModel(Estimator):
                     d.u = torch.from_numpy(X[i : i + 1])
         return data, errors
 
+    def _port_data(self, ds: Dataset) -> tuple[list[Data | None], dict[int, str]]:
+        """The published MEGNet's own graphs (its cut-off and bond expansion); a crystal it refuses is an error."""
+        from bulkmod.models.gnn.megnet_port import crystal_graph, port_graph_spec
+
+        spec = port_graph_spec(self.port_version)
+        data: list[Data | None] = []
+        errors: dict[int, str] = {}
+        for i, (structure, name) in enumerate(zip(ds.structures, ds.ids, strict=True)):
+            try:
+                data.append(crystal_graph(structure, str(name), spec)[0])
+            except BulkmodError as exc:
+                data.append(None)
+                errors[i] = str(exc)
+        return data, errors
+
     def _build_net(self) -> nn.Module:
+        if self.port_version:
+            from bulkmod.models.gnn.megnet_port import port_network
+
+            return port_network(self.port_version)
         desc_dim = len(self._desc_columns()) if self.features else 0
         arch = {k: v for k, v in self.params.items() if k not in GRAPH_KEYS}
         if self.params.get("encoder") == "schnet":
@@ -208,6 +255,15 @@ class GraphModel(Estimator):
     # ---- training ------------------------------------------------------------------------------------
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
         data, errors = self._data(ds)
+        excluded = {}
+        if errors and self.port_version:
+            # the published model has no graph for these crystals (no bond within its cut-off) and never will:
+            # they cannot be trained on, so they are left out by name, in train_info and on stderr
+            keep = [i for i in range(len(ds)) if i not in errors]
+            excluded = {str(ds.ids[i]): why for i, why in errors.items()}
+            print(f"megnet pretrained={self.port_version}: {len(excluded)} training crystals have no MEGNet graph "
+                  f"and are left out, e.g. {next(iter(excluded.values()))}", file=sys.stderr)  # fmt: skip
+            ds, y_log10, data, errors = ds.subset(keep), np.asarray(y_log10)[keep], [data[i] for i in keep], {}
         if errors:
             i, why = next(iter(errors.items()))
             raise BulkmodError(
@@ -265,14 +321,25 @@ class GraphModel(Estimator):
             "parameters": self.parameter_count(),
             "pretrained": report,
         }
+        if excluded:
+            self.train_info["excluded"] = excluded
+        if self.port_version:
+            self.train_info["note"] = MODELS["megnet-pretrained"].note  # what it started from saw MP crystals
         return self
 
     def _maybe_pretrained(self) -> dict[str, Any] | None:
         path = self.options.pretrained
         if not path:
             return None
+        if self.port_version:
+            from bulkmod.models.gnn.megnet_port import load_port_weights
+
+            # the network outputs log10 K: an identity normaliser keeps its output layer meaningful
+            return load_port_weights(self.net, self.port_version) | {"normalizer": {"mean": 0.0, "std": 1.0}}
         if self.arch != "cgcnn":
-            raise BulkmodError(f"pretrained= is only for cgcnn (the legacy checkpoint is a CGCNN), not {self.arch}")
+            raise BulkmodError(
+                f"pretrained= is for cgcnn (a legacy checkpoint) and megnet (a MEGNet version), not {self.arch}"
+            )
         report = load_legacy_cgcnn(self.net, path)
         print(
             f"pretrained {path}: loaded {report['loaded']} tensors, skipped {len(report['skipped'])}: "

@@ -21,7 +21,8 @@ data folder is used when it has the same hash, so nothing is downloaded where th
 bulkmod's own ``megnet`` (trained from scratch) cannot start from these weights: it reads one-hot atom features,
 not a Z embedding; 41 Gaussians to 8 A on the 12 nearest neighbours, not 100 to 5 A on every neighbour within
 4 A; 64-wide SiLU blocks without per-block feed-forward layers; and a mean-pooled head, not Set2Set. No tensor
-of the original has a counterpart there, so fine-tuning would start from this port instead.
+of the original has a counterpart there, so ``megnet --param pretrained=VERSION`` fine-tunes this port instead:
+the same network and graphs, trained on by :class:`~bulkmod.models.gnn.estimator.GraphModel`.
 """
 
 from __future__ import annotations
@@ -333,13 +334,27 @@ def load_keras_weights(net: PretrainedMEGNet, path: Path | str) -> None:
     net.load_state_dict(loaded)
 
 
+def port_network(version: str) -> PretrainedMEGNet:
+    """The architecture of ``version``, untrained: what a fine-tuned model's saved weights are read into."""
+    return PretrainedMEGNet(set2set_steps=check_version(version).set2set_steps)
+
+
+def port_graph_spec(version: str) -> GraphSpec:
+    """The graph settings ``version`` was trained with, from its converter file."""
+    return read_graph_spec(weights_files(version)[1], PretrainedMEGNet().bond_ff[0].layers[0].in_features)
+
+
+def load_port_weights(net: PretrainedMEGNet, version: str) -> dict[str, Any]:
+    """The published weights of ``version`` copied into ``net`` (the start of fine-tuning), and what was loaded."""
+    load_keras_weights(net, weights_files(version)[0])
+    return {"loaded": len(net.state_dict()), "skipped": {}, "source": f"megnet {version}"}
+
+
 def load_pretrained(version: str = DEFAULT_VERSION) -> tuple[PretrainedMEGNet, GraphSpec]:
     """The ported network of ``version`` in eval mode, and the graph settings it was trained with."""
-    spec = check_version(version)
-    hdf5, converter = weights_files(version)
-    net = PretrainedMEGNet(set2set_steps=spec.set2set_steps)
-    load_keras_weights(net, hdf5)
-    return net.eval(), read_graph_spec(converter, net.bond_ff[0].layers[0].in_features)
+    net = port_network(version)
+    load_port_weights(net, version)
+    return net.eval(), port_graph_spec(version)
 
 
 # ---- crystals -> graphs -> predictions -------------------------------------------------------------------------------
