@@ -139,7 +139,10 @@ def test_user_errors(train_set):
     no_structures = Dataset("comp", train_set.ids, train_set.compositions, train_set.k_vrh)
     with pytest.raises(BulkmodError, match="need crystal structures"):
         build_model("cgcnn", epochs=1).fit(no_structures, no_structures.y_log10)
-    with pytest.raises(BulkmodError, match="only for cgcnn"):
+    with pytest.raises(
+        BulkmodError,
+        match=r"pretrained= is for cgcnn \(a legacy checkpoint\) and megnet \(a MEGNet version\), not schnet",
+    ):
         build_model("schnet", params={"pretrained": str(LEGACY)}, epochs=1).fit(train_set, train_set.y_log10)
 
 
