@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -43,6 +44,7 @@ environment:
   BULKMOD_MAX_ATOMS     sites per structure before it is refused (default 500)
   BULKMOD_MAX_FILE_MB   megabytes per structure input before it is refused (default 64)
   BULKMOD_CACHE         feature and download cache (default ~/.cache/bulkmod)
+  BULKMOD_DEVICE        auto, cpu or cuda: where potentials and graph networks run (--device sets it)
 """
 
 
@@ -71,8 +73,12 @@ TRAIN_PROBLEMS_SHOWN = 10
 
 
 def _backend(args: argparse.Namespace):
+    from bulkmod.device import ENV, resolve_device
     from bulkmod.parallel import Backend
 
+    if args.device:  # checked here, once; worker processes inherit the choice
+        resolve_device(args.device)
+        os.environ[ENV] = args.device
     return Backend(args.backend, address=args.ray_address, workers=args.workers)
 
 
@@ -312,6 +318,12 @@ def _add_backend_options(sp: argparse.ArgumentParser) -> None:
         "--ray-address", help="join this Ray cluster (HOST:PORT of `ray start --head`); default: start a local one"
     )
     g.add_argument("--workers", type=int, help="CPUs of a local Ray instance, or local worker processes")
+    g.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        help="where potentials and graph networks run: auto (a CUDA GPU if torch sees one; the default), cpu or "
+        "cuda (default: $BULKMOD_DEVICE, else auto)",
+    )
 
 
 def _print_results(res: dict) -> None:

@@ -3,6 +3,7 @@
 CHGNet evaluates many strained copies in one batched forward pass (its graphs are built once per copy and
 stacked); SevenNet's wheel exposes an ASE calculator that evaluates forces and stress with every energy, so it
 runs one structure at a time and is several times slower here (see ``benchmarks/results/umlip/umlip.md``).
+Each runs on :func:`~bulkmod.device.resolve_device`'s device, chosen when it is loaded.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import ClassVar
 import numpy as np
 from pymatgen.core import Structure
 
+from bulkmod.device import resolve_device
 from bulkmod.errors import BulkmodError
 from bulkmod.optional import require
 
@@ -50,6 +52,9 @@ class Potential(ABC):
     package: ClassVar[str]
     model_name: ClassVar[str]
     embedding_size: ClassVar[int] = 0
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
 
     @property
     def version(self) -> str:
@@ -88,11 +93,12 @@ class CHGNetPotential(Potential):
     model_name = "0.3.0"
     embedding_size = 64
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "cpu") -> None:
         from chgnet.model import CHGNet
 
+        super().__init__(device)
         with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its parameter count on load
-            self.model = CHGNet.load(model_name=self.model_name, verbose=False)
+            self.model = CHGNet.load(model_name=self.model_name, use_device=device, verbose=False)
 
     @property
     def atomic_numbers(self) -> frozenset[int]:
@@ -125,7 +131,7 @@ class CHGNetPotential(Potential):
     def calculator(self):
         from chgnet.model.dynamics import CHGNetCalculator
 
-        return CHGNetCalculator(model=self.model)
+        return CHGNetCalculator(model=self.model, use_device=self.device)
 
 
 class SevenNetPotential(Potential):
@@ -136,11 +142,13 @@ class SevenNetPotential(Potential):
     model_name = "7net-0"
     modal: ClassVar[str | None] = None  # the fidelity a multi-fidelity checkpoint is asked for
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "cpu") -> None:
         require("sevenn")
         from sevenn.calculator import SevenNetCalculator
 
-        self._calc = SevenNetCalculator(self.model_name, device="cpu", **({"modal": self.modal} if self.modal else {}))
+        super().__init__(device)
+        modal = {"modal": self.modal} if self.modal else {}
+        self._calc = SevenNetCalculator(self.model_name, device=device, **modal)
 
     @property
     def atomic_numbers(self) -> frozenset[int]:
@@ -181,9 +189,14 @@ POTENTIALS: dict[str, type[Potential]] = {
 }
 
 
-@cache
-def get_potential(name: str) -> Potential:
-    """One loaded instance per process: loading the weights costs more than a small batch."""
+def get_potential(name: str, device: str | None = None) -> Potential:
+    """One loaded instance per process and device (``device`` None: ``--device``/``BULKMOD_DEVICE``): loading
+    the weights costs more than a small batch."""
     if name not in POTENTIALS:
         raise BulkmodError(f"unknown potential {name!r}: use {', '.join(POTENTIALS)}")
-    return POTENTIALS[name]()
+    return _loaded(name, resolve_device(device))
+
+
+@cache
+def _loaded(name: str, device: str) -> Potential:
+    return POTENTIALS[name](device)

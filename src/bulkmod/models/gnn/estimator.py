@@ -369,7 +369,9 @@ class GraphModel(Estimator):
     def _last_layer_inputs(self, data: list[Data]) -> tuple[np.ndarray, np.ndarray]:
         """The output layer's input features and the network's outputs (transformed units), in order."""
         seen: list[np.ndarray] = []
-        hook = self._last_linear().register_forward_hook(lambda _m, args, _out: seen.append(args[0].double().numpy()))
+        hook = self._last_linear().register_forward_hook(
+            lambda _m, args, _out: seen.append(args[0].double().cpu().numpy())
+        )
         try:
             out = predict_batches(self.net, data)
         finally:

@@ -4,8 +4,9 @@ AdamW (or SGD with momentum, the original CGCNN's optimiser, kept to reproduce i
 plateau LR schedule, early stopping on a validation split carved from the training data, and a checkpoint
 every epoch (model, optimiser, scheduler, RNG states, log) written atomically. Resuming from that checkpoint
 replays the remaining epochs exactly, so a killed run finishes with the same metrics as an uninterrupted one
-(CPU, same thread count). The checkpoint holds tensors and plain Python values only and is read with
-``torch.load(weights_only=True)``.
+(CPU, same thread count). Training and prediction run on :func:`~bulkmod.device.resolve_device`'s device; the
+network is handed back on the CPU, where it is saved and where the next call finds it. The checkpoint holds
+tensors and plain Python values only and is read with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 from tqdm import tqdm
 
+from bulkmod.device import resolve_device
 from bulkmod.errors import BulkmodError
 from bulkmod.io import atomic_path, remove_stale_temps
 from bulkmod.models.options import Loss, Options
@@ -85,10 +87,17 @@ def predict_batches(model: nn.Module, data: list[Data], batch_size: int = 256, m
         for m in model.modules():
             if isinstance(m, nn.Dropout):
                 m.train()
+    home = next(model.parameters()).device
+    device = home if home.type != "cpu" else torch.device(resolve_device())  # inside Trainer.fit: stay put
+    model.to(device)
     out = []
-    with torch.no_grad():
-        for i in range(0, len(data), batch_size):
-            out.append(model(Batch.from_data_list(data[i : i + batch_size])).double().numpy())
+    try:
+        with torch.no_grad():
+            for i in range(0, len(data), batch_size):
+                batch = Batch.from_data_list(data[i : i + batch_size]).to(device)
+                out.append(model(batch).double().cpu().numpy())
+    finally:
+        model.to(home)
     return np.concatenate(out) if out else np.empty(0)
 
 
@@ -134,9 +143,26 @@ class Trainer:
         *,
         fingerprint: str = "",
     ) -> TrainState:
-        s = self.s
         for d, zi in zip(train, z_train, strict=True):
             d.y = torch.tensor([zi], dtype=torch.float32)
+        device = torch.device(resolve_device())
+        model.to(device)  # before the optimiser is made, so its state lives beside the parameters
+        try:
+            return self._fit(model, train, val, y_val_log10, to_log10, fingerprint, device)
+        finally:
+            model.to("cpu")
+
+    def _fit(
+        self,
+        model: nn.Module,
+        train: list[Data],
+        val: list[Data],
+        y_val_log10: np.ndarray,
+        to_log10: Callable[[np.ndarray], np.ndarray],
+        fingerprint: str,
+        device: torch.device,
+    ) -> TrainState:
+        s = self.s
         opt = _optimizer(model, s)
         sched = _scheduler(opt, s)
         gen = torch.Generator().manual_seed(s.seed)
@@ -163,7 +189,7 @@ class Trainer:
             perm = torch.randperm(len(train), generator=gen).tolist()
             total = 0.0
             for i in range(0, len(perm), s.batch_size):
-                batch = Batch.from_data_list([train[j] for j in perm[i : i + s.batch_size]])
+                batch = Batch.from_data_list([train[j] for j in perm[i : i + s.batch_size]]).to(device)
                 loss = loss_fn(model(batch), batch.y)
                 opt.zero_grad()
                 loss.backward()
