@@ -89,7 +89,7 @@ def make_corpus(root: Path) -> tuple[list[str], dict[str, str]]:
         "dup": "K",
         "dup#2": "duplicate input: dup is also row",
         f"{jsonl}:4": "JSON nested too deeply",
-        "'=HYPERLINK(\"http://x\",\"y\")": "K",
+        '\'=HYPERLINK("http://x","y")': "K",
         "\\x1b[31mred\\u202e": "K",
         "occu 0": "site 0: occupancy 0 of Na",
         "occu -1": "site 0: occupancy -1 of Na",
