@@ -32,7 +32,7 @@ from bulkmod.physics.potentials import Potential
 
 # flag codes are stored in the feature cache: append only
 FLAGS = ("ok", "not-bracketed", "non-convex", "k0<=0", "fit-failed", "potential-error", "k-prime-fixed", "too-large",
-         "unsupported-element")  # fmt: skip
+         "unsupported-element", "relax-failed")  # fmt: skip
 USABLE = ("ok", "k-prime-fixed")  # a K₀ the zero-shot model reports
 EV_PER_A3_TO_GPA = 160.21766
 K_PRIME_RANGE = (0.0, 30.0)  # outside this the fit is a numerical artefact, not a material property
@@ -40,6 +40,8 @@ K_PRIME_RANGE = (0.0, 30.0)  # outside this the fit is a numerical artefact, not
 # this window is the scan's noise, not the material
 K_PRIME_PHYSICAL = (2.0, 10.0)
 CENTRES = ("bracket", "equilibrium")
+# how K is read from the potential: this module's clamped scan, or the slower routes of physics/protocols.py
+PROTOCOLS = ("clamped", "relaxed", "elastic")
 EQUILIBRIUM_ROUNDS = 4  # at most, after bracketing; most crystals converge in two
 V0_TOLERANCE = 1e-3  # relative move of V₀ between rounds that counts as converged
 CHUNK = 48  # crystals per scan round; the potential splits each round's copies into batches it can hold
@@ -52,29 +54,35 @@ MAX_SCAN_ATOMS = 200
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """``max_recentre=0`` is the plain fixed-window scan; ``centre`` picks the protocol (module docstring)."""
+    """``max_recentre=0`` is the plain fixed-window scan; ``centre`` picks where it sits (module docstring);
+    ``protocol`` other than ``clamped`` reads K by a route of :mod:`bulkmod.physics.protocols` (``relaxed`` uses
+    ``points`` and ``half_width``, ``elastic`` neither)."""
 
     points: int = 7
     half_width: float = 0.06
     max_recentre: int = 4
     centre: str = "bracket"
+    protocol: str = "clamped"
 
     def __post_init__(self) -> None:
         if self.points < 5 or not 0 < self.half_width < 0.3 or self.max_recentre < 0:
             raise BulkmodError("EOS scan needs points >= 5, 0 < half_width < 0.3 and max_recentre >= 0")
         if self.centre not in CENTRES:
             raise BulkmodError(f"EOS scan centre {self.centre!r}: use {' or '.join(CENTRES)}")
+        if self.protocol not in PROTOCOLS:
+            raise BulkmodError(f"K protocol {self.protocol!r}: use {', '.join(PROTOCOLS)}")
 
     @property
     def k_prime_window(self) -> tuple[float, float]:
         return K_PRIME_PHYSICAL if self.centre == "equilibrium" else K_PRIME_RANGE
 
     def as_dict(self) -> dict:
-        """The settings; ``centre`` only when it is not the original protocol, so feature-cache keys and the
-        manifests of models trained before it existed stay valid."""
+        """The settings; ``centre`` and ``protocol`` only when they are not the original ones, so feature-cache
+        keys and the manifests of models trained before they existed stay valid."""
         d = asdict(self)
-        if self.centre == "bracket":
-            del d["centre"]
+        for name, original in (("centre", "bracket"), ("protocol", "clamped")):
+            if d[name] == original:
+                del d[name]
         return d
 
 

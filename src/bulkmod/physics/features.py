@@ -15,19 +15,23 @@ from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_json
 from bulkmod.physics.eos import CHUNK, EOSResult, ScanConfig, scan_eos
 from bulkmod.physics.potentials import NO_EMBEDDING, POTENTIALS, Potential, get_potential
+from bulkmod.physics.protocols import protocol_results
 
 EOS_NAMES = ["umlip_log10_k0", "umlip_k_prime", "umlip_v0_ratio", "umlip_e0", "umlip_log10_residual", "umlip_flagged"]
 BLOCK = 4 * CHUNK  # crystals per cache write
+SLOW_BLOCK = 8  # the relaxing protocols take seconds per crystal: write more often, lose less to a kill
 
 
-def _cached(kind: str, structures: list[Structure], tag: str, compute, width: int, progress: bool) -> np.ndarray:
+def _cached(
+    kind: str, structures: list[Structure], tag: str, compute, width: int, progress: bool, block: int = BLOCK
+) -> np.ndarray:
     """``kind`` vectors by structure hash; ``compute(batch)`` gives those of a batch of structures, in order."""
 
     def rows(todo: list[int]) -> list[dict[str, np.ndarray]]:
         return [{kind: vec} for vec in compute([structures[i] for i in todo])]
 
     found = cached_vectors(
-        "physics.sqlite", structures, tag, {kind: width}, rows, block=BLOCK, desc=kind, progress=progress
+        "physics.sqlite", structures, tag, {kind: width}, rows, block=block, desc=kind, progress=progress
     )
     return found[kind]
 
@@ -35,16 +39,19 @@ def _cached(kind: str, structures: list[Structure], tag: str, compute, width: in
 def eos_results(
     structures: list[Structure], potential: str = "chgnet", cfg: ScanConfig | None = None, *, progress: bool = True
 ) -> list[EOSResult]:
-    """Bracketed E–V fits for many crystals, from cache where possible."""
+    """E–V fits (or the K of ``cfg.protocol``) for many crystals, from cache where possible."""
     cfg = cfg or ScanConfig()
     pot = get_potential(potential)
     tag = f"{pot.version}|{sha256_json(cfg.as_dict())[:10]}"
 
     def compute(batch: list[Structure]) -> list[np.ndarray]:
-        return [r.as_vector() for r in scan_eos(batch, pot, cfg, progress=False)]
+        if cfg.protocol == "clamped":
+            return [r.as_vector() for r in scan_eos(batch, pot, cfg, progress=False)]
+        return [r.as_vector() for r in protocol_results(batch, pot, cfg.protocol, cfg.points, cfg.half_width)]
 
     width = len(EOSResult.failed("ok").as_vector())
-    return [EOSResult.from_vector(v) for v in _cached("eos", structures, tag, compute, width, progress)]
+    block = BLOCK if cfg.protocol == "clamped" else SLOW_BLOCK
+    return [EOSResult.from_vector(v) for v in _cached("eos", structures, tag, compute, width, progress, block)]
 
 
 def eos_features(structures: list[Structure], potential: str = "chgnet", *, progress: bool = True) -> np.ndarray:

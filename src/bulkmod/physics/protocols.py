@@ -1,0 +1,96 @@
+"""The two slower routes to K from a potential, beside the clamped E–V scan of :mod:`bulkmod.physics.eos`.
+
+- ``relaxed``: the potential's own equilibrium first (cell and ions, FIRE), then an E–V scan in which every
+  volume relaxes its cell shape and ions at that volume (matcalc's ``EOSCalc``, ``allow_shape_change``). This is
+  the hydrostatic, Reuss-like K: a crystal that can shear or let its ions move under pressure does, where the
+  clamped scan, which scales the cell at fixed fractional coordinates, gives a Voigt-like upper bound.
+- ``elastic``: the full elastic tensor from strain–stress fits at the relaxed cell (matcalc's
+  ``ElasticityCalc``, clamped ions), and K_VRH from it: the quantity the Materials Project labels are.
+
+Both go through the potential's ASE calculator one structure at a time, with many force and stress calls per
+crystal, so they cost far more than the batched clamped scan; ``benchmarks/physics_protocols.py`` measures how
+much, and which tracks the DFT K_VRH best. Each returns :class:`~bulkmod.physics.eos.EOSResult` rows, so the
+cache, the features and the zero-shot model take them unchanged; a crystal whose relaxation or fit fails gets a
+flag and no number, never an exception that would cost its neighbours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+from pymatgen.core import Structure
+
+from bulkmod.optional import require
+from bulkmod.physics.eos import K_PRIME_PHYSICAL, MAX_SCAN_ATOMS, EOSResult, fit_birch_murnaghan
+from bulkmod.physics.potentials import Potential
+
+# eV/Å (and the cell filter's stress times volume): tight, because the scan and the strains sit around the
+# relaxed cell, and --relax's 0.05 leaves it far enough from equilibrium to move K by several per cent
+FMAX = 0.002
+MAX_STEPS = 500
+
+
+def _quiet(run):
+    """Run ``run()`` with matcalc's and ASE's chatter (optimiser logs, fit warnings) kept off the terminal."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        return run()
+
+
+def relaxed_eos(structure: Structure, potential: Potential, points: int, half_width: float) -> EOSResult:
+    """Shape- and ion-relaxed E–V scan over ``±half_width`` in volume around the relaxed cell."""
+    from matcalc import EOSCalc
+
+    strain = (1.0 + half_width) ** (1 / 3) - 1.0  # matcalc strains lengths, the scan's window is in volume
+    calc = EOSCalc(
+        potential.calculator(), n_points=points, max_abs_strain=strain, fmax=FMAX, max_steps=MAX_STEPS, r2_min=-1.0
+    )
+    res = _quiet(lambda: calc.calc(structure))
+    per_atom = structure.volume / len(structure)
+    volumes = np.asarray(res["eos"]["volumes"], float) / len(structure)
+    energies = np.asarray(res["eos"]["energies"], float) / len(structure)
+    order = np.argsort(volumes)
+    return fit_birch_murnaghan(volumes[order] / per_atom, energies[order], per_atom, 1, K_PRIME_PHYSICAL)
+
+
+def elastic_kvrh(structure: Structure, potential: Potential) -> EOSResult:
+    """K_VRH of the strain–stress elastic tensor at the relaxed cell; V₀ is that cell's volume.
+
+    matcalc's mean R² of the 36 stress-strain fits is not used as a check: it averages in components that are
+    zero by symmetry, whose stresses are numerical noise, so a clean cubic crystal scores far below any threshold.
+    """
+    from matcalc import ElasticityCalc
+
+    calc = ElasticityCalc(potential.calculator(), fmax=FMAX, units_GPa=True, r2_min=-1.0)
+    res = _quiet(lambda: calc.calc(structure))
+    k = float(res["bulk_modulus_vrh"])
+    v0 = float(res["structure"].volume) / structure.volume
+    if not np.isfinite(k) or k <= 0:
+        return EOSResult.failed("k0<=0", 1, v0)
+    return EOSResult(k, np.nan, v0, np.nan, np.nan, "ok", 1)
+
+
+def protocol_results(
+    structures: list[Structure], potential: Potential, protocol: str, points: int, half_width: float
+) -> list[EOSResult]:
+    """One result per structure for ``protocol`` (``relaxed`` or ``elastic``); failures become flags, as in the
+    clamped scan (an element the potential lacks, a cell over ``MAX_SCAN_ATOMS``, a relaxation that fails)."""
+    require("matcalc")
+    out = []
+    for s in structures:
+        if potential.unsupported(s):
+            out.append(EOSResult.failed("unsupported-element"))
+            continue
+        if len(s) > MAX_SCAN_ATOMS:
+            out.append(EOSResult.failed("too-large"))
+            continue
+        try:
+            out.append(
+                relaxed_eos(s, potential, points, half_width) if protocol == "relaxed" else elastic_kvrh(s, potential)
+            )
+        except Exception:  # a relaxation that diverges, or any error inside ASE or the potential: this row's flag
+            out.append(EOSResult.failed("relax-failed", 1))
+    return out
