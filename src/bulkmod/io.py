@@ -43,6 +43,7 @@ def shared_data_dir() -> Path:
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file, read in chunks so a large file never sits in memory."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -56,13 +57,16 @@ def sha256_json(obj: Any) -> str:
 
 
 def _temp_affixes(path: Path) -> tuple[str, str]:
-    """mkstemp's prefix and suffix for ``path``'s temp files; its random middle never holds a dot."""
+    """The prefix and suffix mkstemp gets for ``path``'s temp files; its random middle never holds a dot."""
     return f".{path.name}.", f".tmp{path.suffix}"
 
 
 def remove_stale_temps(path: Path | str) -> None:
-    """Delete temp files a process killed inside :func:`atomic_path` left beside ``path`` (only a SIGKILL
-    skips its cleanup); call it where a single writer owns ``path``, e.g. before a resumed training run."""
+    """Delete temp files that a process killed inside :func:`atomic_path` left beside ``path``.
+
+    Only a SIGKILL skips its cleanup. Call it where a single writer owns ``path``, e.g. before a resumed
+    training run.
+    """
     path = Path(path)
     prefix, suffix = _temp_affixes(path)
     own = re.compile(f"{re.escape(prefix)}[^.]+{re.escape(suffix)}")
@@ -95,11 +99,13 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
 
 
 def write_text_atomic(path: Path | str, text: str) -> None:
+    """Write ``text`` so that readers see the old file or the whole new one, never a half-written one."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 
 
 def write_json_atomic(path: Path | str, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically; arrays and paths are written as lists and strings."""
     write_text_atomic(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 

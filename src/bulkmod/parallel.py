@@ -246,6 +246,7 @@ def run_record_path(out: Path | str) -> Path:
 
 
 def write_run_record(out: Path | str, backend: Backend, **extra: Any) -> Path:
+    """Write the ``.run.json`` sidecar (how the run was parallelised) beside ``out``; return its path."""
     path = run_record_path(out)
     write_json_atomic(path, backend.record(**extra))
     return path

@@ -73,6 +73,8 @@ def command_line() -> str:
 
 
 def load_average() -> list[float] | None:
-    """1/5/15-minute load averages, rounded (other jobs on the machine inflate wall times); None where the OS has
-    none."""
+    """1/5/15-minute load averages, rounded; None where the OS has none.
+
+    Other jobs on the machine inflate wall times, so a timing is recorded with the load it ran under.
+    """
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None

@@ -43,13 +43,17 @@ def max_file_bytes() -> int:
 
 
 def too_large(n_bytes: int) -> str:
+    """Why a file of ``n_bytes`` is refused, naming the cap and the variable that raises it."""
     cap = max_file_bytes() / 1e6
     return f"{n_bytes / 1e6:.3g} MB exceeds the {cap:g} MB cap per structure (raise BULKMOD_MAX_FILE_MB)"
 
 
 def structure_format(path: Path) -> str | None:
-    """``extxyz``, ``cif``, ``poscar`` or ``json`` by the file's name (POSCAR/CONTCAR anywhere in it, as VASP
-    tools name them: ``POSCAR_GaAs``, ``Si.CONTCAR``), or None for a name bulkmod does not read."""
+    """The format bulkmod reads ``path`` in, by the file's name: ``extxyz``, ``cif``, ``poscar`` or ``json``.
+
+    POSCAR/CONTCAR may stand anywhere in the name, as VASP tools name them: ``POSCAR_GaAs``, ``Si.CONTCAR``.
+    None for a name bulkmod does not read.
+    """
     suffix = path.suffix.lower()
     if suffix in (".extxyz", ".xyz"):
         return "extxyz"
@@ -61,6 +65,7 @@ def structure_format(path: Path) -> str | None:
 
 
 def is_structure_file(path: Path) -> bool:
+    """Whether bulkmod reads ``path`` as a structure, judged by its name alone, as :func:`structure_format` does."""
     return structure_format(path) is not None
 
 

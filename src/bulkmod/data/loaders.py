@@ -50,6 +50,7 @@ def _parse_composition(text: str) -> tuple[Composition | None, str | None]:
 
 
 def load_mp_binary_2025() -> Dataset:
+    """The ``mp-binary-2025`` dataset: Materials Project binary compounds with structures and PBE K_VRH and G_VRH."""
     path = shared_data_dir() / MP_BINARY_2025_FILE
     with gzip.open(path) as fh:
         raw = json.load(fh)
@@ -67,7 +68,7 @@ def load_mp_binary_2025() -> Dataset:
 
 
 def load_elastic_2015() -> Dataset:
-
+    """The ``elastic-2015`` dataset: de Jong et al.'s 2015 elastic-tensor set, structures given as POSCAR text."""
     path = shared_data_dir() / ELASTIC_2015_FILE
     df = pd.read_csv(path, comment="#", keep_default_na=False)
     rows = []
@@ -143,6 +144,10 @@ def load_mp_extra_tensors() -> Dataset:
 
 
 def load_matbench_comp() -> Dataset:
+    """The ``matbench-log-kvrh-comp`` dataset: matbench's compositions and space groups, without structures.
+
+    The file stores log10(K_VRH); rows carry K_VRH in GPa like every other dataset.
+    """
     path = shared_data_dir() / MATBENCH_KVRH_COMP_FILE
     with bz2.open(path) as fh:
         df = pd.DataFrame(json.load(fh))
@@ -201,10 +206,12 @@ def read_matbench_split_json(path: Path, name: str = "matbench-log-kvrh") -> Dat
 
 
 def load_matbench_structures(path: str | Path | None = None, *, allow_download: bool = False) -> Dataset:
+    """The ``matbench-log-kvrh`` dataset with its structures, from a local hash-checked copy or the download."""
     return read_matbench_split_json(matbench_structure_file(path, allow_download=allow_download))
 
 
 def load_expt_jarvis() -> Dataset:
+    """The ``expt-jarvis`` dataset: experimental bulk moduli from the shared CSV, read like a user's CSV."""
     return load_csv(shared_data_dir() / "experimental" / "jarvis_expt_bulk_modulus.csv", name="expt-jarvis")
 
 

@@ -226,8 +226,10 @@ def _dataset(rows: list[_Material], report: ValidationReport) -> Dataset:
 
 
 def load_matbench_recovered() -> Dataset:
-    """``matbench-log-kvrh-comp`` with the structures the join recovered: every matbench row with its own target
-    (no K from another source), plus the structure of the one material its (formula, space group) key matched.
+    """``matbench-log-kvrh-comp`` with the structures the join recovered.
+
+    Every matbench row keeps its own target (no K from another source) and gains the structure of the one
+    material its (formula, space group) key matched.
 
     Only one-to-one matches give a structure (``mp-kvrh-all`` rules); the other rows keep their composition and
     space group alone. ``meta.structure_from`` names the material whose structure a row carries.

@@ -19,8 +19,7 @@ GROWTH = 1.5  # radius factor per retry
 
 @dataclass(frozen=True)
 class Neighbours:
-    """Directed pairs (centre, neighbour, periodic image), their lengths and bond vectors (Å), found within
-    ``radius``."""
+    """Directed pairs (centre, neighbour, periodic image) within ``radius``, with lengths and bond vectors (Å)."""
 
     centers: np.ndarray
     nbrs: np.ndarray

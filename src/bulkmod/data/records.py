@@ -29,8 +29,10 @@ class Problem:
 
 
 def _kind(reason: str) -> str:
-    """A reason without its particulars ("same formula and space group as mp-1; ..." -> "same formula and space
-    group"), so a summary counts kinds of problem, not one line per row."""
+    """A reason without its particulars, so a summary counts kinds of problem, not one line per row.
+
+    "same formula and space group as mp-1; ..." becomes "same formula and space group".
+    """
     return re.split(r" \(|:|;| as | of ", reason, maxsplit=1)[0]
 
 

@@ -88,6 +88,7 @@ class Folds:
 
 
 def kfold(ds: Dataset, k: int = 5) -> Folds:
+    """Shuffled k-fold with matbench's seed, one material's rows kept in one test fold."""
     if k < 2 or k > len(ds):
         raise BulkmodError(f"--folds {k}: need 2 <= K <= {len(ds)} rows")
     splitter = KFold(n_splits=k, shuffle=True, random_state=MATBENCH_SEED)
@@ -95,8 +96,11 @@ def kfold(ds: Dataset, k: int = 5) -> Folds:
 
 
 def keep_together(folds: Rows, groups: np.ndarray) -> Rows:
-    """Move every row into the test fold of the first row of its group: one material under several ids would
-    otherwise sit in train and test at once. A dataset without repeats keeps its folds exactly."""
+    """Move every row into the test fold of the first row of its group.
+
+    One material under several ids would otherwise sit in train and test at once. A dataset without repeats keeps
+    its folds exactly.
+    """
     fold_of = np.empty(len(groups), dtype=int)
     for f, (_, test) in enumerate(folds):
         fold_of[test] = f
@@ -205,6 +209,7 @@ SPLITS: dict[str, Callable[[Dataset, int], Folds]] = {
 
 
 def make_split(name: str, ds: Dataset, k: int = 5) -> Folds:
+    """The folds of the split called ``name``; an unknown name is refused with the known ones listed."""
     if name not in SPLITS:
         raise BulkmodError(f"unknown split {name!r}: use one of {', '.join(SPLITS)}")
     return SPLITS[name](ds, k)

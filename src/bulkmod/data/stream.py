@@ -35,8 +35,11 @@ SUFFIXES = (*STRUCTURE_SUFFIXES, *JSONL_SUFFIXES, "POSCAR", "CONTCAR")
 
 @dataclass(frozen=True)
 class Item:
-    """One output row to be: ``kind`` is ``file`` (payload = path), ``frame`` (extxyz text), ``json`` (a line)
-    or ``error`` (payload = why the reader could not even cut out an input, e.g. an empty folder)."""
+    """One output row to be, of a ``kind`` that says what its payload holds.
+
+    ``kind`` is ``file`` (payload = path), ``frame`` (extxyz text), ``json`` (a line) or ``error`` (payload = why
+    the reader could not even cut out an input, e.g. an empty folder).
+    """
 
     source: str
     kind: str
@@ -78,6 +81,7 @@ def _json_row(line: str, source: str) -> dict:
 
 
 def file_item(path: Path | str) -> Item:
+    """The item for one structure file, named by its path."""
     return Item(str(path), "file", str(path))
 
 
@@ -130,8 +134,10 @@ def _file_items(path: Path) -> Iterator[Item]:
 
 
 def _capped_lines(fh: TextIO) -> Iterator[tuple[str, int]]:
-    """(line, its length); a line longer than the per-structure cap comes back as ("", length), read in
-    bounded pieces, so a single gigabyte line never sits in memory."""
+    """(line, its length) for each line; a line longer than the per-structure cap comes back as ("", length).
+
+    Such a line is read in bounded pieces, so a single gigabyte line never sits in memory.
+    """
     cap = max_file_bytes()
     while line := fh.readline(cap + 1):
         if len(line) <= cap:

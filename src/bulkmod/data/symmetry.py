@@ -1,5 +1,8 @@
-"""Space-group detection, in the data layer because the ``mp-kvrh-all`` join keys a material by (reduced formula,
-space group) when it matches sources without an MP id; the space-group features use it too."""
+"""Space-group detection, in the data layer because the ``mp-kvrh-all`` join needs it.
+
+The join keys a material by (reduced formula, space group) when it matches sources without an MP id; the
+space-group features use it too.
+"""
 
 from __future__ import annotations
 

@@ -31,10 +31,12 @@ TARGET_CONFLICT_LOG10 = 0.05  # two labels of one material further apart than th
 
 
 def max_atoms_cap() -> int:
+    """The cap on sites per structure: ``BULKMOD_MAX_ATOMS``, or the default."""
     return int(os.environ.get("BULKMOD_MAX_ATOMS", DEFAULT_MAX_ATOMS))
 
 
 def max_neighbors_cap() -> int:
+    """The cap on mean neighbours per atom: ``BULKMOD_MAX_NEIGHBORS``, or the default."""
     return int(os.environ.get("BULKMOD_MAX_NEIGHBORS", DEFAULT_MAX_NEIGHBORS))
 
 
@@ -94,6 +96,7 @@ def material_groups(ds: Dataset) -> np.ndarray:
 
 
 def check_composition(comp: Composition) -> str | None:
+    """Return why a composition cannot be used (empty, unknown species, beyond the element tables), or None."""
     if comp is None or comp.num_atoms <= 0:
         return "empty composition"
     for el in comp.elements:
@@ -157,6 +160,7 @@ def _min_distance(structure: Structure) -> float:
 
 
 def check_target(k: float) -> str | None:
+    """Return why a modulus cannot be a target (not finite, or not positive so no log10), or None."""
     if k is None or not np.isfinite(k):
         return "modulus is NaN or infinite"
     if k <= 0:

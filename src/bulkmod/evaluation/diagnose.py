@@ -215,4 +215,5 @@ def _sgd_step(cfg: dict[str, Any]) -> str | None:
 
 
 def diagnose_to_json(result: dict[str, Any]) -> str:
+    """The diagnosis as indented JSON; NumPy scalars in it are written as plain floats."""
     return json.dumps(result, indent=2, default=float)

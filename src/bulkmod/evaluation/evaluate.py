@@ -48,8 +48,11 @@ def uses_spacegroup(directory: Path) -> bool:
 
 
 def needs_structure(directory: Path) -> bool:
-    """Graph, potential and structure-descriptor models (unless trained to take rows without a structure), or a
-    composite with any such member."""
+    """Whether the saved model at ``directory`` cannot predict a row without a structure.
+
+    True for graph, potential and structure-descriptor models (unless trained to take rows without a structure),
+    and for a composite with any such member.
+    """
     manifest = read_manifest(directory)
     if manifest["model"] in ROUTING_MODELS:
         return False
@@ -60,6 +63,7 @@ def needs_structure(directory: Path) -> bool:
 
 
 def evaluate(model: str, dataset: str, *, out: Path | str | None = None) -> dict[str, Any]:
+    """Score a saved model on a whole dataset; the results say so when it is the model's own training data."""
     t0 = time.perf_counter()
     ds = load_dataset(dataset)
     path, directory = model_for_inputs(model, ds)

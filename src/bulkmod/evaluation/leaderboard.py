@@ -10,6 +10,7 @@ from bulkmod.io import shared_data_dir
 
 
 def leaderboard_predictions() -> pd.DataFrame | None:
+    """The leaderboard's per-sample predictions from the shared data folder; None where it is not there."""
     try:
         path = shared_data_dir() / "matbench_results" / "matbench_log_kvrh_per_sample_predictions.csv"
     except Exception:

@@ -43,6 +43,7 @@ def regression_metrics(y_log10: np.ndarray, pred_log10: np.ndarray) -> dict[str,
 
 
 def interval_metrics(y_log10: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dict[str, float]:
+    """Coverage and mean width of the 90 % intervals, over the rows where all three are finite; {} if none are."""
     ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(y_log10)
     if not ok.any():
         return {}
@@ -55,7 +56,8 @@ def uncertainty_metrics(y_log10: np.ndarray, pred_log10: np.ndarray, std_log10: 
 
     ``std_log10`` is the calibrated std (the 90 % interval's half-width / z_0.95), so ``coverage_50`` is the
     coverage of the 50 % interval that interval implies under a Gaussian, ±0.674 std; it tests the interval's
-    shape, which a 90 % coverage alone cannot."""
+    shape, which a 90 % coverage alone cannot.
+    """
     from scipy.stats import spearmanr
 
     ok = np.isfinite(y_log10) & np.isfinite(pred_log10) & np.isfinite(std_log10) & (std_log10 > 0)

@@ -98,6 +98,7 @@ def build_results(
 
 
 def write_results(res: dict[str, Any], preds: pd.DataFrame, out: Path | str) -> Path:
+    """Write the results JSON to ``out`` and the per-sample predictions beside it as CSV, each atomically."""
     out = Path(out)
     if out.suffix != ".json":
         raise BulkmodError(f"{out}: results go to a .json file")
@@ -110,6 +111,7 @@ def write_results(res: dict[str, Any], preds: pd.DataFrame, out: Path | str) -> 
 
 
 def read_results(path: Path | str) -> dict[str, Any]:
+    """A results file's contents; anything that is not a readable file of this schema is refused by name."""
     path = Path(path)
     try:
         res = json.loads(path.read_text())

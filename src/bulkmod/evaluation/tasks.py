@@ -46,8 +46,11 @@ class Task:
 
     @classmethod
     def of(cls, dataset: str, split: str | None = None) -> Task:
-        """The task of scoring ``dataset`` on ``split`` (None: all of it), refused where the split does not exist
-        for that dataset (the official folds of a dataset matbench never split, say)."""
+        """The task of scoring ``dataset`` on ``split`` (None: all of it).
+
+        It is refused where the split does not exist for that dataset (the official folds of a dataset matbench
+        never split, say).
+        """
         allowed = SPLIT_DATASETS.get(split) if split is not None else None
         if allowed is not None and dataset not in allowed:
             raise BulkmodError(f"the {split} split exists for {', '.join(allowed)}, not {dataset!r}")

@@ -26,10 +26,12 @@ def fraction_matrix(compositions: list[Composition]) -> np.ndarray:
 
 
 def magpie_names(prefix: str = "magpie", props: tuple[str, ...] = MAGPIE_PROPS) -> list[str]:
+    """Column names of :func:`magpie_features`, in its order."""
     return [f"{prefix}_{stat}_{prop}" for prop in props for stat in MAGPIE_STATS]
 
 
 def extra_names() -> list[str]:
+    """Column names of :func:`extra_features`, in its order."""
     return magpie_names("elem", EXTRA_PROPS)
 
 
@@ -39,6 +41,7 @@ def extra_features(frac: np.ndarray) -> np.ndarray:
 
 
 def fraction_names() -> list[str]:
+    """Column names of the element-fraction features, one per element by atomic number."""
     from pymatgen.core import Element
 
     return [f"frac_{Element.from_Z(z).symbol}" for z in range(1, N_Z)]
@@ -71,6 +74,7 @@ def magpie_features(frac: np.ndarray, props: tuple[str, ...] = MAGPIE_PROPS) -> 
 
 
 def stoichiometry_names() -> list[str]:
+    """Column names of :func:`stoichiometry_features`, in its order."""
     return ["n_elements", *[f"stoich_p{p}" for p in P_NORMS], *[f"frac_{o}_valence" for o in "spdf"]]
 
 

@@ -54,6 +54,7 @@ def element_table(props: tuple[str, ...] = MAGPIE_PROPS) -> np.ndarray:
 
 
 def magpie_table() -> np.ndarray:
+    """The Magpie element properties by Z, one column per ``MAGPIE_PROPS`` entry."""
     return element_table(MAGPIE_PROPS)
 
 
@@ -94,4 +95,5 @@ def electronegativity_table() -> np.ndarray:
 
 @cache
 def mass_table() -> np.ndarray:
+    """Atomic weights by Z, from the Magpie table."""
     return magpie_table()[:, MAGPIE_PROPS.index("AtomicWeight")]

@@ -109,8 +109,10 @@ class FeatureConfig:
         return cls(DEFAULT_COMPOSITION_GROUPS)
 
     def for_data(self, ds: Dataset) -> FeatureConfig:
-        """This config, told to accept missing structures when ``ds`` is a join where only some rows have one:
-        how a model trained on such a join records that it learned from rows without a structure."""
+        """This config, told to accept missing structures when ``ds`` is a join where only some rows have one.
+
+        That is how a model trained on such a join records that it learned from rows without a structure.
+        """
         partial = self.needs_structure and not ds.has_structures and ds.structure_mask.any()
         return replace(self, missing_structures=True) if partial else self
 
@@ -182,8 +184,11 @@ def featurize(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, st
 
 
 def _featurize_partial(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, str]]:
-    """Composition groups on every row, structure and potential groups on the rows that have a structure (NaN
-    elsewhere). The space group is the dataset's own where it has none to detect it from."""
+    """Composition groups on every row, structure and potential groups on the rows that have a structure.
+
+    The structure and potential columns are NaN elsewhere. The space group is the dataset's own where it has none
+    to detect it from.
+    """
     names = cfg.names()
     X = np.full((len(ds), len(names)), np.nan)
     comp = replace(cfg, groups=tuple(g for g in cfg.groups if g in COMPOSITION_NAMES))

@@ -27,6 +27,7 @@ def crystal_system_names(numbers: np.ndarray) -> list[str]:
 
 
 def spacegroup_names() -> list[str]:
+    """Column names of :func:`spacegroup_features`, in its order."""
     return [
         "spg_number",
         "spg_point_group_order",
@@ -55,4 +56,5 @@ def _row(number: int) -> tuple[float, ...]:
 
 
 def spacegroup_features(numbers: np.ndarray) -> np.ndarray:
+    """Space-group number, point-group order and one-hot crystal system and centring; NaN for an unknown group."""
     return np.array([_row(int(n)) for n in numbers], dtype=float)

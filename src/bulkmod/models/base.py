@@ -118,8 +118,11 @@ class Estimator(ABC):
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
-        """Everything needed to rebuild the untrained estimator (goes into the manifest): ``self.options`` plus what
-        no options class holds (free-form library parameters, nested configurations, fitted transforms)."""
+        """Everything needed to rebuild the untrained estimator; it goes into the manifest.
+
+        That is ``self.options`` plus what no options class holds (free-form library parameters, nested
+        configurations, fitted transforms).
+        """
 
     @abstractmethod
     def _write_weights(self, directory: Path) -> list[str]:
@@ -127,12 +130,16 @@ class Estimator(ABC):
 
     @abstractmethod
     def _read_weights(self, directory: Path, manifest: dict) -> None:
-        """Read the weights files, each through :func:`bulkmod.models.safety.listed_file` and a reader of
-        :mod:`bulkmod.models.formats`, so that only files the manifest lists (and load verified) are read."""
+        """Read the weights files, so that only files the manifest lists (and load verified) are read.
+
+        Each goes through :func:`bulkmod.models.safety.listed_file` and a reader of :mod:`bulkmod.models.formats`.
+        """
 
     def _with_intervals(self, pred: Prediction, scale: np.ndarray | None = None) -> Prediction:
-        """Conformal bounds at ``self.level``; with a per-crystal ``scale`` (adaptive) also a Gaussian-equivalent std
-        (from the 90 % bounds, so it does not depend on the level asked for)."""
+        """Conformal bounds at ``self.level``; with a per-crystal ``scale`` (adaptive) also a Gaussian-equivalent std.
+
+        The std comes from the 90 % bounds, so it does not depend on the level asked for.
+        """
         if self.conformal is not None:
             pred.lo90_log10, pred.hi90_log10 = self.conformal.bounds(pred.mean_log10, level=self.level, scale=scale)
             if self.conformal.normalized:
@@ -164,8 +171,10 @@ class Estimator(ABC):
 
     @staticmethod
     def load(directory: Path | str) -> Estimator:
-        """Load a saved model after checking its manifest and the path, type, size and sha256 of each weights
-        file; any file, manifest value or weights format that does not check out is a :class:`BulkmodError`."""
+        """Load a saved model after checking its manifest and the path, type, size and sha256 of each weights file.
+
+        Any file, manifest value or weights format that does not check out is a :class:`BulkmodError`.
+        """
         directory = Path(directory)
         manifest = read_manifest(directory)
         verify_weights(directory, manifest)
@@ -234,8 +243,10 @@ def check_versions(directory: Path, manifest: dict[str, Any], format_version: in
 
 
 def build_model(key: str, **config: Any) -> Estimator:
-    """The untrained model a registry key names, with its options (how ``train``, a composite model's members and
-    :meth:`Estimator.load` all build one)."""
+    """The untrained model a registry key names, with its options.
+
+    This is how ``train``, a composite model's members and :meth:`Estimator.load` all build one.
+    """
     if key not in MODELS:
         raise BulkmodError(f"unknown model {key!r}: use one of {', '.join(MODELS)} or a saved model directory")
     config.pop("backend", None)

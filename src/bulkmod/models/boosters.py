@@ -22,6 +22,8 @@ EARLY_STOP = 200
 
 
 class Booster(Protocol):
+    """What the descriptor model asks of a tree-ensemble back end: train, predict, save and a checked load."""
+
     weights_file: str
     early_stops: bool  # False: a fixed number of rounds, so a validation split chooses nothing
 
@@ -96,6 +98,8 @@ class LightGBMBooster:
 
 
 class XGBoostBooster:
+    """Gradient boosting with XGBoost, saved as its JSON model; it stops early on a validation split."""
+
     weights_file = "model.xgb.json"
     early_stops = True
 
@@ -200,6 +204,7 @@ def check_booster_params(backend: str, params: dict[str, Any], own: Iterable[str
 
 
 def make_booster(backend: str, params: dict[str, Any], seed: int) -> Booster:
+    """The untrained back end ``lgbm``, ``rf`` (LightGBM's random-forest mode) or ``xgb`` names."""
     if backend == "lgbm":
         return LightGBMBooster(params, seed)
     if backend == "rf":

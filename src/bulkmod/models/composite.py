@@ -43,16 +43,20 @@ class CompositeEstimator(Estimator):
         return self.members
 
     def member_predictions(self, ds: Dataset) -> np.ndarray | None:
-        """(members, rows) of each member's mean: lets a benchmark check the composite beats its members; None
-        where members are not alternatives to the composite (``members_comparable``)."""
+        """(members, rows) of each member's mean, so a benchmark can check that the composite beats its members.
+
+        None where members are not alternatives to the composite (``members_comparable``).
+        """
         if not self.members_comparable:
             return None
         return np.stack([m.predict(ds).mean_log10 for m in self.fitted_members()])
 
     @staticmethod
     def merged_errors(preds: Iterable[Prediction], rows: Sequence[np.ndarray] | None = None) -> dict[int, str]:
-        """The rows any member could not predict, as rows of the composite's input: ``rows[k]`` says where member
-        ``k``'s input rows sit in it (None: every member saw all of it)."""
+        """The rows any member could not predict, as rows of the composite's input.
+
+        ``rows[k]`` says where member ``k``'s input rows sit in it (None: every member saw all of it).
+        """
         out: dict[int, str] = {}
         for k, pred in enumerate(preds):
             out |= {int(i if rows is None else rows[k][i]): why for i, why in pred.errors.items()}

@@ -21,9 +21,12 @@ def kfold(n: int, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def cross_fit(folds: Folds, n: int, fit_predict: Callable[[int, np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """Out-of-fold predictions of ``n`` rows: ``fit_predict(k, train, test)`` fits on fold ``k``'s training rows and
-    predicts its test rows (the index lets a caller reuse per-fold work across cross-fits). Predictions may be rows
-    of several columns; rows in no test part (a hold-out split, rows left out) stay NaN."""
+    """Out-of-fold predictions of ``n`` rows, each from a model that never saw it.
+
+    ``fit_predict(k, train, test)`` fits on fold ``k``'s training rows and predicts its test rows (the index lets a
+    caller reuse per-fold work across cross-fits). Predictions may be rows of several columns; rows in no test part
+    (a hold-out split, rows left out) stay NaN.
+    """
     out: np.ndarray | None = None
     for k, (train, test) in enumerate(folds):
         pred = np.asarray(fit_predict(k, train, test), dtype=float)

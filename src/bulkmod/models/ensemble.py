@@ -60,8 +60,10 @@ def _fit_member(args: tuple[str, dict, Dataset, np.ndarray]) -> Estimator:
 
 
 def _disagreement(means: np.ndarray) -> np.ndarray:
-    """Std over models (axis 0), unbiased (ddof 1) so 5 members at calibration and 25 inner models at test
-    estimate the same spread."""
+    """Std over models (axis 0), unbiased (ddof 1).
+
+    Unbiased so that 5 members at calibration and 25 inner models at test estimate the same spread.
+    """
     return np.maximum(np.std(means, axis=0, ddof=1), STD_FLOOR)
 
 
@@ -76,11 +78,14 @@ def _mixture(means: list[np.ndarray], stds: list[np.ndarray | None]) -> Predicti
 
 @dataclass(frozen=True)
 class EnsembleOptions(Options):
-    """``member``: the registry key of every member; ``members``: how many; ``bootstrap``: each trains on a
+    """An ensemble's own options; everything else it is given configures its members.
+
+    ``member``: the registry key of every member; ``members``: how many; ``bootstrap``: each trains on a
     bootstrap resample; ``calib_fraction``: the calibration split of members that do not cross-fit, which with
     ``refit`` are retrained on every row afterwards; ``n_jobs``: local worker processes (None: one per member, up
     to the CPUs); ``temper``: scale by std ** p, p chosen as for ``interval=tempered``; ``sigma`` and ``vary``:
-    the module docstring; ``seed``: member i gets seed + i."""
+    the module docstring; ``seed``: member i gets seed + i.
+    """
 
     member: str = "lgbm"
     members: int = 5
@@ -101,8 +106,11 @@ class EnsembleOptions(Options):
 
 @register("ensemble", "ensemble", "N members of any model (--param member=lgbm --param members=5), calibrated spread")
 class EnsembleModel(CompositeEstimator):
-    """``options`` (keywords, or ``params`` from ``--param``): the fields of :class:`EnsembleOptions`; every other
-    keyword, and the rest of ``params``, configures each member."""
+    """N members of one model, their mean predicted with a calibrated spread.
+
+    ``options`` (keywords, or ``params`` from ``--param``): the fields of :class:`EnsembleOptions`; every other
+    keyword, and the rest of ``params``, configures each member.
+    """
 
     key: ClassVar[str] = "ensemble"
     family: ClassVar[str] = "ensemble"
@@ -122,9 +130,11 @@ class EnsembleModel(CompositeEstimator):
         return self.options.members
 
     def _member_plan(self) -> tuple[bool, dict[str, Any]]:
-        """Can members calibrate the ensemble from their own inner folds, and the config each member gets: with
-        cross-fitting, 5 inner folds unless told, and for ``sigma=disagreement`` their inner models kept. (Also
-        where ``vary=hyper`` is checked: both look at one member built from the shared config.)"""
+        """Whether members can calibrate the ensemble from their own inner folds, and the config each member gets.
+
+        With cross-fitting, members get 5 inner folds unless told, and for ``sigma=disagreement`` their inner
+        models kept. (Also where ``vary=hyper`` is checked: both look at one member built from the shared config.)
+        """
         opts, config = self.options, dict(self.member_config)
         probe = build_model(opts.member, **config)
         if opts.vary == "hyper" and getattr(probe, "backend", "") != "lgbm":
@@ -188,8 +198,11 @@ class EnsembleModel(CompositeEstimator):
         return pred
 
     def _spread(self, means: list[np.ndarray], stds: list[np.ndarray | None], inner: np.ndarray | None) -> Prediction:
-        """The members' mean and the ensemble's scale: their mixture, or the disagreement of ``inner`` models
-        (the members themselves where there are none)."""
+        """The members' mean and the ensemble's scale.
+
+        The scale is their mixture, or the disagreement of ``inner`` models (the members themselves where there
+        are none).
+        """
         if self.options.sigma == "mixture":
             return _mixture(means, stds)
         stack = np.stack(means)
@@ -204,8 +217,10 @@ class EnsembleModel(CompositeEstimator):
         return f"ensemble {self.options.sigma}"
 
     def scale(self, ds: Dataset) -> np.ndarray | None:
-        """σ(x): the members' disagreement or mixture std, per ``sigma``
-        (:class:`~bulkmod.uncertainty.scale.ScaleProvider`)."""
+        """σ(x): the members' disagreement or mixture std, per ``sigma``.
+
+        This is the :class:`~bulkmod.uncertainty.scale.ScaleProvider` side of an ensemble.
+        """
         return self._combine(ds).std_log10
 
     def _read_weights(self, directory: Path, manifest: dict) -> None:

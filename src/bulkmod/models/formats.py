@@ -114,9 +114,12 @@ def _tree_fields(body: list[str], where: str) -> tuple[int, dict[str, str]]:
 
 
 def _check_lgbm_trees(blocks: list[list[str]], n_features: int, where: str) -> None:
-    """Every tree's fields have the lengths its num_leaves gives, numbers are numbers (finite where LightGBM's
+    """Check the trees, so that prediction can neither index out of range nor loop.
+
+    Every tree's fields have the lengths its num_leaves gives, numbers are numbers (finite where LightGBM's
     checked parser reads them), splits use features 0..n_features-1 with a numerical decision type, and the
-    children form one binary tree rooted at node 0, so prediction can neither index out of range nor loop."""
+    children form one binary tree rooted at node 0.
+    """
     leaves = np.empty(len(blocks), dtype=np.int64)
     columns: dict[str, list[str]] = {key: [] for key in LGBM_ARRAYS}
     totals = dict.fromkeys(LGBM_ARRAYS, 0)
@@ -162,8 +165,10 @@ def _header_int(header: dict[str, str], key: str, where: str) -> int:
 
 
 def _check_lgbm_trailer(lines: list[str], where: str) -> None:
-    """What follows ``end of trees``: feature importances, the parameters section, ``pandas_categorical``.
-    The parser turns each parameter line into JSON by position, so a malformed one reads out of range."""
+    """Check what follows ``end of trees``: feature importances, the parameters section, ``pandas_categorical``.
+
+    The parser turns each parameter line into JSON by position, so a malformed one reads out of range.
+    """
     section = None
     for line in lines:
         if section == "parameters":
@@ -184,10 +189,12 @@ def _check_lgbm_trailer(lines: list[str], where: str) -> None:
 
 
 def check_lightgbm_text(raw: bytes, where: str, n_features: int) -> str:
-    """The text of a LightGBM model that LightGBM's parser reads without crashing and predicts without
-    looping, for ``n_features`` input columns; else :class:`BulkmodError`. Mirrors that parser: header
-    lines up to the first ``Tree=`` line, tree blocks cut at the byte offsets ``tree_sizes`` gives (the
-    parser trusts them), each tree read up to its blank line, then the trailer."""
+    """The text of a LightGBM model that its parser reads without crashing and predicts without looping.
+
+    The model must take ``n_features`` input columns; anything else is a :class:`BulkmodError`. Mirrors that
+    parser: header lines up to the first ``Tree=`` line, tree blocks cut at the byte offsets ``tree_sizes`` gives
+    (the parser trusts them), each tree read up to its blank line, then the trailer.
+    """
     if raw.translate(None, TEXT_BYTES):  # no NUL (the C string would end early), no CR or tab, no UTF-8
         raise _bad(where, "it holds bytes other than printable ASCII and newlines")
     text = raw.decode("ascii")
@@ -318,8 +325,11 @@ def _check_xgb_tree(tree: Any, k: int, n_features: int, where: str) -> None:
 
 
 def check_xgboost_json(raw: bytes, where: str, n_features: int) -> None:
-    """Refuse an XGBoost JSON model that XGBoost's loader or predictor could crash or hang on, for
-    ``n_features`` input columns: a single-output gbtree regressor with numerical splits, as bulkmod saves."""
+    """Refuse an XGBoost JSON model that XGBoost's loader or predictor could crash or hang on.
+
+    What passes is what bulkmod saves: a single-output gbtree regressor with numerical splits, for ``n_features``
+    input columns.
+    """
     if not raw.startswith(b"{") or not raw.isascii() or b"\\" in raw:  # XGBoost reads anything else as UBJSON
         raise _bad(where, "not a plain-ASCII JSON object")
     try:
@@ -393,7 +403,7 @@ def save_safetensors(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def load_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """numpy arrays from a safetensors file (a pickle under that name is refused, never run)."""
+    """NumPy arrays from a safetensors file (a pickle under that name is refused, never run)."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
@@ -419,8 +429,10 @@ def load_safetensors_into(net: torch.nn.Module, path: Path) -> None:
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """Arrays from an ``.npz`` without pickles, refusing members whose declared size exceeds the size limit
-    (a small compressed file could otherwise inflate to any size)."""
+    """Arrays from an ``.npz`` without pickles, refusing members whose declared size exceeds the size limit.
+
+    A small compressed file could otherwise inflate to any size.
+    """
     try:
         with zipfile.ZipFile(path) as z:
             declared = sum(info.file_size for info in z.infolist())
@@ -438,9 +450,11 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
 def check_arrays(
     path: Path, arrays: Mapping[str, np.ndarray], spec: Mapping[str, tuple[str, tuple[str, ...]]], **sizes: int
 ) -> None:
-    """Check loaded arrays against ``spec``: name -> (numpy dtype kinds, dimension names). A dimension name
-    takes its size from ``sizes`` or from the first array that has it, and every other array must agree;
-    float arrays must be finite. Shapes that disagree would otherwise fail deep inside predict."""
+    """Check loaded arrays against ``spec``: name -> (NumPy dtype kinds, dimension names).
+
+    A dimension name takes its size from ``sizes`` or from the first array that has it, and every other array
+    must agree; float arrays must be finite. Shapes that disagree would otherwise fail deep inside predict.
+    """
     for name, (kinds, dims) in spec.items():
         if name not in arrays:
             raise BulkmodError(f"{path}: array {name!r} is missing; {RESAVE}")

@@ -60,7 +60,7 @@ def _kernel(constant: float, length_scale: np.ndarray, noise: float, nu: float, 
 
 
 def _lbfgs(maxiter: int) -> Callable:
-    """sklearn's L-BFGS-B with an iteration cap: its default (15000) is what makes kernel learning slow."""
+    """The L-BFGS-B of scikit-learn with an iteration cap: its default (15000) is what makes kernel learning slow."""
 
     def optimize(obj_func: Callable, theta: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, float]:
         res = minimize(obj_func, theta, method="L-BFGS-B", jac=True, bounds=bounds, options={"maxiter": maxiter})
@@ -71,9 +71,12 @@ def _lbfgs(maxiter: int) -> Callable:
 
 @dataclass(frozen=True)
 class GPOptions(Options):
-    """``components``: PCA dimensions (0: every descriptor); ``hp_rows``: rows the kernel is learned on;
+    """The Gaussian process's options: its projection, kernel learning and calibration.
+
+    ``components``: PCA dimensions (0: every descriptor); ``hp_rows``: rows the kernel is learned on;
     ``hp_iter``: L-BFGS iterations; ``nu``: Matern smoothness; ``clip``: clamp each standardised descriptor to its
-    training range before the kernel; ``inner_folds`` >= 2 calibrates the interval on cross-fitted residuals."""
+    training range before the kernel; ``inner_folds`` >= 2 calibrates the interval on cross-fitted residuals.
+    """
 
     components: int = 0
     hp_rows: int = 500
@@ -114,8 +117,10 @@ class GPModel(Estimator):
         } | self.options.as_dict()
 
     def _project(self, X: np.ndarray) -> np.ndarray:
-        """Standardise with training stats (missing -> training mean), clamp to the training range (``clip``)
-        and keep the leading components."""
+        """Standardise, clamp and keep the leading components, all by the training rows.
+
+        Missing values become the training mean; clamping to the training range happens with ``clip``.
+        """
         Z = Standardiser(self._w["x_mean"], self._w["x_std"]).transform(X)
         if self.options.clip:
             Z = np.clip(Z, self._w["z_lo"], self._w["z_hi"])

@@ -123,8 +123,11 @@ def parse_options(cls: type[T], values: Mapping[str, Any], *, model: str, listed
 def take_options(
     cls: type[T], keywords: Mapping[str, Any], params: Mapping[str, Any] | None, *, model: str
 ) -> tuple[T, dict[str, Any], dict[str, Any]]:
-    """A composite model's options, from its keywords and ``params`` (which win, as ``--param`` does), and the
-    keywords and params left over: those configure its members, which check them when they are built."""
+    """A composite model's options, and the keywords and params left over for its members.
+
+    ``params`` win over keywords, as ``--param`` does. What is left over configures the members, which check it
+    when they are built.
+    """
     own, rest = split_options(cls, params)
     mine, member_config = split_options(cls, keywords)
     return parse_options(cls, mine | own, model=model), member_config, rest

@@ -30,6 +30,7 @@ ALIASES = {"default": DEFAULT_MODEL, "fast": FAST_MODEL, "zero-shot": ZERO_SHOT_
 
 
 def list_pretrained() -> list[str]:
+    """The names of the shipped models, sorted; empty where none are installed."""
     return (
         sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / MANIFEST).exists()) if PRETRAINED_DIR.exists() else []
     )
@@ -54,4 +55,5 @@ def resolve_model_dir(name_or_dir: str | None) -> Path:
 
 
 def load_model(name_or_dir: str | None) -> Estimator:
+    """Load a saved model by directory, shipped name or alias, as :func:`resolve_model_dir` finds it."""
     return Estimator.load(resolve_model_dir(name_or_dir))

@@ -33,6 +33,8 @@ Factory = TypeVar("Factory", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """What a registry key stands for: how to build the model, its family, a one-line summary and any caveat."""
+
     factory: Callable[..., Any]  # keyword options -> an untrained Estimator
     family: str
     summary: str

@@ -27,8 +27,11 @@ from bulkmod.models.registry import register
 
 @dataclass(frozen=True)
 class RoutedOptions(Options):
-    """``stack``: give the structure member the composition member's out-of-fold prediction as a feature
-    (``auto``: chosen on the structure member's inner folds)."""
+    """The routed model's own option, ``stack``; everything else configures its members.
+
+    ``stack``: give the structure member the composition member's out-of-fold prediction as a feature
+    (``auto``: chosen on the structure member's inner folds).
+    """
 
     stack: Stack = False
 
@@ -39,9 +42,10 @@ class RoutedOptions(Options):
     "lgbm on structure descriptors where a crystal has a structure, else on composition",
 )
 class RoutedModel(CompositeEstimator):
-    """``member_0``: LightGBM on structure descriptors, trained on the rows with a structure; ``member_1``:
-    LightGBM on composition and space group, trained on every row. Each row is predicted by the first member
-    that can take it, with that member's own calibrated interval.
+    """Two LightGBM members, each row predicted by the first that can take it, with its own calibrated interval.
+
+    ``member_0``: LightGBM on structure descriptors, trained on the rows with a structure; ``member_1``:
+    LightGBM on composition and space group, trained on every row.
 
     ``stack`` (``true``/``auto``, as for :class:`DescriptorModel`) gives the structure member one more feature:
     the composition member's out-of-fold prediction, so what every row teaches about a composition reaches the

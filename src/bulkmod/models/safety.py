@@ -191,8 +191,10 @@ def verify_weights(directory: Path, manifest: dict[str, Any]) -> None:
 
 
 def listed_file(directory: Path, manifest: dict[str, Any], name: str) -> Path:
-    """The path of a weights file for ``_read_weights``: only one the manifest lists, which
-    :func:`verify_weights` has checked (an unlisted file would be read without any check)."""
+    """The path of a weights file for ``_read_weights``: only one the manifest lists.
+
+    Those are the files :func:`verify_weights` has checked; an unlisted file would be read without any check.
+    """
     if name not in manifest["weights"]:
         raise BulkmodError(
             f"{directory / MANIFEST}: the model needs {name} but 'weights' does not list it; "

@@ -50,6 +50,7 @@ def fit_calibration(kind: str, k: np.ndarray, y: np.ndarray) -> dict[str, list[f
 
 
 def apply_calibration(cal: dict[str, list[float]] | None, k: np.ndarray) -> np.ndarray:
+    """Map the potential's log10 K through the saved monotone calibration; unchanged without one."""
     if not cal:
         return k
     if "slope" in cal:
@@ -59,9 +60,12 @@ def apply_calibration(cal: dict[str, list[float]] | None, k: np.ndarray) -> np.n
 
 @dataclass(frozen=True)
 class UMLIPOptions(Options):
-    """``potential``: a key of :data:`bulkmod.physics.potentials.POTENTIALS`; ``calibration``: the monotone map
+    """The zero-shot model's options: which potential, and whether a monotone map calibrates its K.
+
+    ``potential``: a key of :data:`bulkmod.physics.potentials.POTENTIALS`; ``calibration``: the monotone map
     fitted on the training rows (module docstring), ``none`` for the zero-shot number; ``seed``: the calibration's
-    cross-fitting folds (kept so every model takes ``--seed``)."""
+    cross-fitting folds (kept so every model takes ``--seed``).
+    """
 
     potential: Literal["chgnet", "sevennet", "sevennet-l3i5", "sevennet-mf-0"] = "chgnet"
     calibration: Literal["none", "offset", "linear", "isotonic"] = "none"
@@ -70,6 +74,8 @@ class UMLIPOptions(Options):
 
 @register("umlip-eos", "zero-shot", "zero-shot K0 from a universal potential's E-V fit (chgnet|sevennet)")
 class UMLIPEOSModel(Estimator):
+    """Bulk modulus from a universal potential's E–V fit; ``fit`` only calibrates (module docstring)."""
+
     key: ClassVar[str] = "umlip-eos"
     family: ClassVar[str] = "zero-shot"
 
@@ -81,8 +87,11 @@ class UMLIPEOSModel(Estimator):
         calibration_map: dict | None = None,
         **options: Any,
     ) -> None:
-        """``options``: the fields of :class:`UMLIPOptions`; ``params`` (``--param``) may set them and the fields
-        of :class:`~bulkmod.physics.eos.ScanConfig` (points, half_width, max_recentre, centre)."""
+        """Take the options of :class:`UMLIPOptions` and of the E–V scan, as keywords or ``params``.
+
+        ``options``: the fields of :class:`UMLIPOptions`; ``params`` (``--param``) may set them and the fields
+        of :class:`~bulkmod.physics.eos.ScanConfig` (points, half_width, max_recentre, centre).
+        """
         super().__init__()
         own, scan_params = split_options(UMLIPOptions, params)
         self.options = parse_options(UMLIPOptions, options | own, model=self.key)
@@ -167,8 +176,10 @@ class BlendOptions(Options):
 
 @register("umlip-blend", "physics", "mean of lgbm (descriptors) and umlip-hybrid (+ E-V fit)")
 class BlendModel(CompositeEstimator):
-    """The mean of two LightGBM models that see different inputs: the descriptors alone (``lgbm``), and the
-    descriptors plus the potential's E–V fit (``umlip-hybrid``).
+    """The mean of two LightGBM models that see different inputs, with or without the potential's E–V fit.
+
+    The members are the descriptors alone (``lgbm``) and the descriptors plus the potential's E–V fit
+    (``umlip-hybrid``).
 
     Their errors differ enough that the mean beats both in distribution, while the E–V member carries the
     out-of-distribution gain (``benchmarks/results/umlip/umlip.md``). Each member keeps its own calibrated adaptive

@@ -65,6 +65,7 @@ def eos_features(structures: list[Structure], potential: str = "chgnet", *, prog
 
 
 def embedding_names(potential: str = "chgnet") -> list[str]:
+    """Column names of :func:`embedding_features` for ``potential``, one per embedding dimension."""
     return [f"{potential}_emb_{i}" for i in range(POTENTIALS[potential].embedding_size)]
 
 

@@ -88,6 +88,8 @@ class Potential(ABC):
 
 
 class CHGNetPotential(Potential):
+    """The pretrained CHGNet universal potential; it also gives a crystal embedding."""
+
     name = "chgnet"
     package = "chgnet"
     model_name = "0.3.0"
@@ -190,8 +192,10 @@ POTENTIALS: dict[str, type[Potential]] = {
 
 
 def get_potential(name: str, device: str | None = None) -> Potential:
-    """One loaded instance per process and device (``device`` None: ``--device``/``BULKMOD_DEVICE``): loading
-    the weights costs more than a small batch."""
+    """One loaded instance per process and device (``device`` None: ``--device``/``BULKMOD_DEVICE``).
+
+    Loading the weights costs more than a small batch.
+    """
     if name not in POTENTIALS:
         raise BulkmodError(f"unknown potential {name!r}: use {', '.join(POTENTIALS)}")
     return _loaded(name, resolve_device(device))

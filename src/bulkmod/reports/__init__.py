@@ -1,2 +1,4 @@
-"""Human-readable views of results files and saved models: tables, figures, the self-contained HTML report and
-model cards."""
+"""Human-readable views of results files and saved models.
+
+Tables, figures, the self-contained HTML report and model cards.
+"""

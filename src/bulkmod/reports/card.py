@@ -10,8 +10,10 @@ from bulkmod.models.base import read_manifest
 
 
 def _scale_text(manifest: dict) -> str:
-    """What σ(x) of a normalised interval is, read from the saved options (top level since typed options, inside
-    ``params`` in older manifests)."""
+    """What σ(x) of a normalised interval is, read from the saved options.
+
+    The options sit at the top level since typed options, inside ``params`` in older manifests.
+    """
     cfg = manifest.get("config", {})
     opts = cfg | cfg.get("params", {})
     if manifest["family"] == "ensemble":
@@ -26,6 +28,7 @@ def _scale_text(manifest: dict) -> str:
 
 
 def write_model_card(directory: Path, command: str = "") -> Path:
+    """Write the model card, ``README.md`` in Markdown, into a saved model's ``directory``, from its manifest alone."""
     m = read_manifest(directory)
     metrics, train, cfg = m.get("metrics", {}), m.get("train", {}), m.get("config", {})
     lines = [

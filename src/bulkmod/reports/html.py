@@ -108,8 +108,11 @@ def _load(paths: list[str]) -> tuple[list[tuple[str, dict, pd.DataFrame]], list[
 
 
 def _sample_groups(preds: pd.DataFrame) -> dict[str, list[str]] | None:
-    """Crystal system and number of elements per sample, read from the predictions file; None for a file written
-    before it carried the crystal system (the report never reloads or re-featurises a dataset to fill it in)."""
+    """Crystal system and number of elements per sample, read from the predictions file.
+
+    None for a file written before it carried the crystal system: the report never reloads or re-featurises a
+    dataset to fill it in.
+    """
     if "crystal_system" not in preds:
         return None
     return {
@@ -147,6 +150,11 @@ def _comparison(loaded: list[tuple[str, dict, pd.DataFrame]]) -> pd.DataFrame:
 
 
 def build_report(paths: list[str], out: Path | str, title: str = "bulkmod report") -> tuple[Path, list[str]]:
+    """Write one self-contained HTML report comparing the results files in ``paths``.
+
+    Unreadable inputs are skipped and listed, in the report and in the returned list, rather than failing the
+    whole report.
+    """
     loaded, skipped = _load(paths)
     if not loaded:
         raise BulkmodError("no readable bulkmod-results/1 file among the inputs: " + "; ".join(skipped))

@@ -17,6 +17,7 @@ CONFIG_FORMAT = "bulkmod-config/1"
 
 
 def write_config(path: Path | str, model: str, config: dict[str, Any], **provenance: Any) -> Path:
+    """Write a model key and its constructor options, with provenance, as a config file :func:`read_config` reads."""
     write_json_atomic(path, {"format": CONFIG_FORMAT, "model": model, "config": config, **provenance})
     return Path(path)
 

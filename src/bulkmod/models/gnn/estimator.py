@@ -53,14 +53,17 @@ RUN_KEYS = ("checkpoint_dir", "resume")  # how to run this fit; never change the
 
 @dataclass(frozen=True)
 class GraphOptions(TrainSettings):
-    """A graph model's options: how it trains (:class:`~bulkmod.models.gnn.trainer.TrainSettings`), plus
+    """A graph model's options: how it trains, validates and runs, and where its uncertainty comes from.
+
+    How it trains is :class:`~bulkmod.models.gnn.trainer.TrainSettings`; on top come
     ``inner_folds`` (>= 2: a validation fold of 1 / inner_folds, else a 10 % hold-out), run options
     (``checkpoint_dir``: a checkpoint every epoch, one sub-folder per training set; ``resume``: continue from it;
     ``pretrained``: cgcnn starts from the legacy checkpoint at that path, megnet from the published MEGNet model of
     that version, :mod:`~bulkmod.models.gnn.megnet_port`) and ``mc_samples`` (T > 0: Monte-Carlo dropout,
     the mean and std of T passes with dropout on; the std of the validation crystals then scales a normalised
     conformal interval) or ``laplace`` (a last-layer Laplace posterior, :mod:`bulkmod.uncertainty.laplace`, whose
-    predictive std scales the interval the same way)."""
+    predictive std scales the interval the same way).
+    """
 
     inner_folds: int = 1
     mc_samples: int = 0
@@ -76,6 +79,8 @@ class GraphOptions(TrainSettings):
 
 @dataclass(frozen=True)
 class Arch:
+    """What a graph architecture key stands for: its network, default settings, graph settings and weight decay."""
+
     net: type[nn.Module]
     defaults: dict[str, Any]
     features: tuple[str, ...] = ()  # descriptor groups joined at the readout
@@ -104,9 +109,11 @@ ARCHS: dict[str, Arch] = {
 
 @cache
 def _architecture(arch: str, encoder: str | None) -> type:
-    """The architecture settings ``arch`` takes, as a dataclass made from its network's keyword-only arguments
-    (and its encoder's), so :func:`~bulkmod.models.options.parse_options` checks them like any other options.
-    Graph settings of the same name (SchNet's ``cutoff``) belong to the graph."""
+    """The architecture settings ``arch`` takes, as a dataclass made from its network's keyword-only arguments.
+
+    Its encoder's arguments are included, so :func:`~bulkmod.models.options.parse_options` checks them like any
+    other options. Graph settings of the same name (SchNet's ``cutoff``) belong to the graph.
+    """
     nets = [ARCHS[arch].net]
     if nets[0] is EncoderHead and encoder in ENCODERS:
         nets.append(ENCODERS[encoder])
@@ -379,8 +386,11 @@ class GraphModel(Estimator):
         return np.concatenate(seen), out
 
     def _forward(self, data: list[Data]) -> tuple[np.ndarray, np.ndarray | None]:
-        """log10 predictions, and with ``mc_samples`` the mean and std over that many dropout passes (with
-        ``laplace``: the deterministic pass and the last-layer posterior's std)."""
+        """Log10 predictions and their std, where the model has one.
+
+        With ``mc_samples`` they are the mean and std over that many dropout passes; with ``laplace``, the
+        deterministic pass and the last-layer posterior's std.
+        """
         if self._laplace is not None:
             phi, out = self._last_layer_inputs(data)
             scale = self.transform.std  # log10 target space: d log10 K / d output
@@ -407,8 +417,10 @@ class GraphModel(Estimator):
         return "MC-dropout std" if self.options.mc_samples > 0 else "none"
 
     def scale(self, ds: Dataset) -> np.ndarray | None:
-        """σ(x): the Laplace or MC-dropout std (:class:`~bulkmod.uncertainty.scale.ScaleProvider`); None
-        without either."""
+        """σ(x): the Laplace or MC-dropout std; None without either.
+
+        This is the :class:`~bulkmod.uncertainty.scale.ScaleProvider` side of a graph model.
+        """
         return self._raw_prediction(ds).std_log10
 
     def _raw_prediction(self, ds: Dataset) -> Prediction:

@@ -20,6 +20,7 @@ EMBEDDING = "embedding."
 
 
 def read_legacy_checkpoint(path: Path | str) -> dict[str, Any]:
+    """The checkpoint's contents, read weights-only; a missing, unsafe or non-CGCNN file is refused by name."""
     path = Path(path)
     if not path.exists():
         raise BulkmodError(f"{path}: pretrained checkpoint not found")

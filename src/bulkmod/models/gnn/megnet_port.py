@@ -65,8 +65,11 @@ SELF_TOL = 1e-8  # Angstrom: megnet's numerical_tol; a site at this distance fro
 
 @dataclass(frozen=True)
 class Version:
-    """One published model: the sha256 of its two files, its Set2Set steps (``T`` in its Keras config) and the
-    number of Materials Project crystals its authors trained it on (its JSON's metadata)."""
+    """One published model: what pins its files, how it is built, and what it was trained on.
+
+    That is the sha256 of its two files, its Set2Set steps (``T`` in its Keras config) and the number of Materials
+    Project crystals its authors trained it on (its JSON's metadata).
+    """
 
     hdf5_sha256: str
     json_sha256: str
@@ -91,6 +94,7 @@ VERSIONS: dict[str, Version] = {
 
 
 def check_version(version: str) -> Version:
+    """The published model called ``version``; an unknown version is refused with the known ones listed."""
     if version not in VERSIONS:
         raise BulkmodError(f"unknown MEGNet version {version!r}: use {', '.join(VERSIONS)}")
     return VERSIONS[version]
@@ -154,7 +158,7 @@ def read_graph_spec(path: Path, n_centers: int) -> GraphSpec:
 
 
 def softplus2(x: Tensor) -> Tensor:
-    """megnet's default activation: softplus shifted to pass through 0."""
+    """MEGNet's default activation: softplus shifted to pass through 0."""
     return F.softplus(x) - math.log(2.0)
 
 
@@ -393,8 +397,11 @@ def crystal_graph(structure: Structure, name: str, spec: GraphSpec) -> tuple[Dat
 
 @dataclass(frozen=True)
 class MEGNetOptions(Options):
-    """``version``: which published model (:data:`VERSIONS`); ``seed``: unused, prediction is deterministic, but
-    every model takes ``--seed``."""
+    """The pretrained MEGNet model's options: ``version`` and ``seed``.
+
+    ``version``: which published model (:data:`VERSIONS`); ``seed``: unused, prediction is deterministic, but
+    every model takes ``--seed``.
+    """
 
     version: Literal["mp-2019.4.1", "mp-2018.6.1"] = DEFAULT_VERSION
     seed: int = 0
