@@ -76,8 +76,10 @@ def elastic_kvrh(structure: Structure, potential: Potential) -> EOSResult:
 def protocol_results(
     structures: list[Structure], potential: Potential, protocol: str, points: int, half_width: float
 ) -> list[EOSResult]:
-    """One result per structure for ``protocol`` (``relaxed`` or ``elastic``); failures become flags, as in the
-    clamped scan (an element the potential lacks, a cell over ``MAX_SCAN_ATOMS``, a relaxation that fails)."""
+    """One result per structure for ``protocol`` (``relaxed`` or ``elastic``); failures become flags.
+
+    As in the clamped scan: an element the potential lacks, a cell over ``MAX_SCAN_ATOMS``, a relaxation that fails.
+    """
     require("matcalc")
     out = []
     for s in structures:
