@@ -11,15 +11,28 @@ exists is skipped):
 - ``equilibrium-offset|linear|isotonic``: the same K mapped by a calibration fitted on each training fold only;
 - the potentials side by side (CHGNet 0.3.0 and the three SevenNet checkpoints the sevenn wheel ships), default
   scan, zero-shot, on the same seeded 400 crystals of mp-binary-2025: SevenNet costs 6-19x CHGNet per energy on
-  this CPU (physics_prior.md), so all 3,953 crystals per checkpoint would take hours.
+  this CPU (physics_prior.md), so all 3,953 crystals per checkpoint would take hours;
+- the K protocols side by side (``physics/protocols.py``) on the same seeded 120 crystals: the clamped scan
+  (``bracket`` and ``equilibrium``), ``relaxed`` (shape- and ion-relaxed E–V points around the relaxed cell,
+  Reuss-like) and ``elastic`` (K_VRH of the strain–stress tensor), CHGNet, zero-shot; and what each costs:
+  ``protocol_cost.json``, s/crystal of each protocol on the same 12 crystals in one run, no cache.
 Zero-shot runs "train" only the conformal interval. ``physics_prior.md`` is rebuilt from the JSON files.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from pathlib import Path
 
-from bulkmod.evaluation.benchmark import run_named
+from bulkmod.data import load_dataset
+from bulkmod.evaluation.benchmark import limit_rows, run_named
+from bulkmod.io import write_json_atomic
+from bulkmod.physics.eos import ScanConfig, scan_eos
+from bulkmod.physics.potentials import get_potential
+from bulkmod.physics.protocols import protocol_results
+from bulkmod.provenance import command_line, git_commit, load_average, machine
 from bulkmod.reports.tables import results_table
 
 RESULTS = Path(__file__).resolve().parent / "results" / "physics_prior"
@@ -44,6 +57,41 @@ RUNS |= {
     }
     for pot in POTENTIAL_NAMES
 }  # fmt: skip
+PROTOCOL_SUBSET = 120
+K_PROTOCOLS = {"bracket": {}, "equilibrium": {"centre": "equilibrium"}, "relaxed": {"protocol": "relaxed"},
+               "elastic": {"protocol": "elastic"}}  # fmt: skip
+RUNS |= {
+    f"mp-binary-2025-limit{PROTOCOL_SUBSET}_umlip-eos-{name}_kfold": {
+        "dataset": "mp-binary-2025", "model": "umlip-eos", "split": "kfold", "limit": PROTOCOL_SUBSET,
+        "model_config": {"params": params} if params else {},
+    }
+    for name, params in K_PROTOCOLS.items()
+}  # fmt: skip
+COST_CRYSTALS = 12
+COST = RESULTS / "protocol_cost.json"
+
+
+def protocol_cost() -> dict:
+    """Seconds per crystal of each K protocol on the same crystals, one after another in this process, no cache."""
+    if COST.exists():
+        return json.loads(COST.read_text())
+    structures = limit_rows(load_dataset("mp-binary-2025"), COST_CRYSTALS).structures
+    pot = get_potential("chgnet")
+    pot.energies(structures[:1])  # weights loaded and warm before the first timing
+    seconds = {}
+    for name, params in K_PROTOCOLS.items():
+        cfg = ScanConfig(**params)
+        t = time.perf_counter()
+        if cfg.protocol == "clamped":
+            scan_eos(structures, pot, cfg, progress=False)
+        else:
+            protocol_results(structures, pot, cfg.protocol, cfg.points, cfg.half_width)
+        seconds[name] = round((time.perf_counter() - t) / len(structures), 3)
+    out = {"n_crystals": len(structures), "potential": pot.version, "s_per_crystal": seconds,
+           "threads": os.environ.get("OMP_NUM_THREADS"), "command": command_line(), "commit": git_commit(),
+           "machine": machine(), "load_avg_end": load_average()}  # fmt: skip
+    write_json_atomic(COST, out)
+    return out
 
 
 def summary(done: list[dict]) -> str:
@@ -56,10 +104,24 @@ def summary(done: list[dict]) -> str:
         "file. Rows are the crystals with a usable E–V fit (n); flagged fits get no number. Calibrated runs fit the "
         "map on each training fold only. Issue 18's targets on mp-binary-2025: zero-shot ≤ 14 GPa, calibrated ≤ 12 "
         "GPa (TensorNet-OMat24: 15.6 GPa on these binaries, MatPES paper).\n",
-        *gpa, "", "Per true-K bin (MAE log10):\n", results_table(done),
+        *gpa, "", "Per true-K bin (MAE log10):\n", results_table(done), "", *cost_lines(),
     ]) + "\n"  # fmt: skip
+
+
+def cost_lines() -> list[str]:
+    if not COST.exists():
+        return []
+    cost = json.loads(COST.read_text())
+    base = cost["s_per_crystal"]["bracket"]
+    rows = [f"| {name} | {s:.3f} | {s / base:.1f}x |" for name, s in cost["s_per_crystal"].items()]
+    return [
+        f"Cost of each K protocol ({cost['potential']}, the same {cost['n_crystals']} crystals in one run, no cache, "
+        f"`{cost['command']}` at {cost['commit']} on {cost['machine']}, load {cost['load_avg_end']}):\n",
+        "| protocol | s/crystal | vs bracket |", "|---|---|---|", *rows,
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":
     done = run_named(RUNS, RESULTS, __doc__)
+    protocol_cost()
     (RESULTS / "physics_prior.md").write_text(summary(done))
