@@ -115,3 +115,22 @@ def test_the_one_crystal_system_map_agrees_with_pymatgen_and_names_unknowns():
         SpaceGroup.from_int_number(int(n)).crystal_system for n in numbers
     ]
     assert crystal_system_names(np.array([0, np.nan, 231, 1, 225])) == ["unknown"] * 3 + ["triclinic", "cubic"]
+
+
+def test_eos_centre_travels_with_the_features_and_keeps_old_manifests(mp_small):
+    """``eos_centre="equilibrium"`` gives the umlip-eos group the volume-invariant scan; the default config's
+    dict (what every shipped manifest holds) does not change."""
+    from bulkmod.physics.eos import strained
+
+    assert "eos_centre" not in FeatureConfig().as_dict()
+    cfg = FeatureConfig(("umlip-eos",), eos_centre="equilibrium")
+    assert FeatureConfig.from_dict(cfg.as_dict()) == cfg
+    with pytest.raises(BulkmodError, match="unknown E-V scan centre 'middle'"):
+        FeatureConfig(("umlip-eos",), eos_centre="middle")
+    si = mp_small.subset([i for i, s in enumerate(mp_small.structures) if len(s) <= 4][:1])
+    s = si.structures[0]
+    scaled = si.subset([0, 0])
+    scaled.structures[:] = [strained(s, 0.95), strained(s, 1.05)]
+    X, errors = featurize(scaled, cfg)
+    assert not errors
+    assert abs(X[0, 0] - X[1, 0]) < 0.01  # log10 K0 from either cell (the bracket scan moves by several %)

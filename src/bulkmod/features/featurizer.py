@@ -28,6 +28,7 @@ from bulkmod.features.composition import (
 from bulkmod.features.spacegroup import spacegroup_features, spacegroup_names
 from bulkmod.features.structure import GROUP_NAMES, SHELL_TOL, structure_features
 from bulkmod.io import sha256_json
+from bulkmod.physics.eos import CENTRES, ScanConfig
 from bulkmod.physics.features import EOS_NAMES, embedding_features, embedding_names, eos_features
 from bulkmod.physics.potentials import POTENTIALS
 
@@ -64,6 +65,9 @@ class FeatureConfig:
     shell_tol: float = SHELL_TOL
     version: str = field(default=FEATURE_VERSION)
     potential: str = "chgnet"  # for the umlip-* groups
+    # where the umlip-eos group's E-V scan sits (physics/eos.py): "bracket", as the shipped models were trained,
+    # or "equilibrium", whose features do not depend on the input cell
+    eos_centre: str = "bracket"
     # True: a row without a structure gets NaN in the structure and potential groups (a joined dataset where only
     # some rows have one; LightGBM routes missing values itself). False: such rows are refused, so a model that
     # never saw a missing structure is never handed one (they go to the composition model instead).
@@ -75,6 +79,8 @@ class FeatureConfig:
             raise BulkmodError(f"unknown feature group(s) {unknown}: use {', '.join(ALL_GROUPS)}")
         if self.potential not in POTENTIALS:
             raise BulkmodError(f"unknown potential {self.potential!r}: use {', '.join(POTENTIALS)}")
+        if self.eos_centre not in CENTRES:
+            raise BulkmodError(f"unknown E-V scan centre {self.eos_centre!r}: use {' or '.join(CENTRES)}")
 
     @property
     def needs_structure(self) -> bool:
@@ -87,7 +93,11 @@ class FeatureConfig:
         return self.needs_structure and not self.missing_structures
 
     def as_dict(self) -> dict:
-        return asdict(self) | {"groups": list(self.groups)}
+        """The settings, ``eos_centre`` only when it is not the original one (manifests before it stay equal)."""
+        d = asdict(self) | {"groups": list(self.groups)}
+        if self.eos_centre == "bracket":
+            del d["eos_centre"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> FeatureConfig:
@@ -97,6 +107,7 @@ class FeatureConfig:
             version=d["version"],
             potential=d.get("potential", "chgnet"),  # models saved before the physics groups existed
             missing_structures=bool(d.get("missing_structures", False)),  # and before joined datasets
+            eos_centre=d.get("eos_centre", "bracket"),
         )
 
     @classmethod
@@ -176,7 +187,7 @@ def featurize(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, st
     if "spacegroup" in cfg.groups:
         blocks["spacegroup"] = spacegroup_features(spg)
     if "umlip-eos" in cfg.groups:  # NaN where the fit has no number; umlip_flagged says why it is missing
-        blocks["umlip-eos"] = eos_features(ds.structures, cfg.potential)
+        blocks["umlip-eos"] = eos_features(ds.structures, cfg.potential, ScanConfig(centre=cfg.eos_centre))
     if "umlip-embed" in cfg.groups:
         blocks["umlip-embed"] = embedding_features(ds.structures, cfg.potential)
     X = np.column_stack([blocks[g] for g in cfg.groups]).astype(float)

@@ -54,10 +54,12 @@ def eos_results(
     return [EOSResult.from_vector(v) for v in _cached("eos", structures, tag, compute, width, progress, block)]
 
 
-def eos_features(structures: list[Structure], potential: str = "chgnet", *, progress: bool = True) -> np.ndarray:
+def eos_features(
+    structures: list[Structure], potential: str = "chgnet", cfg: ScanConfig | None = None, *, progress: bool = True
+) -> np.ndarray:
     """(n, 6) matrix in ``EOS_NAMES`` order; a flagged fit keeps its numbers (NaN where none) and says so."""
     rows = []
-    for r in eos_results(structures, potential, progress=progress):
+    for r in eos_results(structures, potential, cfg, progress=progress):
         k0 = np.log10(r.k0_gpa) if r.k0_gpa > 0 else np.nan
         res = np.log10(max(r.residual_mev, 1e-4)) if np.isfinite(r.residual_mev) else np.nan
         rows.append([k0, r.k_prime, r.v0_ratio, r.e0_ev_atom, res, float(not r.usable)])
