@@ -36,6 +36,8 @@ RUNS = (
     ("qlgbm (CQR)", "qlgbm", RESULTS),
     ("gpr (descriptors clamped to the training range)", "gpr", RESULTS),
     ("deep ensemble: 5 hybrid graph models, 30 epochs, calibrated on 15 %", "ensemble-hybrid5_ep30", RESULTS),
+    ("one cgcnn (AdamW, standardised log10, Huber), 30 epochs", "cgcnn_ep30", RESULTS),
+    ("deep ensemble: 10 cgcnn (their Option 3), 30 epochs, calibrated on 15 %", "ensemble-cgcnn10_ep30", RESULTS),
     ("mc-dropout hybrid, 600 rows, 20 epochs", "mc-dropout_limit600_ep20", RESULTS),
     ("mc-dropout hybrid, all crystals, 30 epochs", "mc-dropout_ep30", RESULTS),
     ("mc-dropout hybrid, all crystals, 30 epochs, encoder dropout 0.1", "mc-dropout-enc01_ep30", RESULTS),
