@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
@@ -16,14 +17,15 @@ from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Estimator, Prediction, training_summary
 from bulkmod.models.boosters import Booster, check_booster_params, make_booster
-from bulkmod.models.crossfit import cross_fit, kfold
 from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourTable, neighbour_config, neighbour_names
 from bulkmod.models.options import Loss, Options, listing, parse_options, split_options
 from bulkmod.models.registry import register
 from bulkmod.models.safety import MANIFEST, listed_file, model_subdir, required
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
-from bulkmod.uncertainty.constants import SIGMA_FLOOR, Z90
+from bulkmod.uncertainty.constants import Z90
+from bulkmod.uncertainty.crossfit import cross_fit, kfold
+from bulkmod.uncertainty.residual_scale import ResidualScaleModel
 
 HOLDOUT_FRACTION = 0.1
 SIGMA_FILE = "sigma.lgbm.txt"
@@ -123,7 +125,7 @@ class DescriptorModel(Estimator):
 
     family: ClassVar[str] = "descriptor"
     cross_fits: ClassVar[bool] = True
-    scale_name: ClassVar[str] = "log|residual| model"
+    scale_name: ClassVar[str] = ResidualScaleModel.scale_name
 
     def __init__(
         self,
@@ -150,7 +152,7 @@ class DescriptorModel(Estimator):
         self.rounds: int | None = None
         self._booster = None
         self._table: NeighbourTable | None = None  # training targets behind the neighbour features
-        self._sigma = None  # LightGBM model of log|residual|: the per-crystal scale of adaptive intervals
+        self._sigma: ResidualScaleModel | None = None  # the per-crystal scale of adaptive intervals
         self._inner: list = []  # with keep_inner: the chosen candidate's inner-fold boosters
         self._stack: Estimator | None = None  # with stack: the composition model behind the stacked feature
         # set by a composite before fit: a composition model fitted on more rows than this one sees, and its
@@ -193,7 +195,7 @@ class DescriptorModel(Estimator):
             self.oof_log10 = self.transform.inverse(best["oof"]) + (y_log10 - delta)  # + the baseline offset
             resid = self.oof_log10 - y_log10
             if self.options.interval != "constant":
-                self._fit_sigma(Xfit, resid, data.folds)
+                self._calibrate_scaled(Xfit, resid, data.folds)
             else:
                 self.conformal = ConformalInterval.from_residuals(resid)
         self.train_info |= training_summary(ds) | {"rounds": self.rounds}
@@ -378,26 +380,17 @@ class DescriptorModel(Estimator):
             spg = featurize(ds, replace(cfg, groups=("spacegroup",)))[0][:, 0]
         return NeighbourKeys.from_dataset(ds, spg)
 
-    def _fit_sigma(self, X: np.ndarray, resid: np.ndarray, inner: list) -> None:
-        """Normalised conformal: a model of log|residual| cross-fitted on the same inner folds.
+    def _residual_scale(self) -> ResidualScaleModel:
+        """The adaptive interval's scale: a LightGBM model of log|residual| on the final booster's matrix."""
+        return ResidualScaleModel(partial(make_booster, "lgbm", SIGMA_PARAMS, self.options.seed), SIGMA_ROUNDS)
 
-        Each inner fold's scores |r| / sigma use a sigma model that never saw that fold, so the conformal
-        quantile stays honest; the final sigma model is then fitted on every out-of-fold residual.
-        "tempered" picks one of four powers by calibrated width on these same rows (a negligible choice
-        next to ~3000 calibration residuals).
-        """
-        target = np.log(np.abs(resid) + SIGMA_FLOOR)
-
-        def fit_fold(_: int, tr: np.ndarray, te: np.ndarray) -> np.ndarray:
-            booster = make_booster("lgbm", SIGMA_PARAMS, self.options.seed)
-            booster.train(X[tr], target[tr], None, SIGMA_ROUNDS)
-            return np.exp(booster.predict(X[te]))
-
-        sigma_oof = cross_fit(inner, len(resid), fit_fold)
+    def _calibrate_scaled(self, X: np.ndarray, resid: np.ndarray, inner: list) -> None:
+        """Normalised conformal on the inner folds' residuals, scaled by a residual model cross-fitted on the same
+        folds (so no score uses a scale that saw its row); "tempered" picks the power by calibrated width."""
+        self._sigma = self._residual_scale()
+        sigma_oof = self._sigma.fit(X, resid, inner)
         self.conformal = ConformalInterval.normalised(resid, sigma_oof, tempered=self.options.interval == "tempered")
         self.oof_std_log10 = self.conformal.q90 * sigma_oof**self.conformal.power / Z90
-        self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.options.seed)
-        self._sigma.train(X, target, None, SIGMA_ROUNDS)
 
     def _offset(self, X: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         """log10 K of the potential's E–V fit where usable, else the training mean (0 without a baseline)."""
@@ -419,7 +412,7 @@ class DescriptorModel(Estimator):
         return self._scale(self._matrix(ds)[0])
 
     def _scale(self, X: np.ndarray) -> np.ndarray | None:
-        return np.exp(self._sigma.predict(X)) if self._sigma is not None and len(X) else None
+        return self._sigma.scale(X) if self._sigma is not None else None
 
     def _matrix(self, ds: Dataset) -> tuple[np.ndarray, dict[int, str]]:
         """Descriptors of ``ds`` (with neighbour features where the model uses them) and the rows that failed."""
@@ -445,7 +438,7 @@ class DescriptorModel(Estimator):
         return self._with_intervals(Prediction(mean_log10=mean, errors=errors), scale=self._scale(X))
 
     def _write_weights(self, directory: Path) -> list[str]:
-        files = {self._booster.weights_file: self._booster}
+        files: dict[str, Booster | ResidualScaleModel] = {self._booster.weights_file: self._booster}
         if self._sigma is not None:
             files[SIGMA_FILE] = self._sigma
         files |= {f"inner_{k}.{b.weights_file}": b for k, b in enumerate(self._inner)}
@@ -478,7 +471,10 @@ class DescriptorModel(Estimator):
             return booster
 
         self._booster = read(self.backend, self.params)
-        self._sigma = read("lgbm", SIGMA_PARAMS, SIGMA_FILE) if SIGMA_FILE in listed else None
+        self._sigma = None
+        if SIGMA_FILE in listed:
+            self._sigma = self._residual_scale()
+            self._sigma.load(listed_file(directory, manifest, SIGMA_FILE), n_features)
         if self.conformal is not None and self.conformal.normalized and self._sigma is None:
             raise BulkmodError(
                 f"{directory / MANIFEST}: an adaptive interval needs {SIGMA_FILE}, not listed; re-save the model"

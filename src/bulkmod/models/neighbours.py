@@ -30,8 +30,8 @@ from bulkmod.features.elements import N_Z
 from bulkmod.features.scaling import Standardiser
 from bulkmod.features.spacegroup import crystal_system
 from bulkmod.io import atomic_path
-from bulkmod.models.crossfit import cross_fit, kfold
 from bulkmod.models.formats import check_arrays, load_npz
+from bulkmod.uncertainty.crossfit import cross_fit, kfold
 
 NEIGHBOUR_FILE = "neighbours.npz"
 CHUNK = 1024
