@@ -33,7 +33,15 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # - reports below training (the workflows): ``train`` writes a model card; reports read results and manifests only;
 # - the public API, the CLI and the package root (its lazy ``__getattr__`` imports api) on top.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("bulkmod.errors", "bulkmod.text", "bulkmod.io", "bulkmod.provenance", "bulkmod.optional", "bulkmod.device"),
+    (
+        "bulkmod.errors",
+        "bulkmod.text",
+        "bulkmod.progress",
+        "bulkmod.io",
+        "bulkmod.provenance",
+        "bulkmod.optional",
+        "bulkmod.device",
+    ),
     ("bulkmod.parallel",),
     ("bulkmod.data",),
     ("bulkmod.physics",),

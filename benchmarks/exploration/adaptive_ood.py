@@ -44,7 +44,7 @@ def main() -> None:
         bst = make_booster("lgbm", SIGMA_PARAMS, 0)
         bst.train(X[a], target[a], None, SIGMA_ROUNDS)
         sig_oof[b] = np.exp(bst.predict(X[b]))
-    sig_test = np.exp(model._sigma.predict(Xt))
+    sig_test = model._sigma.scale(Xt)
     pred = model.predict(test).mean_log10
     err_t = np.abs(pred - test.y_log10)
     half = np.random.default_rng(1).permutation(len(resid))

@@ -107,12 +107,12 @@ def _experiment_correction(model: str):
 
 def cmd_predict(args: argparse.Namespace) -> int:
     import pandas as pd
-    from tqdm import tqdm
 
     from bulkmod.data.stream import iter_items
     from bulkmod.models.pretrained import load_model, resolve_model_dir
     from bulkmod.parallel import write_run_record
     from bulkmod.prediction import predict_batches, predict_stream
+    from bulkmod.progress import progress_bar
 
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
@@ -134,7 +134,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     shown = sys.stderr.isatty()  # tqdm's own rule for disable=None: a bar only on a terminal
     # a text-only pass (nothing parsed) gives the bar its ETA; a run into a pipe or a log file skips it
     total = sum(1 for _ in iter_items(args.files)) if shown else None
-    bar = tqdm(total=total, desc="predict", unit="crystal", file=sys.stderr, disable=not shown, smoothing=0.1)
+    bar = progress_bar(desc="predict", total=total, unit="crystal", show=shown, smoothing=0.1)
     with _backend(args) as backend, bar:
         if stream:
             run = {"inputs": args.files, "model": str(model_dir.resolve()), "correct_to": args.correct_to,

@@ -13,6 +13,7 @@ from bulkmod.models import Estimator, build_model
 from bulkmod.models.neighbours import (
     NEIGHBOUR_FILE,
     NeighbourKeys,
+    NeighbourStacker,
     NeighbourTable,
     crystal_system,
     neighbour_config,
@@ -143,4 +144,20 @@ def test_neighbour_variant_is_a_nested_candidate(poly):
     sel = model.train_info["selection"]
     assert [s["neighbours"] for s in sel] == [None, {"folds": 5}]
     best = min(sel, key=lambda s: s["inner_mae_log10"])
-    assert model.options.neighbours == best["neighbours"] and (model._table is not None) == bool(best["neighbours"])
+    assert model.options.neighbours == best["neighbours"]
+    assert (model._neighbours is not None) == bool(best["neighbours"])
+
+
+def test_stacker_fits_out_of_fold_and_looks_new_rows_up_in_every_fitted_row(poly, tmp_path):
+    train, new = poly.subset(range(len(poly) - 20)), poly.subset(range(len(poly) - 20, len(poly)))
+    stacker = NeighbourStacker(folds=4, seed=1)
+    fitted = stacker.fit_transform(NeighbourKeys.from_dataset(train), train.y_log10)
+    np.testing.assert_array_equal(fitted, table_of(train).out_of_fold(4, seed=1))
+    new_keys = NeighbourKeys.from_dataset(new)
+    np.testing.assert_array_equal(stacker.transform(new_keys), table_of(train).query(new_keys))
+    stacker.save(tmp_path / NEIGHBOUR_FILE)
+    loaded = NeighbourStacker(folds=4, seed=1)
+    loaded.load(tmp_path / NEIGHBOUR_FILE)
+    np.testing.assert_array_equal(loaded.transform(new_keys), stacker.transform(new_keys))
+    with pytest.raises(BulkmodError, match="fit_transform"):
+        NeighbourStacker(folds=4, seed=1).transform(new_keys)

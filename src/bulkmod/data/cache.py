@@ -8,15 +8,14 @@ both ``physics`` and ``features`` (above it) use it and the structure hash is de
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from pymatgen.core import Structure
-from tqdm import tqdm
 
 from bulkmod.data.validate import structure_hash
 from bulkmod.io import VectorCache, cache_dir
+from bulkmod.progress import progress_bar
 
 Compute = Callable[[list[int]], Iterable[dict[str, np.ndarray]]]
 
@@ -44,8 +43,7 @@ def cached_vectors(
     keys = {kind: [f"{kind}|{tag}|{h}" for h in hashes] for kind in widths}
     found = cache.get_many([k for ks in keys.values() for k in ks])
     todo = [i for i in range(len(hashes)) if any(keys[kind][i] not in found for kind in widths)]
-    quiet = not progress or len(todo) < quiet_below
-    with tqdm(total=len(todo), desc=desc, unit="crystal", file=sys.stderr, disable=quiet) as bar:
+    with progress_bar(desc=desc, total=len(todo), unit="crystal", min_items=quiet_below, show=progress) as bar:
         for start in range(0, len(todo), block):
             rows = todo[start : start + block]
             new: dict[str, np.ndarray] = {}

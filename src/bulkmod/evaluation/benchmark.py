@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from bulkmod.data import load_dataset
 from bulkmod.data.records import Dataset
@@ -23,6 +21,7 @@ from bulkmod.features.spacegroup import crystal_system_names
 from bulkmod.models import MODELS, Prediction, build_model
 from bulkmod.models.composite import CompositeEstimator
 from bulkmod.parallel import current
+from bulkmod.progress import progress_bar
 
 LIMIT_SEED = 0
 
@@ -103,7 +102,7 @@ def run_benchmark(
     runs = [(model, model_config or {}, fold.train, fold.test, k) for k, fold in enumerate(parts)]
     backend = current()
     done = backend.imap(run_fold, runs)
-    results = list(tqdm(done, total=len(runs), desc=f"{model} on {dataset}", unit="fold", file=sys.stderr))
+    results = list(progress_bar(done, f"{model} on {dataset}", total=len(runs), unit="fold"))
     frames, fold_meta = [r[0] for r in results], [r[1] for r in results]
     preds = pd.concat(frames, ignore_index=True)
     extra: dict[str, Any] = {"limit": limit, "folds": len(parts), "model_config": model_config or {}}

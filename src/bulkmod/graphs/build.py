@@ -8,7 +8,6 @@ the order of the sites, and a supercell would then not give the same prediction 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,13 +15,13 @@ import numpy as np
 import torch
 from pymatgen.core import Structure
 from torch_geometric.data import Data
-from tqdm import tqdm
 
 from bulkmod.data.neighbours import periodic_neighbours
 from bulkmod.data.validate import structure_hash
 from bulkmod.errors import BulkmodError
 from bulkmod.graphs.atoms import atom_feature_table
 from bulkmod.io import atomic_path, cache_dir, sha256_json
+from bulkmod.progress import progress_bar
 
 GRAPH_VERSION = "1"  # bump when the construction below changes: old cache entries are then ignored
 TIE_TOL = 1e-3  # Angstrom: neighbours this close to the last kept one are in the same shell
@@ -139,9 +138,7 @@ def build_graphs(
     store = GraphCache(cfg) if cache else None
     graphs: list[dict[str, np.ndarray] | None] = []
     errors: dict[int, str] = {}
-    for i, s in enumerate(
-        tqdm(structures, desc="crystal graphs", unit="crystal", disable=len(structures) < 500, file=sys.stderr)
-    ):
+    for i, s in enumerate(progress_bar(structures, "crystal graphs", unit="crystal", min_items=500)):
         try:
             graphs.append(store.get(s) if store else build_graph(s, cfg))
         except BulkmodError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
@@ -16,14 +17,15 @@ from bulkmod.features.featurizer import DEFAULT_COMPOSITION_GROUPS
 from bulkmod.io import atomic_path
 from bulkmod.models.base import Estimator, Prediction, training_summary
 from bulkmod.models.boosters import Booster, check_booster_params, make_booster
-from bulkmod.models.crossfit import cross_fit, kfold
-from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourTable, neighbour_config, neighbour_names
+from bulkmod.models.neighbours import NEIGHBOUR_FILE, NeighbourKeys, NeighbourStacker, neighbour_config, neighbour_names
 from bulkmod.models.options import Loss, Options, listing, parse_options, split_options
 from bulkmod.models.registry import register
 from bulkmod.models.safety import MANIFEST, listed_file, model_subdir, required
-from bulkmod.models.transforms import TargetTransform
+from bulkmod.models.transforms import BaselineOffset, TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
-from bulkmod.uncertainty.constants import SIGMA_FLOOR, Z90
+from bulkmod.uncertainty.constants import Z90
+from bulkmod.uncertainty.crossfit import cross_fit, kfold
+from bulkmod.uncertainty.residual_scale import ResidualScaleModel
 
 HOLDOUT_FRACTION = 0.1
 SIGMA_FILE = "sigma.lgbm.txt"
@@ -123,7 +125,7 @@ class DescriptorModel(Estimator):
 
     family: ClassVar[str] = "descriptor"
     cross_fits: ClassVar[bool] = True
-    scale_name: ClassVar[str] = "log|residual| model"
+    scale_name: ClassVar[str] = ResidualScaleModel.scale_name
 
     def __init__(
         self,
@@ -149,8 +151,9 @@ class DescriptorModel(Estimator):
             raise BulkmodError("a baseline offset is a ratio: it needs the log10 target space")
         self.rounds: int | None = None
         self._booster = None
-        self._table: NeighbourTable | None = None  # training targets behind the neighbour features
-        self._sigma = None  # LightGBM model of log|residual|: the per-crystal scale of adaptive intervals
+        self._baseline: BaselineOffset | None = None  # with baseline: what the target is taken relative to
+        self._neighbours: NeighbourStacker | None = None  # training targets behind the neighbour features
+        self._sigma: ResidualScaleModel | None = None  # the per-crystal scale of adaptive intervals
         self._inner: list = []  # with keep_inner: the chosen candidate's inner-fold boosters
         self._stack: Estimator | None = None  # with stack: the composition model behind the stacked feature
         # set by a composite before fit: a composition model fitted on more rows than this one sees, and its
@@ -173,15 +176,16 @@ class DescriptorModel(Estimator):
         candidates = self._candidates(base)
         union = replace(base, groups=tuple(dict.fromkeys(g for gs, *_ in candidates for g in (*base.groups, *gs))))
         X = self._stacked_feature(ds, y_log10, self._descriptors(ds, union), candidates)
-        self.train_info = {"baseline_fill": float(np.mean(y_log10))} if self.options.baseline else {}
-        delta = y_log10 - self._offset(X, union)
+        self._baseline = BaselineOffset().fit(y_log10) if self.options.baseline else None
+        self.train_info = {"baseline_fill": self._baseline.fill} if self._baseline else {}
+        delta = self._delta(y_log10, X, union)
         z = self.transform.fit(delta).forward(delta)
         data = _InnerData(X, z, y_log10, self._inner_folds(len(z), candidates, val), union)
         if val is not None:
             data.Xv = featurize(val, union)[0]
             if self._stack is not None:
                 data.Xv = np.hstack([data.Xv, self._stack.predict(val).mean_log10[:, None]])
-            data.zv = self.transform.forward(val.y_log10 - self._offset(data.Xv, union))
+            data.zv = self.transform.forward(self._delta(val.y_log10, data.Xv, union))
         if any(nb for _, _, nb, _ in candidates):
             data.keys = self._neighbour_keys(ds, X, union)
             data.val_keys = self._neighbour_keys(val, data.Xv, union) if val is not None else None
@@ -190,10 +194,10 @@ class DescriptorModel(Estimator):
         best = min(trials, key=lambda t: t["inner_mae_log10"])
         Xfit = self._fit_chosen(data, base, best)
         if self.options.inner_folds >= 2 and val is None:
-            self.oof_log10 = self.transform.inverse(best["oof"]) + (y_log10 - delta)  # + the baseline offset
+            self.oof_log10 = self._to_log10(best["oof"], X, union)
             resid = self.oof_log10 - y_log10
             if self.options.interval != "constant":
-                self._fit_sigma(Xfit, resid, data.folds)
+                self._calibrate_scaled(Xfit, resid, data.folds)
             else:
                 self.conformal = ConformalInterval.from_residuals(resid)
         self.train_info |= training_summary(ds) | {"rounds": self.rounds}
@@ -265,9 +269,10 @@ class DescriptorModel(Estimator):
         rows, so the booster never sees a row's own target, and from those training rows on its test rows, as a
         prediction gets them. Computed once per fold and neighbour setting, then shared by the candidates."""
         if (k, nb["folds"]) not in data.neighbour_blocks:
-            table = NeighbourTable(data.keys.subset(tr), data.y_log10[tr])
-            held_out = table.query(data.keys.subset(te) if te is not None else data.val_keys)
-            data.neighbour_blocks[k, nb["folds"]] = (table.out_of_fold(nb["folds"], self.options.seed), held_out)
+            stacker = NeighbourStacker(nb["folds"], self.options.seed)
+            fitted = stacker.fit_transform(data.keys.subset(tr), data.y_log10[tr])
+            held_out = stacker.transform(data.keys.subset(te) if te is not None else data.val_keys)
+            data.neighbour_blocks[k, nb["folds"]] = (fitted, held_out)
         return data.neighbour_blocks[k, nb["folds"]]
 
     def _score_candidate(
@@ -332,10 +337,10 @@ class DescriptorModel(Estimator):
         if not best["stack"]:
             self._stack = None
         self.options = self.options.replace(neighbours=best["neighbours"], stack=best["stack"])
-        Xfit, self._table, self._inner = data.X[:, best["cols"]], None, best["boosters"]
+        Xfit, self._neighbours, self._inner = data.X[:, best["cols"]], None, best["boosters"]
         if self.options.neighbours:  # out of fold on every training row; predictions look up the whole table
-            self._table = NeighbourTable(data.keys, data.y_log10)
-            Xfit = np.hstack([Xfit, self._table.out_of_fold(self.options.neighbours["folds"], self.options.seed)])
+            self._neighbours = NeighbourStacker(self.options.neighbours["folds"], self.options.seed)
+            Xfit = np.hstack([Xfit, self._neighbours.fit_transform(data.keys, data.y_log10)])
         self._booster = make_booster(self.backend, self.params, self.options.seed)
         self.rounds = self._booster.train(Xfit, data.z, None, self.rounds)
         return Xfit
@@ -346,7 +351,7 @@ class DescriptorModel(Estimator):
         if not self._inner:
             raise BulkmodError("no inner-fold models: fit with keep_inner=True and inner_folds >= 2")
         X, errors = self._matrix(ds)
-        out = np.stack([self.transform.inverse(b.predict(X)) + self._offset(X, self.features) for b in self._inner])
+        out = np.stack([self._to_log10(b.predict(X), X, self.features) for b in self._inner])
         out[:, list(errors)] = np.nan
         return self._predict_matrix(X, errors), out
 
@@ -378,34 +383,26 @@ class DescriptorModel(Estimator):
             spg = featurize(ds, replace(cfg, groups=("spacegroup",)))[0][:, 0]
         return NeighbourKeys.from_dataset(ds, spg)
 
-    def _fit_sigma(self, X: np.ndarray, resid: np.ndarray, inner: list) -> None:
-        """Normalised conformal: a model of log|residual| cross-fitted on the same inner folds.
+    def _residual_scale(self) -> ResidualScaleModel:
+        """The adaptive interval's scale: a LightGBM model of log|residual| on the final booster's matrix."""
+        return ResidualScaleModel(partial(make_booster, "lgbm", SIGMA_PARAMS, self.options.seed), SIGMA_ROUNDS)
 
-        Each inner fold's scores |r| / sigma use a sigma model that never saw that fold, so the conformal
-        quantile stays honest; the final sigma model is then fitted on every out-of-fold residual.
-        "tempered" picks one of four powers by calibrated width on these same rows (a negligible choice
-        next to ~3000 calibration residuals).
-        """
-        target = np.log(np.abs(resid) + SIGMA_FLOOR)
-
-        def fit_fold(_: int, tr: np.ndarray, te: np.ndarray) -> np.ndarray:
-            booster = make_booster("lgbm", SIGMA_PARAMS, self.options.seed)
-            booster.train(X[tr], target[tr], None, SIGMA_ROUNDS)
-            return np.exp(booster.predict(X[te]))
-
-        sigma_oof = cross_fit(inner, len(resid), fit_fold)
+    def _calibrate_scaled(self, X: np.ndarray, resid: np.ndarray, inner: list) -> None:
+        """Normalised conformal on the inner folds' residuals, scaled by a residual model cross-fitted on the same
+        folds (so no score uses a scale that saw its row); "tempered" picks the power by calibrated width."""
+        self._sigma = self._residual_scale()
+        sigma_oof = self._sigma.fit(X, resid, inner)
         self.conformal = ConformalInterval.normalised(resid, sigma_oof, tempered=self.options.interval == "tempered")
         self.oof_std_log10 = self.conformal.q90 * sigma_oof**self.conformal.power / Z90
-        self._sigma = make_booster("lgbm", SIGMA_PARAMS, self.options.seed)
-        self._sigma.train(X, target, None, SIGMA_ROUNDS)
 
-    def _offset(self, X: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-        """log10 K of the potential's E–V fit where usable, else the training mean (0 without a baseline)."""
-        if not self.options.baseline:
-            return np.zeros(len(X))
-        names = cfg.names()
-        k0, flagged = X[:, names.index("umlip_log10_k0")], X[:, names.index("umlip_flagged")] > 0
-        return np.where(np.isfinite(k0) & ~flagged, k0, self.train_info["baseline_fill"])
+    def _delta(self, y_log10: np.ndarray, X: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+        """log10 K relative to the baseline (as it is without one): what the target transform standardises."""
+        return self._baseline.forward(y_log10, X, cfg.names()) if self._baseline else y_log10
+
+    def _to_log10(self, z: np.ndarray, X: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+        """log10 K from the booster's output on the rows of ``X``: the target transform undone, the baseline added."""
+        delta = self.transform.inverse(z)
+        return self._baseline.inverse(delta, X, cfg.names()) if self._baseline else delta
 
     def _log10_mae(self, z_pred: np.ndarray, z_true: np.ndarray) -> float:
         return float(np.mean(np.abs(self.transform.inverse(z_pred) - self.transform.inverse(z_true))))
@@ -419,7 +416,7 @@ class DescriptorModel(Estimator):
         return self._scale(self._matrix(ds)[0])
 
     def _scale(self, X: np.ndarray) -> np.ndarray | None:
-        return np.exp(self._sigma.predict(X)) if self._sigma is not None and len(X) else None
+        return self._sigma.scale(X) if self._sigma is not None else None
 
     def _matrix(self, ds: Dataset) -> tuple[np.ndarray, dict[int, str]]:
         """Descriptors of ``ds`` (with neighbour features where the model uses them) and the rows that failed."""
@@ -432,20 +429,18 @@ class DescriptorModel(Estimator):
             )
         if self._stack is not None and len(X):
             X = np.hstack([X, self._stack.predict(ds).mean_log10[:, None]])
-        if self._table is not None and len(X):
-            X = np.hstack([X, self._table.query(self._neighbour_keys(ds, X, self.features))])
+        if self._neighbours is not None and len(X):
+            X = np.hstack([X, self._neighbours.transform(self._neighbour_keys(ds, X, self.features))])
         return X, errors
 
     def _predict_matrix(self, X: np.ndarray, errors: dict[int, str]) -> Prediction:
-        mean = (
-            self.transform.inverse(self._booster.predict(X)) + self._offset(X, self.features) if len(X) else np.empty(0)
-        )
+        mean = self._to_log10(self._booster.predict(X), X, self.features) if len(X) else np.empty(0)
         for i in errors:
             mean[i] = np.nan
         return self._with_intervals(Prediction(mean_log10=mean, errors=errors), scale=self._scale(X))
 
     def _write_weights(self, directory: Path) -> list[str]:
-        files = {self._booster.weights_file: self._booster}
+        files: dict[str, Booster | ResidualScaleModel] = {self._booster.weights_file: self._booster}
         if self._sigma is not None:
             files[SIGMA_FILE] = self._sigma
         files |= {f"inner_{k}.{b.weights_file}": b for k, b in enumerate(self._inner)}
@@ -456,8 +451,8 @@ class DescriptorModel(Estimator):
         if self._stack is not None and not self._stack_shared:  # a shared one is saved by its composite
             self._stack.save(directory / STACK_DIR)
             written += [f"{STACK_DIR}/{p.name}" for p in sorted((directory / STACK_DIR).iterdir()) if p.is_file()]
-        if self._table is not None:
-            self._table.save(directory / NEIGHBOUR_FILE)
+        if self._neighbours is not None:
+            self._neighbours.save(directory / NEIGHBOUR_FILE)
             written.append(NEIGHBOUR_FILE)
         return written
 
@@ -478,13 +473,19 @@ class DescriptorModel(Estimator):
             return booster
 
         self._booster = read(self.backend, self.params)
-        self._sigma = read("lgbm", SIGMA_PARAMS, SIGMA_FILE) if SIGMA_FILE in listed else None
+        self._baseline = BaselineOffset(self.train_info.get("baseline_fill")) if self.options.baseline else None
+        self._sigma = None
+        if SIGMA_FILE in listed:
+            self._sigma = self._residual_scale()
+            self._sigma.load(listed_file(directory, manifest, SIGMA_FILE), n_features)
         if self.conformal is not None and self.conformal.normalized and self._sigma is None:
             raise BulkmodError(
                 f"{directory / MANIFEST}: an adaptive interval needs {SIGMA_FILE}, not listed; re-save the model"
             )
-        if NEIGHBOUR_FILE in listed:
-            self._table = NeighbourTable.load(listed_file(directory, manifest, NEIGHBOUR_FILE))
+        if NEIGHBOUR_FILE in listed:  # the folds only matter to a refit, which starts a new stacker
+            folds = (self.options.neighbours or neighbour_config(True))["folds"]
+            self._neighbours = NeighbourStacker(folds, self.options.seed)
+            self._neighbours.load(listed_file(directory, manifest, NEIGHBOUR_FILE))
         elif self.options.neighbours:
             raise BulkmodError(f"{directory}: the model uses neighbour features but {NEIGHBOUR_FILE} is not listed")
         self._inner = []

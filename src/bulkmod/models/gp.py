@@ -33,13 +33,13 @@ from bulkmod.errors import BulkmodError
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.features.scaling import Standardiser
 from bulkmod.models.base import Estimator, Prediction, training_summary
-from bulkmod.models.crossfit import cross_fit, kfold
 from bulkmod.models.formats import check_arrays, load_safetensors, save_safetensors
 from bulkmod.models.options import Options, parse_options
 from bulkmod.models.registry import register
 from bulkmod.models.safety import listed_file, required
 from bulkmod.models.transforms import TargetTransform
 from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.crossfit import cross_fit, kfold
 
 WEIGHTS = "gp.safetensors"
 # what the weights file holds: n training rows, d descriptors, k kernel dimensions (components, or d)

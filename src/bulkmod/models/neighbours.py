@@ -9,10 +9,11 @@ have similar moduli. For a query crystal these features summarise the training t
   (distance-weighted mean for k = 5 and 10, distance to and target of the nearest one).
 
 They use training targets, so a model may only ever see them computed *without* the row's own target:
-:meth:`NeighbourTable.out_of_fold` gives each training row the features of a table built from the other
-folds (a row's own target, and those of its fold-mates, never enter its own features); at prediction time
-the table holds every training row. The table is saved as an ``.npz`` of plain arrays (numbers and
-fixed-width strings, loaded with ``allow_pickle=False``).
+:class:`NeighbourStacker` is the out-of-fold stacking transformer a model uses. Its ``fit_transform`` gives
+each training row the features of a table built from the other folds (a row's own target, and those of its
+fold-mates, never enter its own features); its ``transform`` looks new rows up in a table of every training
+row. The table is saved as an ``.npz`` of plain arrays (numbers and fixed-width strings, loaded with
+``allow_pickle=False``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from bulkmod.features.elements import N_Z
 from bulkmod.features.scaling import Standardiser
 from bulkmod.features.spacegroup import crystal_system
 from bulkmod.io import atomic_path
-from bulkmod.models.crossfit import cross_fit, kfold
 from bulkmod.models.formats import check_arrays, load_npz
+from bulkmod.uncertainty.crossfit import cross_fit, kfold
 
 NEIGHBOUR_FILE = "neighbours.npz"
 CHUNK = 1024
@@ -187,3 +188,30 @@ class NeighbourTable:
         z = load_npz(path)
         check_arrays(path, z, TABLE_ARRAYS, z=N_Z)
         return cls(NeighbourKeys(z["formula"], z["chemsys"], z["spg"], z["frac"]), z["y_log10"])
+
+
+class NeighbourStacker:
+    """Neighbour features as an out-of-fold stacking transformer: the rows it is fitted on get features from
+    ``folds``-fold tables that never hold their own fold, new rows features from every fitted row."""
+
+    def __init__(self, folds: int, seed: int) -> None:
+        self.folds, self.seed = folds, seed
+        self.table: NeighbourTable | None = None
+
+    def fit_transform(self, keys: NeighbourKeys, y_log10: np.ndarray) -> np.ndarray:
+        self.table = NeighbourTable(keys, y_log10)
+        return self.table.out_of_fold(self.folds, self.seed)
+
+    def transform(self, keys: NeighbourKeys) -> np.ndarray:
+        return self._fitted().query(keys)
+
+    def save(self, path: Path) -> None:
+        self._fitted().save(path)
+
+    def load(self, path: Path) -> None:
+        self.table = NeighbourTable.load(path)
+
+    def _fitted(self) -> NeighbourTable:
+        if self.table is None:
+            raise BulkmodError("neighbour features: fit_transform the training rows first")
+        return self.table

@@ -1,9 +1,8 @@
 """Quantile LightGBM: the non-Bayesian baseline for intervals, conformalised (CQR) on the training part.
 
 Three descriptor models with LightGBM's quantile objective (5 %, 50 %, 95 %) share the same inner folds,
-so their out-of-fold quantiles are honest on every training row. Conformalised quantile regression in
-its scaled form: the score is ``|y - c| / h`` with ``c``, ``h`` the centre and half-width of the raw
-5-95 % band, and the 90 % interval is ``c +- q * h``; with ``cqr=false`` the raw band is returned.
+so their out-of-fold quantiles are honest on every training row, which is what the CQR calibrator
+(:mod:`bulkmod.uncertainty.cqr`) needs; with ``cqr=false`` the raw 5-95 % band is returned.
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ from bulkmod.models.composite import CompositeEstimator
 from bulkmod.models.descriptor import DescriptorModel, DescriptorOptions
 from bulkmod.models.options import Options, listing, split_options, take_options
 from bulkmod.models.registry import register
-from bulkmod.uncertainty.conformal import ConformalInterval
-from bulkmod.uncertainty.constants import HALF_FLOOR, Z90
+from bulkmod.uncertainty.cqr import band_interval, calibrate_band, quantile_band
 
 QUANTILES = (0.05, 0.5, 0.95)
 
@@ -71,29 +69,20 @@ class QuantileModel(CompositeEstimator):
             "lgbm", **self.member_config, params=params, inner_folds=folds, interval="constant", seed=seed
         )
 
-    @staticmethod
-    def _band(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (lo + hi) / 2, np.maximum(np.abs(hi - lo) / 2, HALF_FLOOR)
-
     def fit(self, ds: Dataset, y_log10: np.ndarray, *, val: Dataset | None = None) -> Self:
         lo, mid, hi = (self._member(a).fit(ds, y_log10) for a in QUANTILES)
         self.members = [lo, mid, hi]
         if self.options.cqr:
-            centre, half = self._band(lo.oof_log10, hi.oof_log10)
-            self.conformal = ConformalInterval.from_residuals(centre - y_log10, scale=half)
+            self.conformal = calibrate_band(lo.oof_log10, hi.oof_log10, y_log10)
         self.train_info = training_summary(ds) | {"rounds": [m.rounds for m in (lo, mid, hi)]}
         return self
 
     def scale(self, ds: Dataset) -> np.ndarray:
         """σ(x): half the raw 5-95 % band (:class:`~bulkmod.uncertainty.scale.ScaleProvider`), which CQR scales."""
         lo, _, hi = self.fitted_members()
-        return self._band(lo.predict(ds).mean_log10, hi.predict(ds).mean_log10)[1]
+        return quantile_band(lo.predict(ds).mean_log10, hi.predict(ds).mean_log10)[1]
 
     def predict(self, ds: Dataset) -> Prediction:
         lo, mid, hi = (m.predict(ds) for m in self.fitted_members())
-        centre, half = self._band(lo.mean_log10, hi.mean_log10)
-        if self.conformal is None:
-            return Prediction(mid.mean_log10, half / Z90, centre - half, centre + half, errors=mid.errors)
-        low, high = self.conformal.bounds(centre, level=self.level, scale=half)
-        std = self.conformal.half_width(0.9) * half / Z90
+        low, high, std = band_interval(lo.mean_log10, hi.mean_log10, self.conformal, self.level)
         return Prediction(mid.mean_log10, std, low, high, errors=mid.errors)

@@ -48,3 +48,35 @@ class TargetTransform:
     @classmethod
     def from_dict(cls, d: dict) -> TargetTransform:
         return cls(**d)
+
+
+class BaselineOffset:
+    """The target as a ratio to a physics baseline: log10 K minus the potential's E–V log10 K0, so a booster learns
+    only the potential's error. Where the fit is missing or flagged the baseline is the training mean instead.
+
+    The baseline comes from each row's own descriptors (the columns ``K0_COLUMN`` and ``FLAG_COLUMN`` of a matrix
+    whose column names are ``names``), so a prediction adds back exactly what training took away.
+    """
+
+    K0_COLUMN = "umlip_log10_k0"
+    FLAG_COLUMN = "umlip_flagged"
+
+    def __init__(self, fill: float | None = None) -> None:
+        self.fill = fill
+
+    def fit(self, y_log10: np.ndarray) -> BaselineOffset:
+        self.fill = float(np.mean(y_log10))
+        return self
+
+    def offset(self, X: np.ndarray, names: list[str]) -> np.ndarray:
+        """Each row's baseline log10 K."""
+        if self.fill is None:
+            raise BulkmodError("the baseline offset is not fitted")
+        k0, flagged = X[:, names.index(self.K0_COLUMN)], X[:, names.index(self.FLAG_COLUMN)] > 0
+        return np.where(np.isfinite(k0) & ~flagged, k0, self.fill)
+
+    def forward(self, y_log10: np.ndarray, X: np.ndarray, names: list[str]) -> np.ndarray:
+        return y_log10 - self.offset(X, names)
+
+    def inverse(self, delta: np.ndarray, X: np.ndarray, names: list[str]) -> np.ndarray:
+        return delta + self.offset(X, names)

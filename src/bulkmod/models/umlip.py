@@ -25,13 +25,13 @@ from bulkmod.errors import BulkmodError
 from bulkmod.features.featurizer import DEFAULT_STRUCTURE_GROUPS, FeatureConfig
 from bulkmod.models.base import Estimator, Prediction, build_model, training_summary
 from bulkmod.models.composite import CompositeEstimator
-from bulkmod.models.crossfit import cross_fit
 from bulkmod.models.descriptor import DescriptorModel
 from bulkmod.models.options import Options, parse_options, split_options, take_options
 from bulkmod.models.registry import register
 from bulkmod.physics.eos import ScanConfig
 from bulkmod.physics.features import eos_results
 from bulkmod.uncertainty.conformal import ConformalInterval
+from bulkmod.uncertainty.crossfit import cross_fit
 
 CALIBRATION_FOLDS = 5
 

@@ -17,7 +17,6 @@ trained with.
 from __future__ import annotations
 
 import contextlib
-import sys
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -25,10 +24,10 @@ import numpy as np
 from pymatgen.analysis.eos import EOS, EOSError
 from pymatgen.core import Lattice, Structure
 from scipy.optimize import curve_fit
-from tqdm import tqdm
 
 from bulkmod.errors import BulkmodError
 from bulkmod.physics.potentials import Potential
+from bulkmod.progress import progress_bar
 
 # flag codes are stored in the feature cache: append only
 FLAGS = ("ok", "not-bracketed", "non-convex", "k0<=0", "fit-failed", "potential-error", "k-prime-fixed", "too-large",
@@ -249,13 +248,6 @@ def scan_eos(
     cfg = cfg or ScanConfig()
     out: list[EOSResult] = []
     chunks = range(0, len(structures), CHUNK)
-    bar = tqdm(
-        chunks,
-        desc=f"E-V scans ({potential.name})",
-        unit="chunk",
-        file=sys.stderr,
-        disable=not progress or len(chunks) < 3,
-    )
-    for start in bar:
+    for start in progress_bar(chunks, f"E-V scans ({potential.name})", unit="chunk", min_items=3, show=progress):
         out += scan_chunk(structures[start : start + CHUNK], potential, cfg)
     return out

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import sys
 import warnings
 from dataclasses import dataclass
 
 from pymatgen.core import Structure
-from tqdm import tqdm
 
 from bulkmod.optional import require
 from bulkmod.physics.potentials import get_potential
+from bulkmod.progress import progress_bar
 
 FMAX = 0.05  # eV/Å
 MAX_STEPS = 300
@@ -37,9 +36,7 @@ def relax_structures(
 
     calc = RelaxCalc(get_potential(potential).calculator(), fmax=fmax, max_steps=max_steps, relax_cell=True)
     out = []
-    for s in tqdm(
-        structures, desc=f"relax ({potential})", unit="crystal", file=sys.stderr, disable=len(structures) < 5
-    ):
+    for s in progress_bar(structures, f"relax ({potential})", unit="crystal", min_items=5):
         try:
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,12 +22,12 @@ import numpy as np
 import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
-from tqdm import tqdm
 
 from bulkmod.device import resolve_device
 from bulkmod.errors import BulkmodError
 from bulkmod.io import atomic_path, remove_stale_temps
 from bulkmod.models.options import Loss, Options
+from bulkmod.progress import progress_bar
 
 CHECKPOINT = "checkpoint.pt"
 LOG_COLUMNS = ("epoch", "lr", "train_loss", "val_mae", "val_spread")
@@ -172,15 +171,14 @@ class Trainer:
             remove_stale_temps(self.checkpoint)
         if self.resume and self.checkpoint and self.checkpoint.exists():
             state, best = self._restore(model, opt, sched, gen, fingerprint)
-        bar = tqdm(
+        bar = progress_bar(
             range(state.epoch, s.epochs),
-            desc="training",
+            "training",
+            total=s.epochs,
             unit="epoch",
-            file=sys.stderr,
+            show=not state.done,
             leave=False,
             initial=state.epoch,
-            total=s.epochs,
-            disable=state.done,
         )
         for epoch in bar:
             if state.done:
