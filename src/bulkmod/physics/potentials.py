@@ -99,6 +99,7 @@ class CHGNetPotential(Potential):
         from chgnet.model import CHGNet
 
         super().__init__(device)
+        self._calc = None
         with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its parameter count on load
             self.model = CHGNet.load(model_name=self.model_name, use_device=device, verbose=False)
 
@@ -131,9 +132,14 @@ class CHGNetPotential(Potential):
         return np.array([o["crystal_fea"] for o in self._run(structures, True)], dtype=float)
 
     def calculator(self):
-        from chgnet.model.dynamics import CHGNetCalculator
+        # one per potential: CHGNetCalculator prints its device each time one is made, and the relaxing K
+        # protocols ask for it once per crystal
+        if self._calc is None:
+            from chgnet.model.dynamics import CHGNetCalculator
 
-        return CHGNetCalculator(model=self.model, use_device=self.device)
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._calc = CHGNetCalculator(model=self.model, use_device=self.device)
+        return self._calc
 
 
 class SevenNetPotential(Potential):
