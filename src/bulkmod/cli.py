@@ -106,6 +106,7 @@ def _experiment_correction(model: str):
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """K for every structure in the inputs: a table on the terminal, or with --out a streamed CSV or a JSON file."""
     import pandas as pd
 
     from bulkmod.data.stream import iter_items
@@ -177,6 +178,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
+    """Cross-validate a model on a dataset and write a results JSON."""
     from bulkmod.evaluation.benchmark import run_benchmark
     from bulkmod.parallel import write_run_record
 
@@ -196,6 +198,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
+    """Search hyper-parameters with nested cross-validation and write the best config for `bulkmod train`."""
     from bulkmod.parallel import write_run_record
     from bulkmod.training.tune import CONFIG_FILE, tune
 
@@ -353,6 +356,7 @@ def _print_results(res: dict) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a trained model on a whole dataset and write a results JSON."""
     if args.correct_to == "experiment" or args.dataset == "expt-jarvis":
         from bulkmod.evaluation.experimental import evaluate_experimental
 
@@ -385,6 +389,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train a model (from --model or a --config file) on a whole dataset and save it."""
     from bulkmod.parallel import write_run_record
     from bulkmod.training.config_file import merge_config, read_config
     from bulkmod.training.fit import train_and_save
@@ -425,6 +430,7 @@ def _print_cv_metrics(model_dir: Path) -> None:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
+    """Say whether predictions collapsed, are biased, clipped or ok, and why."""
     from bulkmod.evaluation.diagnose import diagnose, diagnose_to_json, read_predictions
 
     k_true, k_pred = read_predictions(args.predictions, log10=True if args.log10 else None)
@@ -452,6 +458,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """Build one self-contained HTML report from results files."""
     from bulkmod.reports.html import build_report
 
     path, skipped = build_report(args.results, args.out, title=args.title)
@@ -462,6 +469,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    """List, validate or fetch datasets."""
     from bulkmod.data import DATASETS, load_dataset
 
     if args.action == "list":
@@ -495,6 +503,7 @@ def _print_report(name: str, rep, show: int) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    """List registry models and shipped models."""
     from bulkmod.models import MODELS
     from bulkmod.models.pretrained import ALIASES, list_pretrained
 
@@ -512,6 +521,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``bulkmod`` argument parser, one subcommand per verb."""
     p = argparse.ArgumentParser(
         prog="bulkmod",
         description="Predict, diagnose and fix bulk-modulus models.",
@@ -651,6 +661,7 @@ def _note(message: Warning | str, *_: object, **__: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; a user error is one line on stderr and exit code 2, not a traceback."""
     with warnings.catch_warnings():
         # libraries' warnings are theirs to fix, not the user's; bulkmod's own say something the user can act on
         warnings.simplefilter("ignore")

@@ -13,7 +13,7 @@ _FORMULA_LEAD = ("=", "+", "-", "@")
 
 
 def printable(text: object) -> str:
-    """Control and direction-override characters as ``\\xNN`` escapes; a non-UTF-8 file name's bytes likewise."""
+    r"""Control and direction-override characters as ``\xNN`` escapes; a non-UTF-8 file name's bytes likewise."""
     s = str(text)
     try:  # a file name that is not UTF-8 arrives with surrogate escapes: show its bytes
         raw = s.encode("utf-8", "surrogateescape")

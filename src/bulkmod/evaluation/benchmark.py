@@ -37,14 +37,19 @@ def limit_rows(ds: Dataset, limit: int | None) -> Dataset:
 
 
 def _spacegroups(ds: Dataset) -> np.ndarray:
-    """Each row's space-group number as the descriptors see it: the dataset's own, else detected from the row's
-    structure (from the feature cache where a model already did); NaN where neither is known."""
+    """Each row's space-group number as the descriptors see it, so a breakdown by crystal system matches them.
+
+    The dataset's own, else detected from the row's structure (from the feature cache where a model already did);
+    NaN where neither is known.
+    """
     return featurize(ds, FeatureConfig(("spacegroup",)))[0][:, 0]
 
 
 def prediction_frame(ds: Dataset, fold: int, pred: Prediction) -> pd.DataFrame:
-    """Per-sample predictions plus what results are broken down by (``SAMPLE_COLUMNS``), so no report reloads or
-    re-featurises a dataset."""
+    """Per-sample predictions plus what results are broken down by (``SAMPLE_COLUMNS``).
+
+    Saved next to the predictions, those columns mean no report reloads or re-featurises a dataset.
+    """
     nan = np.full(len(ds), np.nan)
     return pd.DataFrame(
         {

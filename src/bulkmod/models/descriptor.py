@@ -59,8 +59,10 @@ Stack = Literal[False, True, "auto"]
 
 @dataclass(frozen=True)
 class DescriptorOptions(Options):
-    """A descriptor model's options (:class:`DescriptorModel` says what each does), apart from the booster's own
-    parameters and the nested feature and target configurations."""
+    """A descriptor model's options (:class:`DescriptorModel` says what each does).
+
+    It leaves out the booster's own parameters and the nested feature and target configurations.
+    """
 
     inner_folds: int = 1
     candidates: list[dict] | None = None
@@ -81,9 +83,12 @@ class DescriptorOptions(Options):
 
 @dataclass
 class _InnerData:
-    """What the nested selection scores candidates on, shared by the candidates: the training matrix (every
-    candidate's columns), the transformed target and the inner folds; with ``val``, its matrix and target instead
-    of folds; the neighbour keys where a candidate uses neighbour features, and each fold's blocks once computed."""
+    """What the nested selection scores candidates on, shared by the candidates so all are scored alike.
+
+    The training matrix (every candidate's columns), the transformed target and the inner folds; with ``val``, its
+    matrix and target instead of folds; the neighbour keys where a candidate uses neighbour features, and each
+    fold's blocks once computed.
+    """
 
     X: np.ndarray
     z: np.ndarray
@@ -136,8 +141,11 @@ class DescriptorModel(Estimator):
         params: dict | None = None,
         **options: Any,
     ) -> None:
-        """``options``: the fields of :class:`DescriptorOptions`; ``params``: booster parameters, and options too
-        (``--param interval=tempered``; there they win over the keywords)."""
+        """Options and booster parameters; options may come in ``params`` too, as the command line passes them.
+
+        ``options``: the fields of :class:`DescriptorOptions`; ``params``: booster parameters, and options too
+        (``--param interval=tempered``; there they win over the keywords).
+        """
         super().__init__()
         own, booster = split_options(DescriptorOptions, params)
         self.options = parse_options(DescriptorOptions, options | own, model=backend)
@@ -209,9 +217,11 @@ class DescriptorModel(Estimator):
         return self
 
     def _candidates(self, base: FeatureConfig) -> list[tuple[tuple[str, ...], dict, dict | None, bool]]:
-        """Every (feature groups, booster parameters, neighbour settings, stack) the nested selection scores: the
-        model's own settings, or each of ``candidates`` on them, each with and without the stacked feature under
-        ``stack=auto``. A baseline needs its E–V group in all of them: the offset is taken before any is chosen."""
+        """Every (feature groups, booster parameters, neighbour settings, stack) the nested selection scores.
+
+        The model's own settings, or each of ``candidates`` on them, each with and without the stacked feature under
+        ``stack=auto``. A baseline needs its E–V group in all of them: the offset is taken before any is chosen.
+        """
         stacks = [False, True] if self.options.stack == "auto" else [self.options.stack]
         candidates = [
             (tuple(c.get("features", base.groups)), self.params | c.get("params", {}), self._candidate_neighbours(c), s)
@@ -225,8 +235,11 @@ class DescriptorModel(Estimator):
 
     @staticmethod
     def _descriptors(ds: Dataset, cfg: FeatureConfig) -> np.ndarray:
-        """Training descriptors. Unlike prediction, a row that cannot be featurised stops the fit: silently dropping
-        training rows would change what the folds, the conformal quantile and a saved model's summary refer to."""
+        """Training descriptors; unlike prediction, a row that cannot be featurised stops the fit.
+
+        Silently dropping training rows would change what the folds, the conformal quantile and a saved model's
+        summary refer to.
+        """
         X, errors = featurize(ds, cfg)
         if errors:
             i, why = next(iter(errors.items()))
@@ -234,9 +247,11 @@ class DescriptorModel(Estimator):
         return X
 
     def _stacked_feature(self, ds: Dataset, y_log10: np.ndarray, X: np.ndarray, candidates: list) -> np.ndarray:
-        """``X`` with the composition model's log10 K as its last column where a candidate stacks. Out of fold, so
-        the booster never reads a prediction made from a row's own target; a composite may hand in a composition
-        model fitted on more rows than this one sees (``stack_with``)."""
+        """``X`` with the composition model's log10 K as its last column where a candidate stacks.
+
+        Out of fold, so the booster never reads a prediction made from a row's own target; a composite may hand in a
+        composition model fitted on more rows than this one sees (``stack_with``).
+        """
         self._stack = None
         if not any(st for *_, st in candidates):
             return X
@@ -249,9 +264,12 @@ class DescriptorModel(Estimator):
         return np.hstack([X, np.asarray(oof, float)[:, None]])
 
     def _inner_folds(self, n: int, candidates: list, val: Dataset | None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Where candidates and boosting rounds are chosen: no folds with ``val`` (it is the early-stopping set),
-        ``inner_folds`` K-fold (their out-of-fold predictions also calibrate the interval), else one 10 % hold-out,
-        or none for a lone fixed-round forest, which a hold-out has nothing to choose for."""
+        """Where the nested selection chooses candidates and boosting rounds: inner folds, a hold-out or nothing.
+
+        No folds with ``val`` (it is the early-stopping set), ``inner_folds`` K-fold (their out-of-fold predictions
+        also calibrate the interval), else one 10 % hold-out, or none for a lone fixed-round forest, which a hold-out
+        has nothing to choose for.
+        """
         if val is not None:
             return []
         if self.options.inner_folds >= 2:
@@ -265,9 +283,12 @@ class DescriptorModel(Estimator):
     def _neighbour_features(
         self, data: _InnerData, k: int, tr: np.ndarray, te: np.ndarray | None, nb: dict
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Neighbour features of inner fold ``k`` (``te`` None: the validation rows): out of fold on its training
-        rows, so the booster never sees a row's own target, and from those training rows on its test rows, as a
-        prediction gets them. Computed once per fold and neighbour setting, then shared by the candidates."""
+        """Neighbour features of inner fold ``k`` (``te`` None: the validation rows), free of each row's own target.
+
+        Out of fold on its training rows, so the booster never sees a row's own target, and from those training rows
+        on its test rows, as a prediction gets them. Computed once per fold and neighbour setting, then shared by the
+        candidates.
+        """
         if (k, nb["folds"]) not in data.neighbour_blocks:
             stacker = NeighbourStacker(nb["folds"], self.options.seed)
             fitted = stacker.fit_transform(data.keys.subset(tr), data.y_log10[tr])
@@ -286,9 +307,11 @@ class DescriptorModel(Estimator):
         *,
         keep_inner: bool,
     ) -> dict[str, Any]:
-        """One candidate fitted on each inner fold's training rows and scored on its held-out rows (or on ``val``):
-        the selection is nested, never touching a test fold, and the chosen candidate's out-of-fold predictions
-        are the honest residuals that calibrate the interval."""
+        """One candidate fitted on each inner fold's training rows and scored on its held-out rows (or on ``val``).
+
+        The selection is nested, never touching a test fold, and the chosen candidate's out-of-fold predictions are
+        the honest residuals that calibrate the interval.
+        """
         column = {n: i for i, n in enumerate(data.union.names())}
         names = replace(base, groups=groups).names()
         cols = np.array([column[n] for n in names] + ([data.X.shape[1] - 1] if st else []))  # predict()'s order
@@ -329,9 +352,11 @@ class DescriptorModel(Estimator):
         }
 
     def _fit_chosen(self, data: _InnerData, base: FeatureConfig, best: dict[str, Any]) -> np.ndarray:
-        """Adopt the selected candidate and refit it on every training row for its median inner round count. The
-        options record the choice, so a refit or a saved model uses it. Returns the final booster's matrix: the
-        sigma model reads the same features."""
+        """Adopt the selected candidate and refit it on every training row for its median inner round count.
+
+        The options record the choice, so a refit or a saved model uses it. Returns the final booster's matrix: the
+        sigma model reads the same features.
+        """
         self.features = replace(base, groups=tuple(best["features"]))
         self.params, self.rounds = best["params"], best["rounds"]
         if not best["stack"]:
@@ -346,8 +371,10 @@ class DescriptorModel(Estimator):
         return Xfit
 
     def predict_with_inner(self, ds: Dataset) -> tuple[Prediction, np.ndarray]:
-        """The prediction and the (inner folds, rows) log10 predictions of the kept inner-fold boosters
-        (``keep_inner``), from one featurisation."""
+        """The prediction and the kept inner-fold boosters' predictions, from one featurisation for all of them.
+
+        The inner-fold ones are the (inner folds, rows) log10 predictions of the boosters kept with ``keep_inner``.
+        """
         if not self._inner:
             raise BulkmodError("no inner-fold models: fit with keep_inner=True and inner_folds >= 2")
         X, errors = self._matrix(ds)
@@ -388,8 +415,11 @@ class DescriptorModel(Estimator):
         return ResidualScaleModel(partial(make_booster, "lgbm", SIGMA_PARAMS, self.options.seed), SIGMA_ROUNDS)
 
     def _calibrate_scaled(self, X: np.ndarray, resid: np.ndarray, inner: list) -> None:
-        """Normalised conformal on the inner folds' residuals, scaled by a residual model cross-fitted on the same
-        folds (so no score uses a scale that saw its row); "tempered" picks the power by calibrated width."""
+        """Normalised conformal on the inner folds' residuals, so the interval widens where errors are larger.
+
+        The residuals are scaled by a residual model cross-fitted on the same folds (so no score uses a scale that saw
+        its row); "tempered" picks the power by calibrated width.
+        """
         self._sigma = self._residual_scale()
         sigma_oof = self._sigma.fit(X, resid, inner)
         self.conformal = ConformalInterval.normalised(resid, sigma_oof, tempered=self.options.interval == "tempered")
@@ -411,8 +441,10 @@ class DescriptorModel(Estimator):
         return self._predict_matrix(*self._matrix(ds))
 
     def scale(self, ds: Dataset) -> np.ndarray | None:
-        """σ(x) of the adaptive interval (:class:`~bulkmod.uncertainty.scale.ScaleProvider`): the sigma model's
-        exp(predicted log|residual|); None with a constant interval."""
+        """σ(x) of the adaptive interval (:class:`~bulkmod.uncertainty.scale.ScaleProvider`).
+
+        The sigma model's exp(predicted log|residual|); None with a constant interval.
+        """
         return self._scale(self._matrix(ds)[0])
 
     def _scale(self, X: np.ndarray) -> np.ndarray | None:

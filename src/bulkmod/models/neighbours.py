@@ -63,6 +63,7 @@ def neighbour_config(value: bool | dict | None) -> dict | None:
 
 
 def neighbour_names() -> list[str]:
+    """Column names of the neighbour features, in the order the feature blocks hold them."""
     names = [f"nb_{key}_{stat}" for key, stats in GROUP_KEYS.items() for stat in stats]
     for space in EPS:
         names += [f"nb_{space}_k{k}_mean" for k in KS] + [f"nb_{space}_d1", f"nb_{space}_y1"]
@@ -191,8 +192,11 @@ class NeighbourTable:
 
 
 class NeighbourStacker:
-    """Neighbour features as an out-of-fold stacking transformer: the rows it is fitted on get features from
-    ``folds``-fold tables that never hold their own fold, new rows features from every fitted row."""
+    """Neighbour features as an out-of-fold stacking transformer, so no row's features hold its own target.
+
+    The rows it is fitted on get features from ``folds``-fold tables that never hold their own fold, new rows
+    features from every fitted row.
+    """
 
     def __init__(self, folds: int, seed: int) -> None:
         self.folds, self.seed = folds, seed

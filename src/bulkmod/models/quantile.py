@@ -27,8 +27,11 @@ QUANTILES = (0.05, 0.5, 0.95)
 
 @dataclass(frozen=True)
 class QuantileOptions(Options):
-    """``cqr``: conformalise the raw 5-95 % band (true) or return it as it is; ``inner_folds`` >= 2, because the
-    out-of-fold quantiles of the training rows are what calibrates the interval."""
+    """Options of the quantile model: whether its band is conformalised, and on how many inner folds.
+
+    ``cqr``: conformalise the raw 5-95 % band (true) or return it as it is; ``inner_folds`` >= 2, because the
+    out-of-fold quantiles of the training rows are what calibrates the interval.
+    """
 
     cqr: bool = True
     inner_folds: int = 5
@@ -42,8 +45,11 @@ class QuantileOptions(Options):
 
 @register("qlgbm", "descriptor", "quantile LightGBM (5/50/95 %), conformalised (CQR)")
 class QuantileModel(CompositeEstimator):
-    """``params``: LightGBM settings for all three boosters, :class:`QuantileOptions` (``cqr``) and the members'
-    :class:`~bulkmod.models.descriptor.DescriptorOptions`; other keywords configure each member too."""
+    """Quantile LightGBM (5/50/95 %), conformalised (CQR), configured through one set of keywords for its members.
+
+    ``params``: LightGBM settings for all three boosters, :class:`QuantileOptions` (``cqr``) and the members'
+    :class:`~bulkmod.models.descriptor.DescriptorOptions`; other keywords configure each member too.
+    """
 
     key: ClassVar[str] = "qlgbm"
     family: ClassVar[str] = "descriptor"

@@ -17,6 +17,8 @@ MIN_GPA = 0.01  # predictions in GPa space below this are clipped (log10 undefin
 
 @dataclass
 class TargetTransform:
+    """The target space (log10 or GPa) and its standardisation, saved with a model so predictions map back."""
+
     space: str = "log10"  # "log10" or "gpa"
     standardize: bool = True
     mean: float = 0.0
@@ -51,8 +53,10 @@ class TargetTransform:
 
 
 class BaselineOffset:
-    """The target as a ratio to a physics baseline: log10 K minus the potential's E–V log10 K0, so a booster learns
-    only the potential's error. Where the fit is missing or flagged the baseline is the training mean instead.
+    """The target as a ratio to a physics baseline, so a booster learns only the potential's error.
+
+    Log10 K minus the potential's E–V log10 K0. Where the fit is missing or flagged the baseline is the training mean
+    instead.
 
     The baseline comes from each row's own descriptors (the columns ``K0_COLUMN`` and ``FLAG_COLUMN`` of a matrix
     whose column names are ``names``), so a prediction adds back exactly what training took away.

@@ -53,9 +53,12 @@ MAX_SCAN_ATOMS = 200
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """``max_recentre=0`` is the plain fixed-window scan; ``centre`` picks where it sits (module docstring);
+    """How an E–V scan samples the curve and reads K, kept in one place so cached features record it.
+
+    ``max_recentre=0`` is the plain fixed-window scan; ``centre`` picks where it sits (module docstring);
     ``protocol`` other than ``clamped`` reads K by a route of :mod:`bulkmod.physics.protocols` (``relaxed`` uses
-    ``points`` and ``half_width``, ``elastic`` neither)."""
+    ``points`` and ``half_width``, ``elastic`` neither).
+    """
 
     points: int = 7
     half_width: float = 0.06
@@ -76,8 +79,11 @@ class ScanConfig:
         return K_PRIME_PHYSICAL if self.centre == "equilibrium" else K_PRIME_RANGE
 
     def as_dict(self) -> dict:
-        """The settings; ``centre`` and ``protocol`` only when they are not the original ones, so feature-cache
-        keys and the manifests of models trained before they existed stay valid."""
+        """The settings, leaving out the newer ones while they keep their original values.
+
+        ``centre`` and ``protocol`` only when they are not the original ones, so feature-cache keys and the manifests
+        of models trained before they existed stay valid.
+        """
         d = asdict(self)
         for name, original in (("centre", "bracket"), ("protocol", "clamped")):
             if d[name] == original:
@@ -127,8 +133,11 @@ def _bm_energy(v: np.ndarray, e0: float, b0: float, v0: float, b1: float = 4.0) 
 
 
 def _fixed_kprime_fit(vols: np.ndarray, energies: np.ndarray, guess: tuple[float, float, float]) -> tuple:
-    """Birch–Murnaghan with K′ = 4: energies from a potential are too noisy over ±6 % to pin K′ for stiff
-    crystals (the free fit then returns K′ < 0 with a tiny residual), but they still pin K₀."""
+    """Birch–Murnaghan with K′ = 4, for curves that pin K₀ but not K′.
+
+    Energies from a potential are too noisy over ±6 % to pin K′ for stiff crystals (the free fit then returns
+    K′ < 0 with a tiny residual), but they still pin K₀.
+    """
     params, _ = curve_fit(_bm_energy, vols, energies, p0=guess, maxfev=2000)
     return params
 
@@ -140,8 +149,10 @@ def fit_birch_murnaghan(
     n_scans: int,
     k_prime_window: tuple[float, float] = K_PRIME_RANGE,
 ) -> EOSResult:
-    """Fit E(V) per atom; flag non-convex curves, failed fits, K₀ ≤ 0, and a K′ outside ``k_prime_window``
-    (refitted with K′ fixed at 4)."""
+    """Fit E(V) per atom, flagging every fit whose K₀ is not a clean number rather than returning it silently.
+
+    Flags non-convex curves, failed fits, K₀ ≤ 0, and a K′ outside ``k_prime_window`` (refitted with K′ fixed at 4).
+    """
     if not np.isfinite(energies).all():
         return EOSResult.failed("potential-error", n_scans)
     e_min_ratio = float(volume_ratios[np.argmin(energies)])
@@ -216,7 +227,9 @@ def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfi
 def _rescan_at_equilibrium(
     structures: list[Structure], potential: Potential, cfg: ScanConfig, grid: np.ndarray, fits: dict[int, EOSResult]
 ) -> dict[int, EOSResult]:
-    """``fits`` with each usable one replaced by the fit of rounds symmetric around its V₀, each fitted on its own,
+    """Re-centre each usable fit on its own V₀ until it stops moving, so K does not depend on the input cell.
+
+    ``fits`` with each usable one replaced by the fit of rounds symmetric around its V₀, each fitted on its own,
     repeated until V₀ moves less than ``V0_TOLERANCE``.
 
     One round is not enough: the bracketing round's V₀ is biased by where its window sat, and a window centred
@@ -245,6 +258,7 @@ def _rescan_at_equilibrium(
 def scan_eos(
     structures: list[Structure], potential: Potential, cfg: ScanConfig | None = None, *, progress: bool = True
 ) -> list[EOSResult]:
+    """E–V scans of ``structures``, ``CHUNK`` crystals per batched round, with a progress bar over the chunks."""
     cfg = cfg or ScanConfig()
     out: list[EOSResult] = []
     chunks = range(0, len(structures), CHUNK)

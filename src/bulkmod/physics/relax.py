@@ -24,6 +24,8 @@ MAX_STEPS = 300
 
 @dataclass(frozen=True)
 class RelaxOutcome:
+    """One relaxation's result, kept with its note so a failed or unconverged relaxation is reported, not hidden."""
+
     structure: Structure | None  # None when the potential could not relax it
     note: str  # "converged", "not converged (max force … eV/Å)" or the error
 
@@ -31,6 +33,7 @@ class RelaxOutcome:
 def relax_structures(
     structures: list[Structure], potential: str = "chgnet", *, fmax: float = FMAX, max_steps: int = MAX_STEPS
 ) -> list[RelaxOutcome]:
+    """Relax each structure (cell and ions) with ``potential``; a failure becomes that row's note, not an error."""
     require("matcalc")
     from matcalc import RelaxCalc
 

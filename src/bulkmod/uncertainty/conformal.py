@@ -47,8 +47,11 @@ class ConformalInterval:
 
     @classmethod
     def normalised(cls, residuals: np.ndarray, scale: np.ndarray, *, tempered: bool = False) -> ConformalInterval:
-        """Scaled by ``scale``; ``tempered``: by ``scale ** p``, the p in TEMPER_POWERS giving the smallest mean
-        calibrated width on these same rows (a negligible choice next to thousands of calibration residuals)."""
+        """A normalised interval, so its width follows each row's expected error.
+
+        Scaled by ``scale``; ``tempered``: by ``scale ** p``, the p in TEMPER_POWERS giving the smallest mean
+        calibrated width on these same rows (a negligible choice next to thousands of calibration residuals).
+        """
         fits = [cls.from_residuals(residuals, scale=scale, power=p) for p in (TEMPER_POWERS if tempered else (1.0,))]
         return min(fits, key=lambda c: c.q90 * np.mean(np.asarray(scale, float) ** c.power))
 
@@ -80,8 +83,11 @@ class ConformalInterval:
 
     @classmethod
     def from_dict(cls, d: dict) -> ConformalInterval:
-        """The inverse of :meth:`as_dict`; ``ValueError`` for values it never writes (a hand-edited manifest),
-        which would otherwise fail at prediction time."""
+        """The inverse of :meth:`as_dict`, checked so a bad manifest fails on loading.
+
+        ``ValueError`` for values it never writes (a hand-edited manifest), which would otherwise fail at prediction
+        time.
+        """
         c = cls(**d)
         numbers = (c.q90, c.q50, c.power)
         if not all(type(v) in (int, float) and math.isfinite(v) and v >= 0 for v in numbers) or not (

@@ -27,8 +27,11 @@ def calibrate_band(lo_oof: np.ndarray, hi_oof: np.ndarray, y: np.ndarray) -> Con
 def band_interval(
     lo: np.ndarray, hi: np.ndarray, conformal: ConformalInterval | None, level: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(low, high, Gaussian-equivalent std) of new rows: the conformalised band at ``level``, or with no calibrator
-    the raw band as it is (its std read as if it were a 90 % interval)."""
+    """(low, high, Gaussian-equivalent std) of new rows, so a band reports like any other interval.
+
+    The conformalised band at ``level``, or with no calibrator the raw band as it is (its std read as if it were a
+    90 % interval).
+    """
     centre, half = quantile_band(lo, hi)
     if conformal is None:
         return centre - half, centre + half, half / Z90

@@ -26,6 +26,8 @@ PERCENTILE = 99.0
 
 @dataclass
 class DescriptorDomain:
+    """The training descriptors' ranges and principal axes, saved in the manifest to check new crystals on."""
+
     features: dict
     lo: list[float]
     hi: list[float]
@@ -81,8 +83,11 @@ class DescriptorDomain:
 
     @classmethod
     def from_dict(cls, d: dict) -> DescriptorDomain:
-        """The inverse of :meth:`as_dict`; ``ValueError`` where the statistics do not fit the descriptors (a
-        hand-edited manifest), which :meth:`check` would otherwise trip over at prediction time."""
+        """The inverse of :meth:`as_dict`, checked so a bad manifest fails on loading.
+
+        ``ValueError`` where the statistics do not fit the descriptors (a hand-edited manifest), which :meth:`check`
+        would otherwise trip over at prediction time.
+        """
         domain = cls(**d)
         n = len(FeatureConfig.from_dict(domain.features).names())
         vectors = [np.asarray(v, dtype=float) for v in (domain.lo, domain.hi, domain.mean, domain.std)]

@@ -28,8 +28,11 @@ class LastLayerLaplace:
 
     @classmethod
     def fit(cls, phi: np.ndarray, residuals: np.ndarray, weights: np.ndarray) -> LastLayerLaplace:
-        """``phi`` (n, d) penultimate features of the training crystals, ``residuals`` their training errors in
-        the network's output units, ``weights`` (d + 1) the trained last layer (bias last)."""
+        """Fit the posterior of the trained last layer from the training crystals' features and errors.
+
+        ``phi`` (n, d) penultimate features of the training crystals, ``residuals`` their training errors in the
+        network's output units, ``weights`` (d + 1) the trained last layer (bias last).
+        """
         X = _with_bias(phi)
         noise = float(np.mean(residuals**2))
         gram = X.T @ X / noise

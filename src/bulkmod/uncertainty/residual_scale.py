@@ -43,8 +43,11 @@ class ResidualScaleModel:
         self.regressor: Regressor | None = None
 
     def fit(self, X: np.ndarray, residuals: np.ndarray, folds: Folds) -> np.ndarray:
-        """Fit on every row and return each row's σ from a regressor that never saw that row's fold: the scale a
-        normalised conformal calibration divides that row's residual by."""
+        """Fit on every row and return each row's σ from a regressor that never saw that row's fold.
+
+        That σ is the scale a normalised conformal calibration divides that row's residual by, so it must not have
+        seen the residual.
+        """
         target = np.log(np.abs(residuals) + SIGMA_FLOOR)
 
         def fit_fold(_: int, train: np.ndarray, test: np.ndarray) -> np.ndarray:
