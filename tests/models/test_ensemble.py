@@ -3,8 +3,9 @@ import pytest
 
 from bulkmod.errors import BulkmodError
 from bulkmod.models import Estimator, build_model
-from bulkmod.models.ensemble import HYPER_LGBM, _disagreement, _mixture
+from bulkmod.models.ensemble import HYPER_LGBM, _mixture
 from bulkmod.uncertainty.conformal import TEMPER_POWERS, ConformalInterval
+from bulkmod.uncertainty.scale import disagreement_std
 
 FAST = {"learning_rate": 0.1}
 
@@ -108,7 +109,8 @@ def test_tempered_ensemble_picks_the_narrowest_calibrated_power(mp_split, sigma)
     model = build_model("ensemble", params=FAST | {"members": 2, "n_jobs": 1, "temper": True, "sigma": sigma})
     model.fit(train, train.y_log10)
     oof = _mixture([m.oof_log10 for m in model.members], [m.oof_std_log10 for m in model.members])
-    scale = _disagreement(np.stack([m.oof_log10 for m in model.members])) if sigma == "disagreement" else oof.std_log10
+    oof_means = np.stack([m.oof_log10 for m in model.members])
+    scale = disagreement_std(oof_means) if sigma == "disagreement" else oof.std_log10
     widths = {
         p: ConformalInterval.from_residuals(oof.mean_log10 - train.y_log10, scale, p).q90 * np.mean(scale**p)
         for p in TEMPER_POWERS

@@ -40,7 +40,7 @@ from bulkmod.models.options import Options, take_options
 from bulkmod.models.registry import MODELS, register
 from bulkmod.parallel import current
 from bulkmod.uncertainty.conformal import ConformalInterval
-from bulkmod.uncertainty.constants import STD_FLOOR
+from bulkmod.uncertainty.scale import disagreement_std, mixture_std
 
 # vary=hyper: LightGBM settings of members 0-4 (cycled), fixed a priori around the defaults, never tuned on test
 # or ood crystals; member 0 is the plain default. Tree shape and regularisation differ, so members' errors are
@@ -59,21 +59,9 @@ def _fit_member(args: tuple[str, dict, Dataset, np.ndarray]) -> Estimator:
     return build_model(key, **config).fit(ds, y)
 
 
-def _disagreement(means: np.ndarray) -> np.ndarray:
-    """Std over models (axis 0), unbiased (ddof 1).
-
-    Unbiased so that 5 members at calibration and 25 inner models at test estimate the same spread.
-    """
-    return np.maximum(np.std(means, axis=0, ddof=1), STD_FLOOR)
-
-
 def _mixture(means: list[np.ndarray], stds: list[np.ndarray | None]) -> Prediction:
     """Mean and std of an equal-weight mixture of the members (their spread alone where a member has no std)."""
-    stack = np.stack(means)
-    var = stack.var(0)
-    if all(s is not None for s in stds):
-        var = var + np.mean(np.square(np.stack(stds)), axis=0)
-    return Prediction(stack.mean(0), np.maximum(np.sqrt(var), STD_FLOOR))
+    return Prediction(np.stack(means).mean(0), mixture_std(means, stds))
 
 
 @dataclass(frozen=True)
@@ -206,7 +194,7 @@ class EnsembleModel(CompositeEstimator):
         if self.options.sigma == "mixture":
             return _mixture(means, stds)
         stack = np.stack(means)
-        return Prediction(stack.mean(0), _disagreement(stack if inner is None else inner))
+        return Prediction(stack.mean(0), disagreement_std(stack if inner is None else inner))
 
     def predict(self, ds: Dataset) -> Prediction:
         pred = self._combine(ds)
