@@ -95,7 +95,14 @@ def _verdict(res: dict, baseline: float) -> str:
         return "collapsed: the predictions barely vary"
     if res["mae_log10"] <= baseline:
         return "**best here: use it**"
-    return f"works; MAE {res['mae_log10'] / baseline - 1:.0%} above the descriptor model"
+    above = f"MAE {res['mae_log10'] / baseline - 1:.0%} above the descriptor model"
+    diagnosed = res.get("ablation", {}).get("verdict", "ok")  # the ablation rows carry `bulkmod diagnose`'s verdict
+    return f"works; {above}" if diagnosed == "ok" else f"unstable (`bulkmod diagnose`: {diagnosed}); {above}"
+
+
+def _r2(r2: float) -> str:
+    """R² to three decimals; a blown-up one (a few predictions of 10^14 GPa) in scientific notation."""
+    return f"{r2:.3f}" if abs(r2) < 1e3 else f"{r2:.1e}"
 
 
 def _coverage(res: dict) -> str:
@@ -119,7 +126,7 @@ def render() -> str:
         verdict += f"; {r.note}" if r.note else ""
         where = f"`{r.source}`" + (f" row {r.row}" if r.row else "")
         lines.append(
-            f"| {r.recipe} | {r.ran} | {res['mae_log10']:.4f} | {res['r2_gpa']:.3f} | {res['spread_ratio']:.2f} | "
+            f"| {r.recipe} | {r.ran} | {res['mae_log10']:.4f} | {_r2(res['r2_gpa'])} | {res['spread_ratio']:.2f} | "
             f"{_coverage(res)} | {verdict} | {where} |"
         )
     return "\n".join(lines) + "\n"
