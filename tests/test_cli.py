@@ -263,3 +263,20 @@ def test_predict_shows_overall_progress_with_a_total_and_eta(tmp_path):
     bars = [line for line in seen.decode(errors="replace").replace("\r", "\n").splitlines() if "predict:" in line]
     assert any("10/30 [" in b for b in bars) and any("30/30 [" in b for b in bars), bars
     assert any("<00:" in b for b in bars)  # an estimated time left
+
+
+def test_eos_centre_sets_the_umlip_feature_scan_and_refuses_models_without_it(capsys):
+    """--eos-centre equilibrium trains on E-V features that do not depend on the input cell; a model whose
+    features have no umlip-eos group is refused with the way to add it, not silently ignored."""
+    from bulkmod.cli import _model_config, build_parser
+
+    parse = build_parser().parse_args
+    cfg = _model_config(parse(["train", "--model", "umlip-hybrid", "--dataset", "x", "--out", "y",
+                               "--eos-centre", "equilibrium"]))  # fmt: skip
+    assert cfg["features"]["eos_centre"] == "equilibrium" and "umlip-eos" in cfg["features"]["groups"]
+    cfg = _model_config(parse(["train", "--model", "lgbm", "--dataset", "x", "--out", "y",
+                               "--features", "magpie,umlip-eos", "--eos-centre", "equilibrium"]))  # fmt: skip
+    assert cfg["features"]["groups"] == ["magpie", "umlip-eos"] and cfg["features"]["eos_centre"] == "equilibrium"
+    assert main(["train", "--model", "lgbm", "--dataset", "mp-binary-2025", "--out", "unused",
+                 "--eos-centre", "equilibrium"]) == 2  # fmt: skip
+    assert "lgbm's features have no umlip-eos group; add it with --features ...,umlip-eos" in capsys.readouterr().err

@@ -232,6 +232,21 @@ TARGETS = {
 }
 
 
+def _with_eos_centre(model: str, features: dict | None, centre: str) -> dict:
+    """``features`` (else the model's own) with the umlip-eos group scanned around ``centre``."""
+    from dataclasses import replace
+
+    from bulkmod.features import FeatureConfig
+    from bulkmod.models import build_model
+
+    base = FeatureConfig.from_dict(features) if features else getattr(build_model(model), "features", None)
+    if base is None or "umlip-eos" not in base.groups:
+        raise BulkmodError(
+            f"--eos-centre: {model}'s features have no umlip-eos group; add it with --features ...,umlip-eos"
+        )
+    return replace(base, eos_centre=centre).as_dict()
+
+
 def _model_config(args: argparse.Namespace) -> dict:
     """Options shared by `benchmark` and `train`, as the keyword arguments of the model's constructor."""
     from bulkmod.models import MODELS
@@ -245,6 +260,8 @@ def _model_config(args: argparse.Namespace) -> dict:
         from bulkmod.features import FeatureConfig
 
         cfg["features"] = FeatureConfig(tuple(args.features.split(","))).as_dict()
+    if args.eos_centre:
+        cfg["features"] = _with_eos_centre(args.model, cfg.get("features"), args.eos_centre)
     if args.target:
         cfg["transform"] = dict(TARGETS[args.target])
     for key in ("inner_folds", "seed", "loss", "epochs", "lr", "weight_decay", "batch_size"):
@@ -288,6 +305,12 @@ FEATURE_GROUPS = ("magpie", "stoich", "extra", "fractions", "spacegroup", "densi
 def _add_training_options(sp: argparse.ArgumentParser) -> None:
     g = sp.add_argument_group("model and training options")
     g.add_argument("--features", help=f"comma-separated descriptor groups from {','.join(FEATURE_GROUPS)}")
+    g.add_argument(
+        "--eos-centre",
+        choices=["bracket", "equilibrium"],
+        help="where the umlip-eos features' E-V scan sits: bracket (around the input cell, as the shipped models) "
+        "or equilibrium (around the potential's own V0: features that do not depend on the input cell)",
+    )
     g.add_argument(
         "--target",
         choices=list(TARGETS),
