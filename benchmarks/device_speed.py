@@ -14,7 +14,6 @@ and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -25,6 +24,7 @@ import torch
 from bulkmod.data import load_dataset
 from bulkmod.device import ENV
 from bulkmod.evaluation.benchmark import limit_rows
+from bulkmod.io import write_json_atomic, write_text_atomic
 from bulkmod.models import build_model
 from bulkmod.physics.eos import ScanConfig, scan_eos
 from bulkmod.physics.potentials import get_potential
@@ -75,7 +75,7 @@ def main() -> None:
         "command": command_line(), "commit": git_commit(), "machine": machine(), "load_avg_end": load_average(),
     }  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "device_speed.json").write_text(json.dumps(res, indent=2) + "\n")
+    write_json_atomic(RESULTS / "device_speed.json", res)
     lines = [
         "# The same torch work on each device\n",
         f"Made by `{res['command']}` at {res['commit']} on {res['machine']}, load {res['load_avg_end']}; median of "
@@ -88,7 +88,7 @@ def main() -> None:
     ]  # fmt: skip
     if len(rows) == 1:
         lines.append("\nOnly the CPU was visible to torch in this run; rerun on a machine with a GPU for the cuda row.")
-    (RESULTS / "device_speed.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(RESULTS / "device_speed.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
