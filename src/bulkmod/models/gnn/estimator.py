@@ -227,17 +227,9 @@ class GraphModel(Estimator):
 
     def _port_data(self, ds: Dataset) -> tuple[list[Data | None], dict[int, str]]:
         """The published MEGNet's own graphs (its cut-off and bond expansion); a crystal it refuses is an error."""
-        from bulkmod.models.gnn.megnet_port import crystal_graph, port_graph_spec
+        from bulkmod.models.gnn.megnet_port import crystal_graphs, port_graph_spec
 
-        spec = port_graph_spec(self.port_version)
-        data: list[Data | None] = []
-        errors: dict[int, str] = {}
-        for i, (structure, name) in enumerate(zip(ds.structures, ds.ids, strict=True)):
-            try:
-                data.append(crystal_graph(structure, str(name), spec)[0])
-            except BulkmodError as exc:
-                data.append(None)
-                errors[i] = str(exc)
+        data, _, errors = crystal_graphs(ds, port_graph_spec(self.port_version))
         return data, errors
 
     def _build_net(self) -> nn.Module:

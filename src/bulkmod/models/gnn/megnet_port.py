@@ -31,6 +31,7 @@ import itertools
 import json
 import math
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
@@ -59,6 +60,7 @@ N_VOCAB = 95  # the embedding's rows: atomic numbers 0..94
 FEATURES = 32  # width of the atom, bond and state vectors between blocks
 SET2SET_HIDDEN = 16
 N_BLOCKS = 3
+N_CENTERS = 100  # Gaussians of the bond expansion: the first bond layer's input width in both published models
 MAX_CUTOFF = 10.0  # Angstrom: a converter file asking for more is not one of these models
 SELF_TOL = 1e-8  # Angstrom: megnet's numerical_tol; a site at this distance from itself is not its neighbour
 
@@ -231,7 +233,7 @@ class Set2Set(nn.Module):
 class PretrainedMEGNet(nn.Module):
     """``make_megnet_model`` with the bulk-modulus models' settings (3 blocks, 64-32 layers, Set2Set of 16)."""
 
-    def __init__(self, n_centers: int = 100, set2set_steps: int = 3) -> None:
+    def __init__(self, n_centers: int = N_CENTERS, set2set_steps: int = 3) -> None:
         super().__init__()
         self.embedding = nn.Embedding(N_VOCAB, 16)
         self.atom_ff = nn.ModuleList(Dense([16 if k == 0 else FEATURES, 64, FEATURES]) for k in range(N_BLOCKS))
@@ -343,9 +345,10 @@ def port_network(version: str) -> PretrainedMEGNet:
     return PretrainedMEGNet(set2set_steps=check_version(version).set2set_steps)
 
 
+@cache
 def port_graph_spec(version: str) -> GraphSpec:
-    """The graph settings ``version`` was trained with, from its converter file."""
-    return read_graph_spec(weights_files(version)[1], PretrainedMEGNet().bond_ff[0].layers[0].in_features)
+    """The graph settings ``version`` was trained with, from its converter file (read and hash-checked once)."""
+    return read_graph_spec(weights_files(version)[1], N_CENTERS)
 
 
 def load_port_weights(net: PretrainedMEGNet, version: str) -> dict[str, Any]:
@@ -395,6 +398,20 @@ def crystal_graph(structure: Structure, name: str, spec: GraphSpec) -> tuple[Dat
     return data, len(structure) - len(np.unique(centre))
 
 
+def crystal_graphs(ds: Dataset, spec: GraphSpec) -> tuple[list[Data | None], np.ndarray, dict[int, str]]:
+    """:func:`crystal_graph` of every row: the graphs (None where refused), atoms without a bond, and the reasons."""
+    data: list[Data | None] = []
+    isolated = np.zeros(len(ds), dtype=int)
+    errors: dict[int, str] = {}
+    for i, (structure, name) in enumerate(zip(ds.structures, ds.ids, strict=True)):
+        try:
+            graph, isolated[i] = crystal_graph(structure, str(name), spec)
+        except BulkmodError as exc:
+            graph, errors[i] = None, str(exc)
+        data.append(graph)
+    return data, isolated, errors
+
+
 @dataclass(frozen=True)
 class MEGNetOptions(Options):
     """The pretrained MEGNet model's options: ``version`` and ``seed``.
@@ -437,17 +454,11 @@ class MEGNetPretrained(Estimator):
         if self._loaded is None:
             self._loaded = load_pretrained(self.options.version)
         net, spec = self._loaded
-        data: dict[int, Data] = {}
-        errors: dict[int, str] = {}
-        isolated = np.zeros(len(ds), dtype=int)
-        for i, (structure, name) in enumerate(zip(ds.structures, ds.ids, strict=True)):
-            try:
-                data[i], isolated[i] = crystal_graph(structure, str(name), spec)
-            except BulkmodError as exc:
-                errors[i] = str(exc)
+        data, isolated, errors = crystal_graphs(ds, spec)
+        ok = [i for i, d in enumerate(data) if d is not None]
         mean = np.full(len(ds), np.nan)
-        if data:
-            mean[list(data)] = predict_batches(net, list(data.values()))
+        if ok:
+            mean[ok] = predict_batches(net, [data[i] for i in ok])
         return Prediction(mean_log10=mean, errors=errors, extra={"atoms_without_bond": isolated})
 
     def _write_weights(self, directory: Path) -> list[str]:
