@@ -29,9 +29,9 @@ from pathlib import Path
 from bulkmod.data import load_dataset
 from bulkmod.evaluation.benchmark import limit_rows, run_named
 from bulkmod.io import write_json_atomic
-from bulkmod.physics.eos import ScanConfig, scan_eos
+from bulkmod.physics.eos import ScanConfig
 from bulkmod.physics.potentials import get_potential
-from bulkmod.physics.protocols import protocol_results
+from bulkmod.physics.protocols import k_results
 from bulkmod.provenance import command_line, git_commit, load_average, machine
 from bulkmod.reports.tables import results_table
 
@@ -80,12 +80,8 @@ def protocol_cost() -> dict:
     pot.energies(structures[:1])  # weights loaded and warm before the first timing
     seconds = {}
     for name, params in K_PROTOCOLS.items():
-        cfg = ScanConfig(**params)
         t = time.perf_counter()
-        if cfg.protocol == "clamped":
-            scan_eos(structures, pot, cfg, progress=False)
-        else:
-            protocol_results(structures, pot, cfg.protocol, cfg.points, cfg.half_width)
+        k_results(structures, pot, ScanConfig(**params))
         seconds[name] = round((time.perf_counter() - t) / len(structures), 3)
     out = {"n_crystals": len(structures), "potential": pot.version, "s_per_crystal": seconds,
            "threads": os.environ.get("OMP_NUM_THREADS"), "command": command_line(), "commit": git_commit(),

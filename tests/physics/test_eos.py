@@ -167,13 +167,13 @@ def test_relaxed_and_elastic_protocols_start_from_the_potentials_own_cell():
     """Both relax first, so K is the crystal's and the potential's, not the input cell's; a crystal they cannot
     take is a flag, not an exception."""
     from bulkmod.physics.potentials import get_potential
-    from bulkmod.physics.protocols import protocol_results
+    from bulkmod.physics.protocols import k_results
 
     pot = get_potential("chgnet")
     nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     clamped = scan_eos([nacl], pot, ScanConfig(centre="equilibrium"), progress=False)[0].k0_gpa
     for protocol in ("relaxed", "elastic"):
-        res = protocol_results([strained(nacl, f) for f in (0.95, 1.05)], pot, protocol, 7, 0.06)
+        res = k_results([strained(nacl, f) for f in (0.95, 1.05)], pot, ScanConfig(protocol=protocol))
         k = np.array([r.k0_gpa for r in res])
         assert all(r.flag in ("ok", "k-prime-fixed") for r in res), (protocol, res)
         assert abs(k[0] / k[1] - 1) <= 0.02, (protocol, k)
@@ -181,4 +181,4 @@ def test_relaxed_and_elastic_protocols_start_from_the_potentials_own_cell():
         # symmetry sites, so relaxing them changes little; the elastic route is a different estimator of K)
         assert abs(k.mean() / clamped - 1) <= 0.25, (protocol, k, clamped)
     big = nacl * (6, 6, 6)
-    assert [r.flag for r in protocol_results([big], pot, "relaxed", 7, 0.06)] == ["too-large"]
+    assert [r.flag for r in k_results([big], pot, ScanConfig(protocol="relaxed"))] == ["too-large"]

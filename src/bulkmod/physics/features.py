@@ -13,9 +13,9 @@ from pymatgen.core import Structure
 from bulkmod.data.cache import cached_vectors
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_json
-from bulkmod.physics.eos import CHUNK, EOSResult, ScanConfig, scan_eos
+from bulkmod.physics.eos import CHUNK, EOSResult, ScanConfig
 from bulkmod.physics.potentials import NO_EMBEDDING, POTENTIALS, Potential, get_potential
-from bulkmod.physics.protocols import protocol_results
+from bulkmod.physics.protocols import k_results
 
 EOS_NAMES = ["umlip_log10_k0", "umlip_k_prime", "umlip_v0_ratio", "umlip_e0", "umlip_log10_residual", "umlip_flagged"]
 BLOCK = 4 * CHUNK  # crystals per cache write
@@ -45,9 +45,7 @@ def eos_results(
     tag = f"{pot.version}|{sha256_json(cfg.as_dict())[:10]}"
 
     def compute(batch: list[Structure]) -> list[np.ndarray]:
-        if cfg.protocol == "clamped":
-            return [r.as_vector() for r in scan_eos(batch, pot, cfg, progress=False)]
-        return [r.as_vector() for r in protocol_results(batch, pot, cfg.protocol, cfg.points, cfg.half_width)]
+        return [r.as_vector() for r in k_results(batch, pot, cfg)]
 
     width = len(EOSResult.failed("ok").as_vector())
     block = BLOCK if cfg.protocol == "clamped" else SLOW_BLOCK

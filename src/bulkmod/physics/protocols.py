@@ -24,7 +24,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from bulkmod.optional import require
-from bulkmod.physics.eos import K_PRIME_PHYSICAL, MAX_SCAN_ATOMS, EOSResult, fit_birch_murnaghan
+from bulkmod.physics.eos import K_PRIME_PHYSICAL, MAX_SCAN_ATOMS, EOSResult, ScanConfig, fit_birch_murnaghan, scan_eos
 from bulkmod.physics.potentials import Potential
 
 # eV/Å (and the cell filter's stress times volume): tight, because the scan and the strains sit around the
@@ -73,13 +73,13 @@ def elastic_kvrh(structure: Structure, potential: Potential) -> EOSResult:
     return EOSResult(k, np.nan, v0, np.nan, np.nan, "ok", 1)
 
 
-def protocol_results(
-    structures: list[Structure], potential: Potential, protocol: str, points: int, half_width: float
-) -> list[EOSResult]:
-    """One result per structure for ``protocol`` (``relaxed`` or ``elastic``); failures become flags.
+def k_results(structures: list[Structure], potential: Potential, cfg: ScanConfig) -> list[EOSResult]:
+    """One result per structure by ``cfg.protocol``: the clamped scan, or ``relaxed``/``elastic``; failures are flags.
 
     As in the clamped scan: an element the potential lacks, a cell over ``MAX_SCAN_ATOMS``, a relaxation that fails.
     """
+    if cfg.protocol == "clamped":
+        return scan_eos(structures, potential, cfg, progress=False)
     require("matcalc")
     out = []
     for s in structures:
@@ -91,7 +91,9 @@ def protocol_results(
             continue
         try:
             out.append(
-                relaxed_eos(s, potential, points, half_width) if protocol == "relaxed" else elastic_kvrh(s, potential)
+                relaxed_eos(s, potential, cfg.points, cfg.half_width)
+                if cfg.protocol == "relaxed"
+                else elastic_kvrh(s, potential)
             )
         except Exception:  # a relaxation that diverges, or any error inside ASE or the potential: this row's flag
             out.append(EOSResult.failed("relax-failed", 1))
