@@ -73,18 +73,18 @@ RECIPES = (
 )  # fmt: skip
 
 
-def _result(source: str, row: str | None) -> dict:
-    data = json.loads((RESULTS / source).read_text())
+def _result(source: str | None, row: str | None) -> dict | None:
+    """The results of ``source`` (its ``row`` of an ablation collection), or None where they are not committed.
+
+    A run still in progress is then listed as not measured.
+    """
+    path = RESULTS / source if source else None
+    if path is None or not path.exists():
+        return None
+    data = json.loads(path.read_text())
     if row is None:
         return data
-    return next(r for r in data if r["ablation"]["row"] == row)
-
-
-def _measured(r: Recipe) -> bool:
-    """The recipe's results file (and row) is committed: a run still in progress is listed as not measured."""
-    if not (RESULTS / r.source).exists():
-        return False
-    return r.row is None or any(x["ablation"]["row"] == r.row for x in json.loads((RESULTS / r.source).read_text()))
+    return next((r for r in data if r["ablation"]["row"] == row), None)
 
 
 COLLAPSED_SPREAD = 0.5  # predictions spanning under half the true spread: the failure's signature
@@ -110,18 +110,18 @@ def _coverage(res: dict) -> str:
 
 
 def render() -> str:
-    baseline = _result(BASELINE, None)["mae_log10"]
+    baseline = json.loads((RESULTS / BASELINE).read_text())["mae_log10"]
     lines = [
         "| their recommendation | what bulkmod ran | MAE log10 | R² (GPa) | spread ratio | 90 % coverage | verdict "
         "| results file |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in RECIPES:
-        if r.source is None or not _measured(r):
+        res = _result(r.source, r.row)
+        if res is None:
             why = f"`{r.source}` is not committed yet" if r.source else r.note
             lines.append(f"| {r.recipe} | {r.ran} | | | | | not measured yet: {why} | |")
             continue
-        res = _result(r.source, r.row)
         verdict = _verdict(res, baseline)
         verdict += f"; {r.note}" if r.note else ""
         where = f"`{r.source}`" + (f" row {r.row}" if r.row else "")
