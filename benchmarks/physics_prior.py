@@ -10,8 +10,8 @@ exists is skipped):
   (K no longer depends on the input cell: tests/physics/test_eos.py);
 - ``equilibrium-offset|linear|isotonic``: the same K mapped by a calibration fitted on each training fold only;
 - the potentials side by side (CHGNet 0.3.0 and the three SevenNet checkpoints the sevenn wheel ships), default
-  scan, zero-shot, on the same seeded 400 crystals of mp-binary-2025: SevenNet costs 6-19x CHGNet per energy on
-  this CPU (physics_prior.md), so all 3,953 crystals per checkpoint would take hours;
+  scan, zero-shot: on the same seeded 400 crystals of mp-binary-2025 (``-limit400``), and on all of it and
+  ``ood-elastic2015`` (the SevenNet runs named by potential; CHGNet's are the ``bracket`` runs);
 - the K protocols side by side (``physics/protocols.py``) on the same seeded 120 crystals: the clamped scan
   (``bracket`` and ``equilibrium``), ``relaxed`` (shape- and ion-relaxed E–V points around the relaxed cell,
   Reuss-like) and ``elastic`` (K_VRH of the strain–stress tensor), CHGNet, zero-shot; and what each costs:
@@ -56,6 +56,14 @@ RUNS |= {
         "model_config": {"params": {"potential": pot}},
     }
     for pot in POTENTIAL_NAMES
+}  # fmt: skip
+RUNS |= {
+    f"mp-binary-2025_umlip-eos-{pot}_{split}": {
+        "dataset": "mp-binary-2025", "model": "umlip-eos", "split": split,
+        "model_config": {"params": {"potential": pot}},
+    }
+    for pot in POTENTIAL_NAMES[1:]
+    for split in ("kfold", "ood-elastic2015")
 }  # fmt: skip
 PROTOCOL_SUBSET = 120
 K_PROTOCOLS = {"bracket": {}, "equilibrium": {"centre": "equilibrium"}, "relaxed": {"protocol": "relaxed"},

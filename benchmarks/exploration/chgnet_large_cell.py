@@ -17,7 +17,7 @@ from pathlib import Path
 from pymatgen.core import Lattice, Structure
 
 from bulkmod.physics import potentials
-from bulkmod.physics.eos import strained
+from bulkmod.physics.potentials import strained
 from bulkmod.provenance import command_line, git_commit, load_average, machine
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "chgnet_large_cell" / "chgnet_large_cell_exploration.json"
@@ -26,7 +26,7 @@ OUT = Path(__file__).resolve().parents[1] / "results" / "chgnet_large_cell" / "c
 def main() -> None:
     cu = Structure(Lattice.cubic(3.615), ["Cu"] * 4, [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
     big = cu.make_supercell([5, 5, 5], in_place=False)
-    potentials.atom_batches = lambda structures: [structures]  # measure one uncapped call
+    potentials.atom_batches = lambda items, **_: [items]  # measure one uncapped call
     pot = potentials.get_potential("chgnet")
     rows = []
     for copies in (1, 3):

@@ -24,8 +24,8 @@ import numpy as np
 
 from bulkmod.data import load_dataset
 from bulkmod.io import write_json_atomic
-from bulkmod.physics.eos import ScanConfig, fit_birch_murnaghan, scan_chunk, strained
-from bulkmod.physics.potentials import get_potential
+from bulkmod.physics.eos import ScanConfig, fit_birch_murnaghan, scan_chunk
+from bulkmod.physics.potentials import get_potential, strained
 from bulkmod.provenance import command_line, git_commit, machine
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "soft_relaxed_scan"

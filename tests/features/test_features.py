@@ -120,7 +120,7 @@ def test_the_one_crystal_system_map_agrees_with_pymatgen_and_names_unknowns():
 def test_eos_centre_travels_with_the_features_and_keeps_old_manifests(mp_small):
     """``eos_centre="equilibrium"`` gives the umlip-eos group the volume-invariant scan; the default config's
     dict (what every shipped manifest holds) does not change."""
-    from bulkmod.physics.eos import strained
+    from bulkmod.physics.potentials import strained
 
     assert "eos_centre" not in FeatureConfig().as_dict()
     cfg = FeatureConfig(("umlip-eos",), eos_centre="equilibrium")

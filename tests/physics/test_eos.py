@@ -19,9 +19,8 @@ from bulkmod.physics.eos import (
     fit_birch_murnaghan,
     scan_chunk,
     scan_eos,
-    strained,
 )
-from bulkmod.physics.potentials import Potential, atom_batches
+from bulkmod.physics.potentials import Potential, atom_batches, strained
 
 
 class AnalyticPotential(Potential):

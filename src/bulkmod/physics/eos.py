@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from pymatgen.analysis.eos import EOS, EOSError
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Structure
 from scipy.optimize import curve_fit
 
 from bulkmod.errors import BulkmodError
-from bulkmod.physics.potentials import Potential
+from bulkmod.physics.potentials import Potential, StrainJob
 from bulkmod.progress import progress_bar
 
 # flag codes are stored in the feature cache: append only
@@ -120,12 +120,6 @@ class EOSResult:
         return cls(np.nan, np.nan, v0_ratio, np.nan, np.nan, flag, n_scans)
 
 
-def strained(structure: Structure, volume_ratio: float) -> Structure:
-    """Isotropic strain at fixed fractional coordinates (cheaper than ``Structure.scale_lattice``)."""
-    lattice = Lattice(structure.lattice.matrix * volume_ratio ** (1 / 3))
-    return Structure(lattice, structure.species, structure.frac_coords)
-
-
 def _bm_energy(v: np.ndarray, e0: float, b0: float, v0: float, b1: float = 4.0) -> np.ndarray:
     """Birch–Murnaghan E(V); ``b0`` in eV/Å³."""
     x = (v0 / v) ** (2 / 3) - 1
@@ -178,16 +172,18 @@ def fit_birch_murnaghan(
     return EOSResult(k0, b1, v0 / volume_per_atom, e0, residual, flag, n_scans)
 
 
-def _energies_isolating_failures(potential: Potential, batch: list[Structure], owner: list[int]) -> np.ndarray:
-    """One batch; if it fails, evaluate crystal by crystal so one bad input costs only its own row."""
+def _energies_isolating_failures(potential: Potential, jobs: list[StrainJob]) -> np.ndarray:
+    """One batched call, a row of energies per crystal.
+
+    If the batch fails, crystal by crystal, so one bad input costs only its own row.
+    """
     try:
-        return potential.energies(batch)
+        return potential.strained_energies(jobs).reshape(len(jobs), -1)
     except BulkmodError:
-        out = np.full(len(batch), np.nan)
-        for crystal in dict.fromkeys(owner):
-            rows = [j for j, o in enumerate(owner) if o == crystal]
+        out = np.full((len(jobs), len(jobs[0][1]) if jobs else 0), np.nan)
+        for row, job in enumerate(jobs):
             with contextlib.suppress(BulkmodError):  # stays NaN -> "potential-error"
-                out[rows] = potential.energies([batch[j] for j in rows])
+                out[row] = potential.strained_energies([job])
         return out
 
 
@@ -202,9 +198,7 @@ def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfi
         if not active:
             break
         ratios = {i: centre[i] * grid for i in active}
-        batch = [strained(structures[i], r) for i in active for r in ratios[i]]
-        owner = [i for i in active for _ in grid]
-        energies = _energies_isolating_failures(potential, batch, owner).reshape(len(active), cfg.points)
+        energies = _energies_isolating_failures(potential, [(structures[i], ratios[i]) for i in active])
         again = []
         for row, i in enumerate(active):
             last[i] = (ratios[i], energies[row], round_ + 1)
@@ -240,9 +234,7 @@ def _rescan_at_equilibrium(
     for _ in range(EQUILIBRIUM_ROUNDS):
         if not todo:
             break
-        batch = [strained(structures[i], fits[i].v0_ratio * g) for i in todo for g in grid]
-        owner = [i for i in todo for _ in grid]
-        energies = _energies_isolating_failures(potential, batch, owner).reshape(len(todo), cfg.points)
+        energies = _energies_isolating_failures(potential, [(structures[i], fits[i].v0_ratio * grid) for i in todo])
         again = []
         for row, i in enumerate(todo):
             previous, per_atom = fits[i], structures[i].volume / len(structures[i])

@@ -1,23 +1,28 @@
 """Universal interatomic potentials behind one small interface: energies, crystal embeddings, an ASE calculator.
 
-CHGNet evaluates many strained copies in one batched forward pass (its graphs are built once per copy and
-stacked); SevenNet's wheel exposes an ASE calculator that evaluates forces and stress with every energy, so it
-runs one structure at a time and is several times slower here (see ``benchmarks/results/umlip/umlip.md``).
-Each runs on :func:`~bulkmod.device.resolve_device`'s device, chosen when it is loaded.
+The E–V scan asks for energies only, of many isotropically strained copies at once, so both potentials run
+energy-only batched forward passes without autograd (their ASE calculators also compute forces and stress,
+which the relaxing protocols need and the scan does not). CHGNet builds one graph per neighbour topology of a
+crystal's copies and reuses it for the others, changing only the lattice: building graphs was a fifth of the
+scan (``benchmarks/results/device_speed/``). Each potential runs on :func:`~bulkmod.device.resolve_device`'s
+device, chosen when it is loaded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import metadata
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
-from pymatgen.core import Structure
+import torch
+from pymatgen.core import Lattice, Structure
 
 from bulkmod.device import resolve_device
 from bulkmod.errors import BulkmodError
@@ -32,17 +37,29 @@ NO_EMBEDDING = "potential {!r} exposes no crystal embedding: use the chgnet pote
 MAX_BATCH_ATOMS = 64
 
 
-def atom_batches(structures: list[Structure], max_atoms: int = MAX_BATCH_ATOMS) -> list[list[Structure]]:
-    """Consecutive groups holding at most ``max_atoms`` sites (a larger structure goes alone)."""
-    groups: list[list[Structure]] = []
+T = TypeVar("T")
+# a crystal and the volume ratios (to its own volume) it is strained to
+StrainJob = tuple[Structure, np.ndarray]
+
+
+def atom_batches(items: Sequence[T], max_atoms: int = MAX_BATCH_ATOMS, size: Callable[[T], int] = len) -> list[list[T]]:
+    """Consecutive groups holding at most ``max_atoms`` sites (a larger item goes alone); ``size`` counts an item's."""
+    groups: list[list[T]] = []
     total = max_atoms + 1
-    for s in structures:
-        if total + len(s) > max_atoms:
+    for item in items:
+        n = size(item)
+        if total + n > max_atoms:
             groups.append([])
             total = 0
-        groups[-1].append(s)
-        total += len(s)
+        groups[-1].append(item)
+        total += n
     return groups
+
+
+def strained(structure: Structure, volume_ratio: float) -> Structure:
+    """Isotropic strain at fixed fractional coordinates (cheaper than ``Structure.scale_lattice``)."""
+    lattice = Lattice(structure.lattice.matrix * volume_ratio ** (1 / 3))
+    return Structure(lattice, structure.species, structure.frac_coords)
 
 
 class Potential(ABC):
@@ -79,6 +96,14 @@ class Potential(ABC):
     @abstractmethod
     def energies(self, structures: list[Structure]) -> np.ndarray: ...
 
+    def strained_energies(self, jobs: list[StrainJob]) -> np.ndarray:
+        """Energies (eV/atom) of each crystal strained to each of its volume ratios, flattened in order.
+
+        The strain is isotropic at fixed fractional coordinates (:func:`strained`); a potential overrides this to
+        share work between the copies of one crystal.
+        """
+        return self.energies([strained(s, r) for s, ratios in jobs for r in ratios])
+
     def embeddings(self, structures: list[Structure]) -> np.ndarray:
         raise BulkmodError(NO_EMBEDDING.format(self.name))
 
@@ -107,26 +132,62 @@ class CHGNetPotential(Potential):
     def atomic_numbers(self) -> frozenset[int]:
         return frozenset(range(1, 95))  # CHGNet's composition model and atom embedding cover H to Pu
 
-    def _graphs(self, structures: list[Structure]) -> list:
-        self.check(structures)
+    def _graph(self, structure: Structure):
         try:
-            return [self.model.graph_converter(s) for s in structures]
-        except (ValueError, RuntimeError) as exc:  # e.g. an atom with no neighbour inside the 5 Å cutoff
+            return self.model.graph_converter(structure)
+        except (ValueError, RuntimeError) as exc:  # e.g. an atom with no neighbour inside the 6 Å cutoff
             raise BulkmodError(f"CHGNet cannot build a graph: {exc}") from None
 
-    def _run(self, structures: list[Structure], crystal_feas: bool) -> list[dict]:
+    def _strained_graphs(self, structure: Structure, ratios: np.ndarray) -> list:
+        """One graph per neighbour topology among the strained copies; the others take it with their own lattice.
+
+        A copy scaled by ``k`` in length has the pairs the input crystal has within ``cutoff / k``. These sets nest,
+        so copies with as many pairs inside both cutoffs (atom graph and bond graph) have the same graph; CHGNet
+        computes distances and angles from the lattice in the forward pass, so the shared graph is exact.
+        """
+        conv = self.model.graph_converter
+        scales = np.cbrt(np.asarray(ratios, float))
+        *_, distances = structure.get_neighbor_list(
+            r=conv.atom_graph_cutoff / scales.min(), sites=structure.sites, numerical_tol=1e-8
+        )
+        cutoffs = (conv.atom_graph_cutoff, conv.bond_graph_cutoff)
+        built: dict[tuple[int, ...], object] = {}
+        graphs = []
+        for ratio, k in zip(ratios, scales, strict=True):
+            copy_ = strained(structure, ratio)
+            topology = tuple(int(np.count_nonzero(distances * k <= c)) for c in cutoffs)
+            if topology not in built:
+                built[topology] = graph = self._graph(copy_)
+            else:
+                graph = copy.copy(built[topology])
+                graph.lattice = torch.tensor(copy_.lattice.matrix, dtype=graph.lattice.dtype, requires_grad=True)
+            graphs.append(graph)
+        return graphs
+
+    def _predict(self, graphs: list, sizes: list[int], crystal_feas: bool) -> list[dict]:
+        """Energy-only forward passes (no autograd) over batches capped by atoms; ``sizes`` are the graphs' sites."""
         results: list[dict] = []
-        for group in atom_batches(structures):
-            with warnings.catch_warnings():
+        for group in atom_batches(list(zip(graphs, sizes, strict=True)), size=lambda item: item[1]):
+            with warnings.catch_warnings(), torch.inference_mode():
                 warnings.simplefilter("ignore")
                 out = self.model.predict_graph(
-                    self._graphs(group), task="e", batch_size=len(group), return_crystal_feas=crystal_feas
+                    [g for g, _ in group], task="e", batch_size=len(group), return_crystal_feas=crystal_feas
                 )
             results += [out] if isinstance(out, dict) else out
         return results
 
+    def _run(self, structures: list[Structure], crystal_feas: bool) -> list[dict]:
+        self.check(structures)
+        return self._predict([self._graph(s) for s in structures], [len(s) for s in structures], crystal_feas)
+
     def energies(self, structures: list[Structure]) -> np.ndarray:
         return np.array([float(o["e"]) for o in self._run(structures, False)])
+
+    def strained_energies(self, jobs: list[StrainJob]) -> np.ndarray:
+        self.check([s for s, _ in jobs])
+        graphs = [g for s, ratios in jobs for g in self._strained_graphs(s, ratios)]
+        sizes = [len(s) for s, ratios in jobs for _ in ratios]
+        return np.array([float(o["e"]) for o in self._predict(graphs, sizes, False)])
 
     def embeddings(self, structures: list[Structure]) -> np.ndarray:
         return np.array([o["crystal_fea"] for o in self._run(structures, True)], dtype=float)
@@ -157,21 +218,46 @@ class SevenNetPotential(Potential):
         super().__init__(device)
         modal = {"modal": self.modal} if self.modal else {}
         self._calc = SevenNetCalculator(self.model_name, device=device, **modal)
+        # the scan's network: batched, energy only (the force and stress head differentiates through the graph)
+        self._energy_model = copy.deepcopy(self._calc.model)
+        self._energy_model.delete_module_by_key("force_output")
+        self._energy_model.set_is_batch_data(True)
+        self._energy_model.eval()
 
     @property
     def atomic_numbers(self) -> frozenset[int]:
         return frozenset(int(z) for z in self._calc.type_map)
 
-    def energies(self, structures: list[Structure]) -> np.ndarray:
+    def _graph(self, structure: Structure):
+        import sevenn._keys as keys
         from pymatgen.io.ase import AseAtomsAdaptor
+        from sevenn.atom_graph_data import AtomGraphData
+        from sevenn.train.dataload import unlabeled_atoms_to_graph
+
+        graph = AtomGraphData.from_numpy_dict(
+            unlabeled_atoms_to_graph(AseAtomsAdaptor.get_atoms(structure), self._calc.cutoff)
+        )
+        if self.modal:
+            graph[keys.DATA_MODALITY] = self.modal
+        return graph
+
+    def energies(self, structures: list[Structure]) -> np.ndarray:
+        """Batched energy-only forward passes; the same numbers as the ASE calculator to float32 rounding."""
+        import sevenn._keys as keys
+        from torch_geometric.loader.dataloader import Collater
 
         self.check(structures)
-        out = np.empty(len(structures))
-        for i, s in enumerate(structures):
-            atoms = AseAtomsAdaptor.get_atoms(s)
-            atoms.calc = self._calc
-            out[i] = atoms.get_potential_energy() / len(atoms)
-        return out
+        collate = Collater([], follow_batch=None, exclude_keys=None)
+        out = []
+        for group in atom_batches(structures):
+            batch = collate([self._graph(s) for s in group]).to(self.device)
+            try:
+                with torch.inference_mode():
+                    energy = self._energy_model(batch)[keys.PRED_TOTAL_ENERGY]
+            except (ValueError, RuntimeError, IndexError) as exc:
+                raise BulkmodError(f"{self.name} cannot evaluate a structure: {exc}") from None
+            out.append(energy.cpu().numpy() / np.array([len(s) for s in group]))
+        return np.concatenate(out) if out else np.empty(0)
 
     def calculator(self):
         return self._calc
