@@ -38,6 +38,12 @@ NESTED = {"inner_folds": 5}
 EMBED = {"features": FeatureConfig((*DEFAULT_STRUCTURE_GROUPS, "umlip-eos", "umlip-embed")).as_dict()}
 # the E-V features from the volume-invariant scan (issue 18): does the hybrid gain from them?
 EQUILIBRIUM = {"features": FeatureConfig((*DEFAULT_STRUCTURE_GROUPS, "umlip-eos"), eos_centre="equilibrium").as_dict()}
+# the same hybrid on another potential's E-V features (issue 18 item 2: pick the potential by evidence)
+OTHER_POTENTIALS = ("sevennet", "sevennet-mf-0", "sevennet-l3i5")
+ON_POTENTIAL = {
+    pot: {"features": FeatureConfig((*DEFAULT_STRUCTURE_GROUPS, "umlip-eos"), potential=pot).as_dict()}
+    for pot in OTHER_POTENTIALS
+}
 # label -> (registry key, config); the *-embed variants add CHGNet's 64-d crystal embedding
 MODELS = {
     "umlip-eos": ("umlip-eos", {}),
@@ -47,6 +53,7 @@ MODELS = {
     "umlip-hybrid-embed": ("umlip-hybrid", NESTED | EMBED),
     "umlip-delta-embed": ("umlip-delta", NESTED | EMBED),
     "umlip-hybrid-equilibrium": ("umlip-hybrid", NESTED | EQUILIBRIUM),
+    **{f"umlip-hybrid-{pot}": ("umlip-hybrid", NESTED | cfg) for pot, cfg in ON_POTENTIAL.items()},
 }
 # in priority order: a session that ends early still has the runs that decide the issue's targets
 ORDER = [("umlip-hybrid", "kfold"), ("umlip-hybrid", "ood-elastic2015"), ("umlip-delta", "ood-elastic2015"),
@@ -54,7 +61,8 @@ ORDER = [("umlip-hybrid", "kfold"), ("umlip-hybrid", "ood-elastic2015"), ("umlip
          ("umlip-eos", "ood-elastic2015"), ("umlip-hybrid", "formula-grouped"), ("umlip-delta", "kfold"),
          ("umlip-eos", "formula-grouped"), ("umlip-blend", "formula-grouped"), ("umlip-delta", "formula-grouped"),
          *((f"{m}-embed", s) for m in ("umlip-hybrid", "umlip-delta") for s in SPLITS),
-         ("umlip-hybrid-equilibrium", "kfold"), ("umlip-hybrid-equilibrium", "ood-elastic2015")]  # fmt: skip
+         ("umlip-hybrid-equilibrium", "kfold"), ("umlip-hybrid-equilibrium", "ood-elastic2015"),
+         *((f"umlip-hybrid-{pot}", s) for pot in OTHER_POTENTIALS for s in ("kfold", "ood-elastic2015"))]  # fmt: skip
 RUNS = {f"mp-binary-2025_{label}_{s}": (*MODELS[label], s) for label, s in ORDER}
 BASELINE = "lgbm"  # committed by the foundation with the same folds
 BASELINE_RESULTS = RESULTS.parent / "descriptor_models"
