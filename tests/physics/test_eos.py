@@ -89,15 +89,39 @@ def test_scan_recentres_on_the_potential_minimum_and_isolates_failures():
 
 def test_large_cells_are_flagged_not_scanned_and_batches_are_capped_by_atoms():
     big = _cubic("Cu", 3.0).make_supercell([6, 6, 6], in_place=False)  # 216 sites
+    big.replace(0, "Ag")  # no smaller repeating cell: the scan cannot reduce it
+    V_REF["AgCu215"] = big.volume / len(big)
     assert len(big) > MAX_SCAN_ATOMS
     small = _cubic("Na", 4.2)
-    pot = AnalyticPotential({"Cu": 140.0, "Na": 6.0}, v0_ratio=1.0)
+    pot = AnalyticPotential({"Cu": 140.0, "Na": 6.0, "AgCu215": 140.0}, v0_ratio=1.0)
     res = scan_chunk([big, small], pot, ScanConfig())
     assert [r.flag for r in res] == ["too-large", "ok"] and np.isnan(res[0].k0_gpa)
     assert scan_chunk([big], pot, ScanConfig())[0].flag == "too-large"  # nothing to scan: no empty batch
     groups = atom_batches([big, small, small, big], max_atoms=216)
     assert [[len(s) for s in g] for g in groups] == [[216], [1, 1], [216]]
     assert atom_batches([], max_atoms=10) == []
+
+
+def test_a_supercell_is_scanned_on_its_primitive_cell():
+    """Same K, V₀ and E₀ per atom as the primitive cell, at a fraction of the atoms through the potential."""
+    si = Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.43), ["Si"], [[0, 0, 0]])  # conventional: 8 sites
+    V_REF["Si"] = si.volume / len(si)
+    seen: list[int] = []
+
+    class Counting(AnalyticPotential):
+        def energies(self, structures):
+            seen.extend(len(s) for s in structures)
+            return super().energies(structures)
+
+    pot = Counting({"Si": 98.0}, v0_ratio=1.0)
+    conventional, supercell = scan_chunk([si, si * (2, 1, 1)], pot, ScanConfig())
+    assert set(seen) == {2}  # the primitive cell of diamond
+    assert conventional == supercell and conventional.k0_gpa == pytest.approx(98.0, rel=1e-3)
+    distorted = si.copy()
+    distorted.translate_sites([0], [0.01, 0, 0])  # 0.05 Å: not a supercell of anything smaller
+    seen.clear()
+    scan_chunk([distorted], pot, ScanConfig())
+    assert set(seen) == {8}
 
 
 def test_scan_config_is_validated():

@@ -1,14 +1,19 @@
-"""Space-group detection, in the data layer because the ``mp-kvrh-all`` join needs it.
+"""Space-group detection, in the data layer because the ``mp-kvrh-all`` join needs it; and the primitive cell.
 
 The join keys a material by (reduced formula, space group) when it matches sources without an MP id; the
-space-group features use it too.
+space-group features use it too. The E–V scan runs on the primitive cell (:func:`primitive_cell`).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 
-from pymatgen.core import Structure
+from pymatgen.core import Lattice, Structure
+
+# Å: only translations the cell really has; a loose tolerance would merge the sites of a slightly distorted crystal
+# and scan a different structure
+PRIMITIVE_SYMPREC = 1e-3
 
 
 def spacegroup_number(structure: Structure, symprec: float = 0.1) -> int:
@@ -21,3 +26,29 @@ def spacegroup_number(structure: Structure, symprec: float = 0.1) -> int:
             return int(SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_number())
     except Exception:
         return 0
+
+
+def primitive_cell(structure: Structure, symprec: float = PRIMITIVE_SYMPREC) -> Structure:
+    """The smallest cell that repeats to ``structure``, its positions kept (not symmetrised); else ``structure``.
+
+    Energy and volume per atom are the same in both cells, so a per-atom E–V scan gives the same numbers on fewer
+    atoms: conventional cells, as CIFs from most sources are, cost a potential several times their primitive cell.
+    A supercell's element counts share a factor, so a crystal whose counts do not skips spglib.
+    """
+    if len(structure) < 2 or not structure.is_ordered:
+        return structure
+    if math.gcd(*(round(n) for n in structure.composition.values())) < 2:
+        return structure
+    import spglib
+
+    cell = (structure.lattice.matrix, structure.frac_coords, [site.specie.Z for site in structure])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # spglib's notice about its old error handling, on every call
+            found = spglib.standardize_cell(cell, to_primitive=True, no_idealize=True, symprec=symprec)
+    except Exception:  # spglib's own errors on degenerate cells: scan the cell as given
+        return structure
+    if found is None or len(found[2]) >= len(structure):
+        return structure
+    lattice, positions, numbers = found
+    return Structure(Lattice(lattice), [int(z) for z in numbers], positions)

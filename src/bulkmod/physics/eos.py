@@ -1,10 +1,10 @@
 """Bulk modulus the way physics defines it, K = V d²E/dV², from a potential's energy–volume curve.
 
-Each crystal is strained isotropically (fixed fractional coordinates) to ``points`` volumes around a centre;
-all copies of a chunk go through the potential in one batch. If the lowest energy sits at the edge of the
-window, the window is re-centred there and scanned again: a ±6 % scan around the input volume misses the
-potential's own minimum for soft, layered crystals. A Birch–Murnaghan fit (pymatgen) gives K₀, K′, V₀ and
-the fit residual; anything that is not a clean bracketed minimum carries a flag, never a silent number.
+Each crystal, on its primitive cell, is strained isotropically (fixed fractional coordinates) to ``points``
+volumes around a centre; all copies of a chunk go through the potential in one batch. If the lowest energy sits
+at the edge of the window, the window is re-centred there and scanned again: a ±6 % scan around the input
+volume misses the potential's own minimum for soft, layered crystals. A Birch–Murnaghan fit (pymatgen) gives
+K₀, K′, V₀ and the fit residual; anything that is not a clean bracketed minimum carries a flag, never a silent number.
 
 ``centre="equilibrium"`` makes K a property of the crystal and the potential rather than of the cell the user
 gave: once the minimum is bracketed, rounds are scanned symmetrically around the fitted V₀ until it stops
@@ -25,6 +25,7 @@ from pymatgen.analysis.eos import EOS, EOSError
 from pymatgen.core import Structure
 from scipy.optimize import curve_fit
 
+from bulkmod.data.symmetry import primitive_cell
 from bulkmod.errors import BulkmodError
 from bulkmod.physics.potentials import Potential, StrainJob
 from bulkmod.progress import progress_bar
@@ -188,7 +189,8 @@ def _energies_isolating_failures(potential: Potential, jobs: list[StrainJob]) ->
 
 
 def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfig) -> list[EOSResult]:
-    """Bracketed, re-centred E–V scans of a few crystals, each round one batched call."""
+    """Bracketed, re-centred E–V scans of a few crystals, each round one batched call, each on its primitive cell."""
+    structures = [primitive_cell(s) for s in structures]
     grid = 1.0 + np.linspace(-cfg.half_width, cfg.half_width, cfg.points)
     centre = np.ones(len(structures))
     last: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
