@@ -8,7 +8,8 @@ exists is skipped):
   minimum sits at the window's edge);
 - ``equilibrium``: re-scanned symmetrically around the fitted V₀ until it stops moving, physical K′ window
   (K no longer depends on the input cell: tests/physics/test_eos.py);
-- ``equilibrium-offset|linear|isotonic``: the same K mapped by a calibration fitted on each training fold only;
+- ``equilibrium-offset|linear|isotonic``: the same K mapped by a calibration fitted on each training fold only
+  (and ``sevennet-mf-0-offset|linear|isotonic``: the best potential's K from the default scan, calibrated alike);
 - the potentials side by side (CHGNet 0.3.0 and the three SevenNet checkpoints the sevenn wheel ships), default
   scan, zero-shot: on the same seeded 400 crystals of mp-binary-2025 (``-limit400``), and on all of it and
   ``ood-elastic2015`` (the SevenNet runs named by potential; CHGNet's are the ``bracket`` runs);
@@ -63,6 +64,15 @@ RUNS |= {
         "model_config": {"params": {"potential": pot}},
     }
     for pot in POTENTIAL_NAMES[1:]
+    for split in ("kfold", "ood-elastic2015")
+}  # fmt: skip
+# the best potential of those runs (sevennet-mf-0), calibrated on each training fold, on its default scan's K
+RUNS |= {
+    f"mp-binary-2025_umlip-eos-sevennet-mf-0-{c}_{split}": {
+        "dataset": "mp-binary-2025", "model": "umlip-eos", "split": split,
+        "model_config": {"params": {"potential": "sevennet-mf-0", "calibration": c}},
+    }
+    for c in ("offset", "linear", "isotonic")
     for split in ("kfold", "ood-elastic2015")
 }  # fmt: skip
 PROTOCOL_SUBSET = 120
