@@ -188,11 +188,13 @@ def test_help_imports_none_of_the_library_and_lists_what_it_names():
     )
     run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run_.stdout.strip() == "[]", run_.stdout + run_.stderr
-    from bulkmod.cli import FEATURE_GROUPS, SPLIT_NAMES
+    from bulkmod.cli import FEATURE_GROUPS, POTENTIAL_NAMES, SPLIT_NAMES
     from bulkmod.data.splits import SPLITS
     from bulkmod.features.featurizer import ALL_GROUPS
+    from bulkmod.physics.potentials import POTENTIALS
 
     assert tuple(SPLITS) == SPLIT_NAMES and tuple(ALL_GROUPS) == FEATURE_GROUPS
+    assert tuple(POTENTIALS) == POTENTIAL_NAMES
 
 
 def test_predict_help_says_what_comes_out(capsys):
@@ -280,3 +282,20 @@ def test_eos_centre_sets_the_umlip_feature_scan_and_refuses_models_without_it(ca
     assert main(["train", "--model", "lgbm", "--dataset", "mp-binary-2025", "--out", "unused",
                  "--eos-centre", "equilibrium"]) == 2  # fmt: skip
     assert "lgbm's features have no umlip-eos group; add it with --features ...,umlip-eos" in capsys.readouterr().err
+
+
+def test_potential_sets_the_umlip_features_and_the_zero_shot_model(capsys):
+    """--potential picks the universal potential behind the E-V features (or the zero-shot model's own)."""
+    from bulkmod.cli import _model_config, build_parser
+
+    parse = build_parser().parse_args
+    cfg = _model_config(parse(["train", "--model", "umlip-hybrid", "--dataset", "x", "--out", "y",
+                               "--potential", "sevennet-mf-0", "--eos-centre", "equilibrium"]))  # fmt: skip
+    assert cfg["features"]["potential"] == "sevennet-mf-0" and cfg["features"]["eos_centre"] == "equilibrium"
+    cfg = _model_config(
+        parse(["benchmark", "--model", "umlip-eos", "--dataset", "x", "--out", "y", "--potential", "sevennet"])
+    )
+    assert cfg == {"params": {"potential": "sevennet"}}
+    assert main(["train", "--model", "lgbm", "--dataset", "mp-binary-2025", "--out", "unused",
+                 "--potential", "sevennet"]) == 2  # fmt: skip
+    assert "--potential: lgbm's features have no umlip-eos group" in capsys.readouterr().err

@@ -232,8 +232,8 @@ TARGETS = {
 }
 
 
-def _with_eos_centre(model: str, features: dict | None, centre: str) -> dict:
-    """``features`` (else the model's own) with the umlip-eos group scanned around ``centre``."""
+def _with_umlip_settings(model: str, features: dict | None, **changes: str) -> dict:
+    """``features`` (else the model's own) with the umlip-eos settings changed (``eos_centre``, ``potential``)."""
     from dataclasses import replace
 
     from bulkmod.features import FeatureConfig
@@ -241,10 +241,9 @@ def _with_eos_centre(model: str, features: dict | None, centre: str) -> dict:
 
     base = FeatureConfig.from_dict(features) if features else getattr(build_model(model), "features", None)
     if base is None or "umlip-eos" not in base.groups:
-        raise BulkmodError(
-            f"--eos-centre: {model}'s features have no umlip-eos group; add it with --features ...,umlip-eos"
-        )
-    return replace(base, eos_centre=centre).as_dict()
+        flags = "/".join(f"--{key.replace('_', '-')}" for key in changes)
+        raise BulkmodError(f"{flags}: {model}'s features have no umlip-eos group; add it with --features ...,umlip-eos")
+    return replace(base, **changes).as_dict()
 
 
 def _model_config(args: argparse.Namespace) -> dict:
@@ -253,15 +252,17 @@ def _model_config(args: argparse.Namespace) -> dict:
 
     if args.model == "mean" or args.model not in MODELS:
         return {}  # an unknown name is reported by build_model with the list of choices
-    if MODELS[args.model].family == "zero-shot":  # nothing is trained: only --param (e.g. potential=sevennet)
-        return {"params": _params(args)} if args.param else {}
+    if MODELS[args.model].family == "zero-shot":  # nothing is trained: only the potential and --param
+        params = _params(args) | ({"potential": args.potential} if args.potential else {})
+        return {"params": params} if params else {}
     cfg: dict = {}
     if args.features:
         from bulkmod.features import FeatureConfig
 
         cfg["features"] = FeatureConfig(tuple(args.features.split(","))).as_dict()
-    if args.eos_centre:
-        cfg["features"] = _with_eos_centre(args.model, cfg.get("features"), args.eos_centre)
+    umlip = {key: value for key in ("eos_centre", "potential") if (value := getattr(args, key))}
+    if umlip:
+        cfg["features"] = _with_umlip_settings(args.model, cfg.get("features"), **umlip)
     if args.target:
         cfg["transform"] = dict(TARGETS[args.target])
     for key in ("inner_folds", "seed", "loss", "epochs", "lr", "weight_decay", "batch_size"):
@@ -298,6 +299,7 @@ def _params(args: argparse.Namespace) -> dict:
 # bulkmod.features pull in pandas, scikit-learn and pymatgen. tests/test_cli.py checks them against SPLITS and
 # ALL_GROUPS, so they cannot drift.
 SPLIT_NAMES = ("kfold", "matbench-official", "formula-grouped", "chemsys-grouped", "ood-elastic2015")
+POTENTIAL_NAMES = ("chgnet", "sevennet", "sevennet-l3i5", "sevennet-mf-0")
 FEATURE_GROUPS = ("magpie", "stoich", "extra", "fractions", "spacegroup", "density", "coordination", "bonds",
                   "packing", "mismatch", "umlip-eos", "umlip-embed")  # fmt: skip
 
@@ -310,6 +312,12 @@ def _add_training_options(sp: argparse.ArgumentParser) -> None:
         choices=["bracket", "equilibrium"],
         help="where the umlip-eos features' E-V scan sits: bracket (around the input cell, as the shipped models) "
         "or equilibrium (around the potential's own V0: features that do not depend on the input cell)",
+    )
+    g.add_argument(
+        "--potential",
+        choices=POTENTIAL_NAMES,
+        help="the universal potential behind the umlip-eos features, or the zero-shot model's (default chgnet: the "
+        "shipped models' features)",
     )
     g.add_argument(
         "--target",
