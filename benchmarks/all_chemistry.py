@@ -30,6 +30,8 @@ ROUTED = {"inner_folds": 5, "params": HUBER}  # no stack: nothing to stack (comp
 ROUTED_STACK = {"inner_folds": 5, "params": HUBER | {"stack": "auto"}}
 # the structure member also sees CHGNet's E-V fit (the features of umlip-hybrid)
 ROUTED_UMLIP = ROUTED_STACK | {"features": HYBRID_FEATURES}
+# the same on SevenNet-MF-0's E-V fit, the best potential of benchmarks/results/physics_prior (issue 18 item 2)
+ROUTED_SEVENNET = ROUTED_STACK | {"features": HYBRID_FEATURES | {"potential": "sevennet-mf-0"}}
 
 
 def run(dataset: str, model: str, split: str, config: dict) -> dict:
@@ -55,6 +57,12 @@ RUNS: dict[str, dict] = {
     ),
     "mp-kvrh-all_structure-routed-umlip_ood-elastic2015": run(
         "mp-kvrh-all", "structure-routed", "ood-elastic2015", ROUTED_UMLIP
+    ),
+    "mp-kvrh-all_structure-routed-sevennet-mf-0_kfold": run(
+        "mp-kvrh-all", "structure-routed", "kfold", ROUTED_SEVENNET
+    ),
+    "mp-kvrh-all_structure-routed-sevennet-mf-0_ood-elastic2015": run(
+        "mp-kvrh-all", "structure-routed", "ood-elastic2015", ROUTED_SEVENNET
     ),
     "mp-kvrh-all_lgbm_chemsys-grouped": run("mp-kvrh-all", "lgbm", "chemsys-grouped", JOINED),
     "mp-kvrh-all_lgbm_ood-elastic2015": run("mp-kvrh-all", "lgbm", "ood-elastic2015", JOINED),
