@@ -1,10 +1,11 @@
-"""The same torch work on every device torch can see (issue 18 item 4): the CHGNet E–V scan and graph training.
+"""The same torch work on every device torch can see (issue 18 item 4): the E–V scans and graph training.
 
     python benchmarks/device_speed.py [--n 96] [--train 500] [--repeats 3]
 
 For each device (``cpu``, and ``cuda`` where torch sees a GPU, chosen through ``BULKMOD_DEVICE`` as a user would
 with ``--device``) it times, side by side in one run:
-- the clamped E–V scan (the default model's prior) of ``--n`` crystals of mp-binary-2025, no cache, s/crystal;
+- the clamped E–V scan of ``--n`` crystals of mp-binary-2025 by each potential (SevenNet-MF-0, the default
+  model's prior, first; CHGNet, the previous default's), no cache, s/crystal;
 - one epoch of ``cgcnn`` training on ``--train`` crystals, s/epoch (graphs built before the clock starts).
 Each is the median of ``--repeats``. The device's name (the GPU model) is recorded with the numbers, so a run on
 a lent GPU and one on this CPU are never mixed up. Writes ``benchmarks/results/device_speed/device_speed.json``
@@ -31,6 +32,7 @@ from bulkmod.physics.potentials import get_potential
 from bulkmod.provenance import command_line, git_commit, load_average, machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "device_speed"
+POTENTIALS = ("sevennet-mf-0", "chgnet", "sevennet", "sevennet-l3i5")  # the default's first
 
 
 def _median_seconds(run, repeats: int) -> float:
@@ -59,15 +61,20 @@ def main() -> None:
     rows = []
     for device in devices:
         os.environ[ENV] = device
-        pot = get_potential("chgnet")
-        pot.energies(scanned[:1])  # weights on the device and warm before the clock starts
-        scan = _median_seconds(lambda pot=pot: scan_eos(scanned, pot, ScanConfig(), progress=False), args.repeats)
+        scans = {}
+        for name in POTENTIALS:
+            pot = get_potential(name)
+            pot.energies(scanned[:1])  # weights on the device and warm before the clock starts
+            seconds = _median_seconds(
+                lambda pot=pot: scan_eos(scanned, pot, ScanConfig(), progress=False), args.repeats
+            )
+            scans[f"scan_s_per_crystal_{name}"] = round(seconds / len(scanned), 4)
         model = build_model("cgcnn", epochs=1, seed=0)
         model.fit(train, train.y_log10)  # builds and caches the graphs, and warms the device
         epoch = _median_seconds(lambda model=model: model.fit(train, train.y_log10), args.repeats)
         rows.append({
-            "device": device, "device_name": device_name(device), "scan_s_per_crystal": round(scan / len(scanned), 4),
-            "cgcnn_epoch_s": round(epoch, 3), "torch_threads": torch.get_num_threads(),
+            "device": device, "device_name": device_name(device), **scans, "cgcnn_epoch_s": round(epoch, 3),
+            "torch_threads": torch.get_num_threads(),
         })  # fmt: skip
     res = {
         "n_scanned": len(scanned), "n_train": len(train), "repeats": args.repeats, "rows": rows,
@@ -79,11 +86,13 @@ def main() -> None:
     lines = [
         "# The same torch work on each device\n",
         f"Made by `{res['command']}` at {res['commit']} on {res['machine']}, load {res['load_avg_end']}; median of "
-        f"{args.repeats}. Scan: the clamped E–V scan of {len(scanned)} crystals, no cache. Epoch: one cgcnn epoch on "
+        f"{args.repeats}. Scan: the clamped E–V scan of {len(scanned)} crystals, no cache, by each potential. "
+        f"Epoch: one cgcnn epoch on "
         f"{len(train)} crystals ({res['note']}).\n",
-        "| device | name | scan s/crystal | cgcnn s/epoch | torch threads |",
-        "|---|---|---|---|---|",
-        *(f"| {r['device']} | {r['device_name']} | {r['scan_s_per_crystal']} | {r['cgcnn_epoch_s']} | "
+        f"| device | name | {' | '.join(f'{p} scan s/crystal' for p in POTENTIALS)} | cgcnn s/epoch | torch threads |",
+        "|---|---|" + "---|" * len(POTENTIALS) + "---|---|",
+        *(f"| {r['device']} | {r['device_name']} | "
+          f"{' | '.join(str(r[f'scan_s_per_crystal_{p}']) for p in POTENTIALS)} | {r['cgcnn_epoch_s']} | "
           f"{r['torch_threads']} |" for r in rows),
     ]  # fmt: skip
     if len(rows) == 1:

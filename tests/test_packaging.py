@@ -88,9 +88,9 @@ def test_a_missing_extra_names_the_pip_command(monkeypatch):
 
     with pytest.raises(BulkmodError, match=r"Ray backend.*bulkmod\[scale\]"), Backend("ray"):
         pass
-    monkeypatch.setitem(sys.modules, "torch_geometric", None)
-    with pytest.raises(BulkmodError, match=r"graph neural networks.*bulkmod\[graph\]"):
-        build_model("cgcnn")
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    with pytest.raises(BulkmodError, match=r"the original MEGNet weights.*bulkmod\[graph\]"):
+        build_model("megnet-pretrained")
 
 
 @pytest.mark.slow

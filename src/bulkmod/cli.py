@@ -582,9 +582,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--model",
         default="default",
-        help="shipped model name, saved model directory, 'default' (every labelled chemistry; descriptors + CHGNet "
-        "E-V fit, one CHGNet scan per new crystal: benchmarks/results/predict_speed/predict_speed.md), 'fast' "
-        "(descriptors only, binaries, for large screens) or 'zero-shot'; `bulkmod models` lists them",
+        help="shipped model name, saved model directory, 'default' (every labelled chemistry; descriptors + "
+        "SevenNet-MF-0 E-V fit, one scan per new crystal: benchmarks/results/predict_speed/predict_speed.md), 'fast' "
+        "(descriptors only, binaries, for large screens) or 'zero-shot' (SevenNet-MF-0's own K); `bulkmod models` "
+        "lists them",
     )
     sp.add_argument("--out", help="write results to X.json, or X.csv: appended batch by batch, resumable with --resume")
     sp.add_argument(

@@ -1,7 +1,8 @@
 """Optional dependencies: import one, or say which extra of ``pip install bulkmod[...]`` brings it.
 
-The core install predicts with the default model and writes reports; graph networks, SevenNet and relaxations,
-XGBoost, Ray and Optuna are extras (pyproject.toml), so a library user is not made to take them all. Every
+The core install predicts with the default model (SevenNet and CHGNet, torch-geometric under SevenNet) and writes
+reports; the original MEGNet weights, relaxations, XGBoost, Ray and Optuna are extras (pyproject.toml), so a library
+user is not made to take them all. Every
 place that first needs one calls :func:`require`, which turns a bare ``ModuleNotFoundError`` deep in a run into
 one line naming the command that fixes it.
 """
@@ -15,9 +16,7 @@ from bulkmod.errors import BulkmodError
 
 # import name -> (extra that brings it, what needs it)
 EXTRAS: dict[str, tuple[str, str]] = {
-    "torch_geometric": ("graph", "graph neural networks"),
     "h5py": ("graph", "the original MEGNet weights"),
-    "sevenn": ("umlip", "the SevenNet potential"),
     "matcalc": ("umlip", "relaxing structures (--relax)"),
     "xgboost": ("xgb", "XGBoost models"),
     "ray": ("scale", "the Ray backend"),

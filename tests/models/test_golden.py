@@ -1,8 +1,8 @@
 """Golden values: every shipped model's K for the example crystals, to 0.1 %.
 
 A dependency bump that changes what a shipped model predicts (LightGBM's text reader, pymatgen's neighbour
-lists or symmetry finder, CHGNet's weights or graph code) fails here instead of reaching users. When a change
-is intended, rerun the model on ``examples/`` and update the numbers in the same commit, saying why.
+lists or symmetry finder, CHGNet's or SevenNet's weights or graph code) fails here instead of reaching users.
+When a change is intended, rerun the model on ``examples/`` and update the numbers in the same commit, saying why.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ GOLDEN: dict[str, dict[str, float]] = {  # K_VRH in GPa per example file
                                              "NaCl.cif": 25.3213, "POSCAR_GaAs": 62.0146, "Si.cif": 106.0082},
     "LGBMRoutedCHGNet-MPKVRHAll-v1-KVRH": {"Al.extxyz": 82.0864, "Cu.cif": 147.4936, "MgO.cif": 154.7833,
                                            "NaCl.cif": 24.1884, "POSCAR_GaAs": 58.3334, "Si.cif": 91.0296},
+    "SevenNetMF0EOS-MPBinary2025-v1-KVRH": {"Al.extxyz": 72.2767, "Cu.cif": 138.2379, "MgO.cif": 139.347,
+                                            "NaCl.cif": 24.5624, "POSCAR_GaAs": 58.723, "Si.cif": 87.1093},
+    "LGBMRoutedSevenNetMF0-MPKVRHAll-v1-KVRH": {"Al.extxyz": 80.8856, "Cu.cif": 143.9006, "MgO.cif": 165.5824,
+                                                "NaCl.cif": 26.1556, "POSCAR_GaAs": 69.8771, "Si.cif": 94.5226},
     "LGBM-MatbenchComp-v1-KVRH": {"Al.extxyz": 71.5679, "Cu.cif": 134.1189, "MgO.cif": 129.8845,
                                   "NaCl.cif": 24.8672, "POSCAR_GaAs": 57.4305, "Si.cif": 85.0251},
     # the original MEGNet models (weights from ../shared/data/megnet-pretrained, checked by sha256)

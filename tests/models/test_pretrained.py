@@ -9,6 +9,7 @@ from bulkmod.data.records import Dataset
 from bulkmod.errors import BulkmodError
 from bulkmod.evaluation.evaluate import model_for_inputs, needs_structure
 from bulkmod.models.pretrained import (
+    BINARY_BLEND_MODEL,
     COMPOSITION_MODEL,
     DEFAULT_MODEL,
     FAST_MODEL,
@@ -30,8 +31,8 @@ def test_aliases_and_names_resolve():
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [(DEFAULT_MODEL, False), (PREVIOUS_DEFAULT, True), (FAST_MODEL, True), (ZERO_SHOT_MODEL, True),
-     (COMPOSITION_MODEL, False)],
+    [(DEFAULT_MODEL, False), (PREVIOUS_DEFAULT, False), (BINARY_BLEND_MODEL, True), (FAST_MODEL, True),
+     (ZERO_SHOT_MODEL, True), (COMPOSITION_MODEL, False)],
 )  # fmt: skip
 def test_which_shipped_models_need_structures(name, expected):
     """Composites hold the feature lists in their members: the check must look inside them. The default learned
@@ -41,9 +42,9 @@ def test_which_shipped_models_need_structures(name, expected):
 
 def test_formula_only_inputs_fall_back_to_the_composition_model_unless_the_model_takes_them(mp_small):
     formulas = Dataset("formulas", mp_small.ids[:3], mp_small.compositions[:3], mp_small.k_vrh[:3])
-    path, directory = model_for_inputs(PREVIOUS_DEFAULT, formulas)
+    path, directory = model_for_inputs(BINARY_BLEND_MODEL, formulas)
     assert path.startswith("composition (fallback") and directory.name == COMPOSITION_MODEL
-    assert model_for_inputs(PREVIOUS_DEFAULT, mp_small)[1].name == PREVIOUS_DEFAULT
+    assert model_for_inputs(BINARY_BLEND_MODEL, mp_small)[1].name == BINARY_BLEND_MODEL
     with_spacegroups = Dataset("formulas", mp_small.ids[:3], mp_small.compositions[:3], mp_small.k_vrh[:3],
                                spacegroup=np.array([225, 186, 62]))  # fmt: skip
     assert model_for_inputs("default", with_spacegroups) == ("composition", PRETRAINED_DIR / DEFAULT_MODEL)

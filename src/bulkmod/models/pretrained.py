@@ -14,14 +14,18 @@ from bulkmod.models.base import MANIFEST, Estimator
 from bulkmod.models.registry import MODELS
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-# structure-routed on every labelled crystal (mp-kvrh-all): best kfold MAE with calibrated intervals among the
-# all-chemistry models (benchmarks/results/all_chemistry/); runs CHGNet (shipped in its wheel) at prediction time
-# for crystals with a structure, and takes formula-only rows itself
-DEFAULT_MODEL = "LGBMRoutedCHGNet-MPKVRHAll-v1-KVRH"
-PREVIOUS_DEFAULT = "LGBMCHGNetBlend-MPBinary2025-v1-KVRH"  # binaries only; kept under its name
+# structure-routed on every labelled crystal (mp-kvrh-all), its structure model reading SevenNet-MF-0's E-V fit:
+# best kfold MAE with calibrated intervals among the all-chemistry models (benchmarks/results/all_chemistry/);
+# runs SevenNet (shipped in its wheel) at prediction time for crystals with a structure, and takes formula-only
+# rows itself
+DEFAULT_MODEL = "LGBMRoutedSevenNetMF0-MPKVRHAll-v1-KVRH"
+PREVIOUS_DEFAULT = "LGBMRoutedCHGNet-MPKVRHAll-v1-KVRH"  # the same recipe on CHGNet's scan; kept under its name
+BINARY_BLEND_MODEL = "LGBMCHGNetBlend-MPBinary2025-v1-KVRH"  # the default of the binaries-only era
 FAST_MODEL = "LGBM-MPBinary2025-v2-KVRH"  # descriptors only: no potential, for large screens
 COMPOSITION_MODEL = "LGBM-MatbenchComp-v1-KVRH"  # the composition path, for inputs without structures
-ZERO_SHOT_MODEL = "CHGNetEOS-MPBinary2025-v1-KVRH"  # CHGNet's own E-V fit; only its interval was calibrated
+# a potential's own E-V fit, only its interval calibrated: SevenNet-MF-0, the best zero-shot potential per cost
+# (benchmarks/results/physics_prior/); CHGNet's stays shipped under its name
+ZERO_SHOT_MODEL = "SevenNetMF0EOS-MPBinary2025-v1-KVRH"
 # the authors' pretrained MEGNet (weights fetched by sha256 on first use); the 2018 model under its own name
 MEGNET_MODEL = "MEGNet-MP2019-v1-KVRH"
 # "umlip-eos" and "megnet-pretrained" need no training, so their registry names resolve to shipped models too

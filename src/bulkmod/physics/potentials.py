@@ -21,12 +21,10 @@ from importlib import metadata
 from typing import ClassVar, TypeVar
 
 import numpy as np
-import torch
 from pymatgen.core import Lattice, Structure
 
 from bulkmod.device import resolve_device
 from bulkmod.errors import BulkmodError
-from bulkmod.optional import require
 
 NO_EMBEDDING = "potential {!r} exposes no crystal embedding: use the chgnet potential for umlip-embed"
 # CHGNet needs ~4 MB per atom in a forward pass (a 500-atom fcc cell: ~2 GB,
@@ -145,6 +143,8 @@ class CHGNetPotential(Potential):
         so copies with as many pairs inside both cutoffs (atom graph and bond graph) have the same graph; CHGNet
         computes distances and angles from the lattice in the forward pass, so the shared graph is exact.
         """
+        import torch  # here, not at the top: listing models must not pay for torch
+
         conv = self.model.graph_converter
         scales = np.cbrt(np.asarray(ratios, float))
         *_, distances = structure.get_neighbor_list(
@@ -166,6 +166,8 @@ class CHGNetPotential(Potential):
 
     def _predict(self, graphs: list, sizes: list[int], crystal_feas: bool) -> list[dict]:
         """Energy-only forward passes (no autograd) over batches capped by atoms; ``sizes`` are the graphs' sites."""
+        import torch
+
         results: list[dict] = []
         for group in atom_batches(list(zip(graphs, sizes, strict=True)), size=lambda item: item[1]):
             with warnings.catch_warnings(), torch.inference_mode():
@@ -212,12 +214,14 @@ class SevenNetPotential(Potential):
     modal: ClassVar[str | None] = None  # the fidelity a multi-fidelity checkpoint is asked for
 
     def __init__(self, device: str = "cpu") -> None:
-        require("sevenn")
         from sevenn.calculator import SevenNetCalculator
 
         super().__init__(device)
         modal = {"modal": self.modal} if self.modal else {}
-        self._calc = SevenNetCalculator(self.model_name, device=device, **modal)
+        with warnings.catch_warnings():
+            # its notice on every load that no GPU tensor-product kernel is enabled: none exists for the CPU
+            warnings.simplefilter("ignore", UserWarning)
+            self._calc = SevenNetCalculator(self.model_name, device=device, **modal)
         # the scan's network: batched, energy only (the force and stress head differentiates through the graph)
         self._energy_model = copy.deepcopy(self._calc.model)
         self._energy_model.delete_module_by_key("force_output")
@@ -244,6 +248,7 @@ class SevenNetPotential(Potential):
     def energies(self, structures: list[Structure]) -> np.ndarray:
         """Batched energy-only forward passes; the same numbers as the ASE calculator to float32 rounding."""
         import sevenn._keys as keys
+        import torch
         from torch_geometric.loader.dataloader import Collater
 
         self.check(structures)

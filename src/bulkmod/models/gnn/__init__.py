@@ -31,7 +31,6 @@ MEGNET_LEAK_NOTE = (
 
 def _factory(key: str) -> Callable[..., Any]:
     def build(**config: Any) -> Any:
-        require("torch_geometric")
         from bulkmod.models.gnn.estimator import GraphModel
 
         return GraphModel(key, **config)
@@ -41,7 +40,6 @@ def _factory(key: str) -> Callable[..., Any]:
 
 def megnet_pretrained(**config: Any) -> Any:
     """The original pretrained MEGNet, zero-shot (:mod:`bulkmod.models.gnn.megnet_port`)."""
-    require("torch_geometric")
     require("h5py")
     from bulkmod.models.gnn.megnet_port import MEGNetPretrained
 
