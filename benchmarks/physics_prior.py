@@ -9,7 +9,8 @@ exists is skipped):
 - ``equilibrium``: re-scanned symmetrically around the fitted V₀ until it stops moving, physical K′ window
   (K no longer depends on the input cell: tests/physics/test_eos.py);
 - ``equilibrium-offset|linear|isotonic``: the same K mapped by a calibration fitted on each training fold only
-  (and ``sevennet-mf-0-offset|linear|isotonic``: the best potential's K from the default scan, calibrated alike);
+  (and ``sevennet-mf-0|l3i5-offset|linear|isotonic``: the best potentials' K from the default scan, calibrated
+  alike);
 - the potentials side by side (CHGNet 0.3.0 and the three SevenNet checkpoints the sevenn wheel ships), default
   scan, zero-shot: on the same seeded 400 crystals of mp-binary-2025 (``-limit400``), and on all of it and
   ``ood-elastic2015`` (the SevenNet runs named by potential; CHGNet's are the ``bracket`` runs);
@@ -66,12 +67,14 @@ RUNS |= {
     for pot in POTENTIAL_NAMES[1:]
     for split in ("kfold", "ood-elastic2015")
 }  # fmt: skip
-# the best potential of those runs (sevennet-mf-0), calibrated on each training fold, on its default scan's K
+# the best potentials of those runs (sevennet-mf-0, sevennet-l3i5), calibrated on each training fold, on their
+# default scan's K
 RUNS |= {
-    f"mp-binary-2025_umlip-eos-sevennet-mf-0-{c}_{split}": {
+    f"mp-binary-2025_umlip-eos-{pot}-{c}_{split}": {
         "dataset": "mp-binary-2025", "model": "umlip-eos", "split": split,
-        "model_config": {"params": {"potential": "sevennet-mf-0", "calibration": c}},
+        "model_config": {"params": {"potential": pot, "calibration": c}},
     }
+    for pot in ("sevennet-mf-0", "sevennet-l3i5")
     for c in ("offset", "linear", "isotonic")
     for split in ("kfold", "ood-elastic2015")
 }  # fmt: skip

@@ -3,9 +3,8 @@
 The E–V scan asks for energies only, of many isotropically strained copies at once, so both potentials run
 energy-only batched forward passes without autograd (their ASE calculators also compute forces and stress,
 which the relaxing protocols need and the scan does not). CHGNet builds one graph per neighbour topology of a
-crystal's copies and reuses it for the others, changing only the lattice: building graphs was a fifth of the
-scan (``benchmarks/results/device_speed/``). Each potential runs on :func:`~bulkmod.device.resolve_device`'s
-device, chosen when it is loaded.
+crystal's copies and reuses it for the others, changing only the lattice, since its graphs are built in Python
+per structure. Each potential runs on :func:`~bulkmod.device.resolve_device`'s device, chosen when it is loaded.
 """
 
 from __future__ import annotations
