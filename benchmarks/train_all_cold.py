@@ -2,10 +2,11 @@
 
     python benchmarks/train_all_cold.py [--threads 2]
 
-One process, a fresh ``BULKMOD_CACHE``: the join of the four sources, the structure descriptors, CHGNet's E-V
-scans of every crystal with a structure, then the fit of the shipped default's recipe (``structure-routed``:
-a composition LightGBM on every row, a LightGBM on descriptors + E-V fit on the rows with a structure, Huber
-0.15, the stacked composition feature chosen on 5 inner folds) and its training-domain statistics. What
+One process, a fresh ``BULKMOD_CACHE``: the join of the four sources, the structure descriptors, the E-V scans
+of every crystal with a structure by the default's potential, then the fit of the shipped default's recipe
+(``structure-routed``: a composition LightGBM on every row, a LightGBM on descriptors + E-V fit on the rows with
+a structure, Huber 0.15, the stacked composition feature chosen on 5 inner folds; its settings are read from the
+shipped default's manifest) and its training-domain statistics. What
 ``bulkmod train`` does, minus the cross-validation. Writes
 ``benchmarks/results/train_all_cold/train_cold.{json,md}`` with the command, commit, machine and load average.
 """
@@ -20,7 +21,6 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_all_cold"
-PARAMS = {"objective": "huber", "alpha": 0.15, "stack": "auto"}
 TARGET_S = 30 * 60
 
 
@@ -37,12 +37,15 @@ def main() -> None:
     from bulkmod.data import load_dataset
     from bulkmod.features import FeatureConfig, featurize
     from bulkmod.models import build_model
-    from bulkmod.models.umlip import HYBRID_FEATURES
+    from bulkmod.models.base import MANIFEST
+    from bulkmod.models.pretrained import DEFAULT_MODEL, PRETRAINED_DIR
     from bulkmod.physics.features import eos_features
     from bulkmod.provenance import command_line, git_commit, load_average, machine
     from bulkmod.uncertainty.domain import DescriptorDomain
 
-    config = {"inner_folds": 5, "params": PARAMS, "features": HYBRID_FEATURES}
+    manifest = json.loads((PRETRAINED_DIR / DEFAULT_MODEL / MANIFEST).read_text())
+    config = manifest["config"]
+    potential = config["features"]["potential"]
     load_start = load_average()
     phases: dict[str, float] = {}
     t = time.perf_counter()
@@ -53,15 +56,15 @@ def main() -> None:
     featurize(structured, FeatureConfig())
     phases["structure_features_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    eos_features(structured.structures, "chgnet")
-    phases["chgnet_scans_s"] = time.perf_counter() - t
+    eos_features(structured.structures, potential)
+    phases[f"{potential}_scans_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    model = build_model("structure-routed", **config).fit(ds, ds.y_log10)
+    model = build_model(manifest["model"], **config).fit(ds, ds.y_log10)
     model.domain = DescriptorDomain.fit(ds)
     phases["fit_s"] = time.perf_counter() - t
     total = sum(phases.values())
     res = {
-        "dataset": ds.name, "rows": len(ds), "rows_with_structure": len(structured), "model": "structure-routed",
+        "dataset": ds.name, "rows": len(ds), "rows_with_structure": len(structured), "model": DEFAULT_MODEL,
         "model_config": config, "threads": args.threads, **{k: round(v, 1) for k, v in phases.items()},
         "total_s": round(total, 1), "target_s": TARGET_S, "meets_target": total <= TARGET_S,
         "command": command_line(), "commit": git_commit(), "machine": machine(),
