@@ -316,8 +316,8 @@ def _add_training_options(sp: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--potential",
         choices=POTENTIAL_NAMES,
-        help="the universal potential behind the umlip-eos features, or the zero-shot model's (default chgnet: the "
-        "shipped models' features)",
+        help="the universal potential behind the umlip-eos features, or the zero-shot model's (default chgnet, the "
+        "cheapest; the shipped default model uses sevennet-mf-0)",
     )
     g.add_argument(
         "--target",
