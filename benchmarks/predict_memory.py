@@ -4,9 +4,9 @@
 
 Inputs are JSON-lines files of real Materials Project crystals (a seeded sample of ``mp-kvrh-all``'s
 structures, so sizes and chemistries are those of a real screen). Each run is the real CLI in a subprocess with
-the default local backend and an empty feature cache, so every crystal gets its CHGNet E–V scan; a sampler
-records the resident memory of the CLI process and its children every 0.5 s. Flat means the peak does not grow
-with N and the last quarter of the rows peaks no higher than the first. Writes
+the default local backend and an empty feature cache, so every crystal gets its E–V scan by the model's
+potential; a sampler records the resident memory of the CLI process and its children every 0.5 s. Flat means
+the peak does not grow with N and the last quarter of the rows peaks no higher than the first. Writes
 benchmarks/results/predict_memory/predict_memory.json and .md.
 """
 
@@ -72,7 +72,7 @@ def main() -> None:
     lines = [
         f"# Peak memory of `bulkmod predict --model {args.model}` against N\n",
         f"Real MP crystals (seeded sample of mp-kvrh-all), batch {args.batch_size}, local backend, a fresh feature "
-        f"cache per run (every crystal scanned by CHGNet). Target: flat and at most {TARGET_MB} MB.\n",
+        f"cache per run (every crystal scanned by the model's potential). Target: flat and at most {TARGET_MB} MB.\n",
         "| N | peak RSS, CLI + children (MB) | peak, first / last quarter of rows (MB) | wall (s) | load before |",
         "|---|---|---|---|---|",
     ]
