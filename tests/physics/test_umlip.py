@@ -66,6 +66,7 @@ def test_umlip_models_fit_save_load_predict(small, key, tmp_path):
         assert lines["member_0"].startswith("- `member_0`: `lgbm` on magpie") and "umlip" not in lines["member_0"]
         assert "mismatch, umlip-eos; adaptive conformal interval" in lines["member_1"]
     if key == "umlip-eos":
+        assert "Universal potential: `chgnet`" in write_model_card(tmp_path / key).read_text()
         assert set(pred.extra) == {"k_prime", "v0_a3", "fit_flag"}
         assert all(pred.errors[i].startswith("E-V fit flagged") for i in pred.errors)
 

@@ -27,6 +27,14 @@ def _scale_text(manifest: dict) -> str:
     return "a second model of the log |error|, cross-fitted on the training folds"
 
 
+def _potential(cfg: dict) -> str | None:
+    """The potential a model runs: a zero-shot model's own, or the one behind its umlip-* features."""
+    features = cfg.get("features") or {}
+    if any(g.startswith("umlip-") for g in features.get("groups", [])):
+        return features.get("potential", "chgnet")
+    return cfg.get("potential")
+
+
 def write_model_card(directory: Path, command: str = "") -> Path:
     """Write the model card, ``README.md`` in Markdown, into a saved model's ``directory``, from its manifest alone."""
     m = read_manifest(directory)
@@ -43,6 +51,8 @@ def write_model_card(directory: Path, command: str = "") -> Path:
         lines += [f"**Note:** {train['note']}", ""]
     if cfg.get("features"):
         lines += [f"Features: {', '.join(cfg['features']['groups'])}. Target transform: {cfg.get('transform')}.", ""]
+    if potential := _potential(cfg):
+        lines += [f"Universal potential: `{potential}` (run at prediction time for every new crystal).", ""]
     if metrics:
         lines += [f"## Cross-validated errors ({metrics.get('cv', 'cv')}, same folds as `bulkmod benchmark`)", ""]
         lines += ["| metric | value |", "|---|---|"]
