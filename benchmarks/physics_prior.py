@@ -43,51 +43,31 @@ PROTOCOLS = {
     "equilibrium": {"centre": "equilibrium"},
     **{f"equilibrium-{c}": {"centre": "equilibrium", "calibration": c} for c in ("offset", "linear", "isotonic")},
 }
-RUNS: dict[str, dict] = {
-    f"{dataset}_umlip-eos-{name}_{split}": {
-        "dataset": dataset, "model": "umlip-eos", "split": split, "model_config": {"params": params} if params else {}
-    }
-    for dataset, split in (("mp-binary-2025", "kfold"), ("mp-binary-2025", "ood-elastic2015"))
-    for name, params in PROTOCOLS.items()
-}  # fmt: skip
+SPLITS = ("kfold", "ood-elastic2015")
 POTENTIAL_NAMES = ("chgnet", "sevennet", "sevennet-l3i5", "sevennet-mf-0")
 SUBSET = 400
-RUNS |= {
-    f"mp-binary-2025-limit{SUBSET}_umlip-eos-{pot}_kfold": {
-        "dataset": "mp-binary-2025", "model": "umlip-eos", "split": "kfold", "limit": SUBSET,
-        "model_config": {"params": {"potential": pot}},
-    }
-    for pot in POTENTIAL_NAMES
-}  # fmt: skip
-RUNS |= {
-    f"mp-binary-2025_umlip-eos-{pot}_{split}": {
-        "dataset": "mp-binary-2025", "model": "umlip-eos", "split": split,
-        "model_config": {"params": {"potential": pot}},
-    }
-    for pot in POTENTIAL_NAMES[1:]
-    for split in ("kfold", "ood-elastic2015")
-}  # fmt: skip
-# the best potentials of those runs (sevennet-mf-0, sevennet-l3i5), calibrated on each training fold, on their
-# default scan's K
-RUNS |= {
-    f"mp-binary-2025_umlip-eos-{pot}-{c}_{split}": {
-        "dataset": "mp-binary-2025", "model": "umlip-eos", "split": split,
-        "model_config": {"params": {"potential": pot, "calibration": c}},
-    }
-    for pot in ("sevennet-mf-0", "sevennet-l3i5")
-    for c in ("offset", "linear", "isotonic")
-    for split in ("kfold", "ood-elastic2015")
-}  # fmt: skip
 PROTOCOL_SUBSET = 120
 K_PROTOCOLS = {"bracket": {}, "equilibrium": {"centre": "equilibrium"}, "relaxed": {"protocol": "relaxed"},
                "elastic": {"protocol": "elastic"}}  # fmt: skip
-RUNS |= {
-    f"mp-binary-2025-limit{PROTOCOL_SUBSET}_umlip-eos-{name}_kfold": {
-        "dataset": "mp-binary-2025", "model": "umlip-eos", "split": "kfold", "limit": PROTOCOL_SUBSET,
-        "model_config": {"params": params} if params else {},
-    }
-    for name, params in K_PROTOCOLS.items()
-}  # fmt: skip
+
+
+def _run(label: str, params: dict, split: str = "kfold", limit: int | None = None) -> tuple[str, dict]:
+    """A zero-shot ``umlip-eos`` run on mp-binary-2025 (``limit`` seeded crystals, else all), named by ``label``."""
+    run = {"dataset": "mp-binary-2025", "model": "umlip-eos", "split": split,
+           "model_config": {"params": params} if params else {}} | ({"limit": limit} if limit else {})  # fmt: skip
+    return f"mp-binary-2025{f'-limit{limit}' if limit else ''}_umlip-eos-{label}_{split}", run
+
+
+RUNS: dict[str, dict] = dict(
+    [_run(name, params, split) for split in SPLITS for name, params in PROTOCOLS.items()]
+    + [_run(pot, {"potential": pot}, limit=SUBSET) for pot in POTENTIAL_NAMES]
+    # every SevenNet checkpoint on all of mp-binary-2025 and ood-elastic2015 (CHGNet's are the bracket runs)
+    + [_run(pot, {"potential": pot}, split) for pot in POTENTIAL_NAMES[1:] for split in SPLITS]
+    # the best potentials of those runs, calibrated on each training fold, on their default scan's K
+    + [_run(f"{pot}-{c}", {"potential": pot, "calibration": c}, split)
+       for pot in ("sevennet-mf-0", "sevennet-l3i5") for c in ("offset", "linear", "isotonic") for split in SPLITS]
+    + [_run(name, params, limit=PROTOCOL_SUBSET) for name, params in K_PROTOCOLS.items()]
+)  # fmt: skip
 COST_CRYSTALS = 12
 COST = RESULTS / "protocol_cost.json"
 

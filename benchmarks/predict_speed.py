@@ -2,9 +2,9 @@
 
     python benchmarks/predict_speed.py [--n 200]
 
-The default model (descriptors + CHGNet E–V fit) and the `fast` one (descriptors only) run side by side on
-the same crystals, each from an empty cache. Cold = empty cache (every crystal featurised and, for the
-default, scanned by CHGNet), warm = everything cached. Loading is timed separately and includes one prediction
+The default model (descriptors + its potential's E–V fit) and the `fast` one (descriptors only) run side by
+side on the same crystals, each from an empty cache. Cold = empty cache (every crystal featurised and, for the
+default, scanned by its potential), warm = everything cached. Loading is timed separately and includes one prediction
 of an example crystal outside the set, so the potential's weights and lazy imports are paid before the cold
 clock starts (issue 18 times the default "warm model, cold cache"). Writes
 benchmarks/results/predict_speed/predict_speed.json and .md.

@@ -2,9 +2,8 @@
 
 The core install predicts with the default model (SevenNet and CHGNet, torch-geometric under SevenNet) and writes
 reports; the original MEGNet weights, relaxations, XGBoost, Ray and Optuna are extras (pyproject.toml), so a library
-user is not made to take them all. Every
-place that first needs one calls :func:`require`, which turns a bare ``ModuleNotFoundError`` deep in a run into
-one line naming the command that fixes it.
+user is not made to take them all. Every place that first needs one calls :func:`require`, which turns a bare
+``ModuleNotFoundError`` deep in a run into one line naming the command that fixes it.
 """
 
 from __future__ import annotations

@@ -153,13 +153,13 @@ class CHGNetPotential(Potential):
         built: dict[tuple[int, ...], object] = {}
         graphs = []
         for ratio, k in zip(ratios, scales, strict=True):
-            copy_ = strained(structure, ratio)
             topology = tuple(int(np.count_nonzero(distances * k <= c)) for c in cutoffs)
             if topology not in built:
-                built[topology] = graph = self._graph(copy_)
-            else:
+                built[topology] = graph = self._graph(strained(structure, ratio))
+            else:  # the lattice :func:`strained` gives, without building the copy
                 graph = copy.copy(built[topology])
-                graph.lattice = torch.tensor(copy_.lattice.matrix, dtype=graph.lattice.dtype, requires_grad=True)
+                lattice = structure.lattice.matrix * ratio ** (1 / 3)
+                graph.lattice = torch.tensor(lattice, dtype=graph.lattice.dtype, requires_grad=True)
             graphs.append(graph)
         return graphs
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bulkmod.evaluation.metrics import HEADLINE
+from bulkmod.features import FeatureConfig
 from bulkmod.io import write_text_atomic
 from bulkmod.models.base import read_manifest
 
@@ -29,9 +30,10 @@ def _scale_text(manifest: dict) -> str:
 
 def _potential(cfg: dict) -> str | None:
     """The potential a model runs: a zero-shot model's own, or the one behind its umlip-* features."""
-    features = cfg.get("features") or {}
-    if any(g.startswith("umlip-") for g in features.get("groups", [])):
-        return features.get("potential", "chgnet")
+    if cfg.get("features"):
+        features = FeatureConfig.from_dict(cfg["features"])  # its default for manifests older than the field
+        if any(g.startswith("umlip-") for g in features.groups):
+            return features.potential
     return cfg.get("potential")
 
 
