@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import itertools
 import time
 import warnings
 from pathlib import Path
@@ -79,8 +80,11 @@ def _cross_fitted(kind: str, k: np.ndarray, y: np.ndarray, fold: np.ndarray) -> 
 
 def _scores(pred: np.ndarray, y: np.ndarray) -> dict:
     ok = np.isfinite(pred)
-    return {"n": int(ok.sum()), "mae_gpa": round(float(np.mean(np.abs(10 ** pred[ok] - 10 ** y[ok]))), 2),
-            "mae_log10": round(float(np.mean(np.abs(pred[ok] - y[ok]))), 4)}  # fmt: skip
+    return {
+        "n": int(ok.sum()),
+        "mae_gpa": round(float(np.mean(np.abs(10 ** pred[ok] - 10 ** y[ok]))), 2),
+        "mae_log10": round(float(np.mean(np.abs(pred[ok] - y[ok]))), 4),
+    }
 
 
 def calibration() -> dict:
@@ -99,12 +103,15 @@ def calibration() -> dict:
     }
     best = _cross_fitted("offset", raw["sevennet-l3i5"], y, fold)
     ok = np.isfinite(best)
-    err = np.abs(10 ** best - 10**y)
+    err = np.abs(10**best - 10**y)
     true_k = 10**y
     by_bin = {
-        f"{lo}-{hi}": {"n": int(m.sum()), "mae_gpa": round(float(err[m].mean()), 2),
-                       "share_of_error": round(float(err[m].sum() / err[ok].sum()), 3)}  # fmt: skip
-        for lo, hi in zip(K_BINS, K_BINS[1:], strict=False)
+        f"{lo}-{hi}": {
+            "n": int(m.sum()),
+            "mae_gpa": round(float(err[m].mean()), 2),
+            "share_of_error": round(float(err[m].sum() / err[ok].sum()), 3),
+        }
+        for lo, hi in itertools.pairwise(K_BINS)
         if (m := ok & (true_k > lo) & (true_k <= hi)).any()
     }
     order = np.argsort(-np.where(ok, err, -1))
@@ -113,11 +120,17 @@ def calibration() -> dict:
         "runs": runs,
         "offset_sevennet_l3i5": {
             "by_true_k_gpa": by_bin,
-            "share_of_error_top": {f"{q:.0%}": round(float(ranked[: int(len(ranked) * q)].sum() / ranked.sum()), 3)
-                                   for q in (0.01, 0.05, 0.1)},  # fmt: skip
+            "share_of_error_top": {
+                f"{q:.0%}": round(float(ranked[: int(len(ranked) * q)].sum() / ranked.sum()), 3)
+                for q in (0.01, 0.05, 0.1)
+            },
             "largest_errors": [
-                {"id": base.index[i], "formula": base["formula"].iloc[i], "k_dft": round(float(true_k[i]), 1),
-                 "k_pred": round(float(10 ** best[i]), 1)}  # fmt: skip
+                {
+                    "id": base.index[i],
+                    "formula": base["formula"].iloc[i],
+                    "k_dft": round(float(true_k[i]), 1),
+                    "k_pred": round(float(10 ** best[i]), 1),
+                }
                 for i in order[:25]
             ],
         },
@@ -125,9 +138,10 @@ def calibration() -> dict:
 
 
 def _strain_forces(structures, potential: str) -> np.ndarray:
+    from pymatgen.io.ase import AseAtomsAdaptor
+
     from bulkmod.data.symmetry import primitive_cell
     from bulkmod.physics.potentials import get_potential, strained
-    from pymatgen.io.ase import AseAtomsAdaptor
 
     calc = get_potential(potential).calculator()
     out = []
@@ -159,11 +173,16 @@ def internal_strain(potential: str) -> dict:
     for name, m in (("ions fixed by symmetry", force < MOVES), ("ions pushed by the strain", force >= MOVES)):
         groups[name] = _scores(pred[m], y[m]) | {
             f"mae_log10 K {lo}-{hi}": round(float(np.nanmean(np.abs(pred[b] - y[b]))), 4)
-            for lo, hi in zip(K_BINS, K_BINS[1:], strict=False)
+            for lo, hi in itertools.pairwise(K_BINS)
             if (b := m & (true_k > lo) & (true_k <= hi)).sum() >= 5
         }
-    return {"potential": potential, "strain": STRAIN, "threshold_ev_per_a": MOVES, "groups": groups,
-            "seconds_per_crystal": round(seconds / len(ds), 4)}  # fmt: skip
+    return {
+        "potential": potential,
+        "strain": STRAIN,
+        "threshold_ev_per_a": MOVES,
+        "groups": groups,
+        "seconds_per_crystal": round(seconds / len(ds), 4),
+    }
 
 
 def relaxed(potential: str, n: int) -> dict:
@@ -173,8 +192,10 @@ def relaxed(potential: str, n: int) -> dict:
     from bulkmod.physics.protocols import k_results
 
     ds = load_dataset("mp-binary-2025")
-    pick = sorted((i for i, c in enumerate(ds.compositions) if c.reduced_formula == "SiO2"),
-                  key=lambda i: (len(ds.structures[i]), ds.ids[i]))[:n]  # fmt: skip
+    pick = sorted(
+        (i for i, c in enumerate(ds.compositions) if c.reduced_formula == "SiO2"),
+        key=lambda i: (len(ds.structures[i]), ds.ids[i]),
+    )[:n]
     pot = get_potential(potential)
     rows = []
     for i in pick:
@@ -184,8 +205,11 @@ def relaxed(potential: str, n: int) -> dict:
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
                 r = k_results([ds.structures[i]], pot, ScanConfig(protocol=protocol))[0]
-            row |= {f"{protocol}_k": round(r.k0_gpa, 1), f"{protocol}_flag": r.flag,
-                    f"{protocol}_s": round(time.perf_counter() - t, 2)}  # fmt: skip
+            row |= {
+                f"{protocol}_k": round(r.k0_gpa, 1),
+                f"{protocol}_flag": r.flag,
+                f"{protocol}_s": round(time.perf_counter() - t, 2),
+            }
         rows.append(row)
         print(row, flush=True)
     return {"potential": potential, "rows": rows}
@@ -215,9 +239,11 @@ def features(seeds: int = 5) -> dict:
     fold_of = fold_of[rows]
     source = sub.meta["k_source"].to_numpy()
     params = LightGBMBooster({"objective": "huber", "alpha": 0.15}, seed=0).params | {"num_threads": 1}
-    variants = {"sevennet-mf-0 E-V features (the default's)": (X, 1),
-                "+ CHGNet's E-V features": (np.hstack([X, chgnet]), 1),
-                f"sevennet-mf-0, mean of {seeds} LightGBM seeds": (X, seeds)}  # fmt: skip
+    variants = {
+        "sevennet-mf-0 E-V features (the default's)": (X, 1),
+        "+ CHGNet's E-V features": (np.hstack([X, chgnet]), 1),
+        f"sevennet-mf-0, mean of {seeds} LightGBM seeds": (X, seeds),
+    }
     out = {}
     for name, (M, n_seeds) in variants.items():
         pred = np.full(len(y), np.nan)
@@ -230,14 +256,21 @@ def features(seeds: int = 5) -> dict:
             for seed in range(n_seeds):
                 dtrain = lgb.Dataset(M[train], (y[train] - mu) / sd)
                 dval = lgb.Dataset(M[val], (y[val] - mu) / sd, reference=dtrain)
-                booster = lgb.train(params | {"seed": seed}, dtrain, 20000, valid_sets=[dval],
-                                    callbacks=[lgb.early_stopping(200, verbose=False)])  # fmt: skip
+                booster = lgb.train(
+                    params | {"seed": seed},
+                    dtrain,
+                    20000,
+                    valid_sets=[dval],
+                    callbacks=[lgb.early_stopping(200, verbose=False)],
+                )
                 runs.append(booster.predict(M[test], num_iteration=booster.best_iteration) * sd + mu)
             pred[test] = np.mean(runs, axis=0)
         err = np.abs(pred - y)
-        out[name] = {"mae_log10 structure rows": round(float(err.mean()), 4)} | {
-            f"mae_log10 {s}": round(float(err[source == s].mean()), 4) for s in pd.unique(source)
-        } | {"seconds": round(time.perf_counter() - t)}
+        out[name] = (
+            {"mae_log10 structure rows": round(float(err.mean()), 4)}
+            | {f"mae_log10 {s}": round(float(err[source == s].mean()), 4) for s in pd.unique(source)}
+            | {"seconds": round(time.perf_counter() - t)}
+        )
         print(name, out[name], flush=True)
     return {"n_rows": len(y), "variants": out}
 
@@ -254,8 +287,12 @@ def main() -> None:
         "relaxed": lambda: relaxed(args.potential, args.n),
         "features": features,
     }[args.part]()
-    out = result | {"command": command_line(), "commit": git_commit(), "machine": machine(),
-                    "load_avg_end": load_average()}  # fmt: skip
+    out = result | {
+        "command": command_line(),
+        "commit": git_commit(),
+        "machine": machine(),
+        "load_avg_end": load_average(),
+    }
     path = RESULTS / f"prior_limits_{args.part}_exploration.json"
     write_json_atomic(path, out)
     print(path)
