@@ -173,6 +173,16 @@ def fit_birch_murnaghan(
     return EOSResult(k0, b1, v0 / volume_per_atom, e0, residual, flag, n_scans)
 
 
+def unscannable(structure: Structure, potential: Potential) -> str | None:
+    """Why no protocol may hand this crystal to the potential, as its flag; None if it may.
+
+    An element the potential lacks, or a cell over ``MAX_SCAN_ATOMS`` (checked in that order).
+    """
+    if potential.unsupported(structure):
+        return "unsupported-element"
+    return "too-large" if len(structure) > MAX_SCAN_ATOMS else None
+
+
 def _energies_isolating_failures(potential: Potential, jobs: list[StrainJob]) -> np.ndarray:
     """One batched call, a row of energies per crystal.
 
@@ -194,8 +204,8 @@ def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfi
     grid = 1.0 + np.linspace(-cfg.half_width, cfg.half_width, cfg.points)
     centre = np.ones(len(structures))
     last: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
-    unsupported = {i for i, s in enumerate(structures) if potential.unsupported(s)}
-    active = [i for i, s in enumerate(structures) if len(s) <= MAX_SCAN_ATOMS and i not in unsupported]
+    refused = {i: flag for i, s in enumerate(structures) if (flag := unscannable(s, potential))}
+    active = [i for i in range(len(structures)) if i not in refused]
     for round_ in range(cfg.max_recentre + 1):
         if not active:
             break
@@ -214,10 +224,7 @@ def scan_chunk(structures: list[Structure], potential: Potential, cfg: ScanConfi
             for i in last}  # fmt: skip
     if cfg.centre == "equilibrium":
         fits = _rescan_at_equilibrium(structures, potential, cfg, grid, fits)
-    return [
-        fits[i] if i in fits else EOSResult.failed("unsupported-element" if i in unsupported else "too-large")
-        for i in range(len(structures))
-    ]
+    return [fits[i] if i in fits else EOSResult.failed(refused[i]) for i in range(len(structures))]
 
 
 def _rescan_at_equilibrium(

@@ -24,7 +24,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from bulkmod.optional import require
-from bulkmod.physics.eos import K_PRIME_PHYSICAL, MAX_SCAN_ATOMS, EOSResult, ScanConfig, fit_birch_murnaghan, scan_eos
+from bulkmod.physics.eos import K_PRIME_PHYSICAL, EOSResult, ScanConfig, fit_birch_murnaghan, scan_eos, unscannable
 from bulkmod.physics.potentials import Potential
 
 # eV/Å (and the cell filter's stress times volume): tight, because the scan and the strains sit around the
@@ -83,11 +83,8 @@ def k_results(structures: list[Structure], potential: Potential, cfg: ScanConfig
     require("matcalc")
     out = []
     for s in structures:
-        if potential.unsupported(s):
-            out.append(EOSResult.failed("unsupported-element"))
-            continue
-        if len(s) > MAX_SCAN_ATOMS:
-            out.append(EOSResult.failed("too-large"))
+        if flag := unscannable(s, potential):
+            out.append(EOSResult.failed(flag))
             continue
         try:
             out.append(
