@@ -15,9 +15,9 @@ machine, load average):
   calibration sits (per true-K bin, its largest errors).
 - ``internal-strain``: the clamped scan strains a crystal at fixed fractional coordinates. Where symmetry fixes
   every atom's position that is exact for the ions; where it does not, the strained copy carries forces that a
-  relaxation would follow. This part measures them (RMS of F(+4 % volume) − F(−4 %), per atom, on the primitive
-  cell, so forces the potential leaves on the input cell cancel) for every mp-binary-2025 crystal, and splits
-  the zero-shot error (offset-calibrated, out of fold) by whether the ions feel the strain.
+  relaxation would follow. This part measures them (:mod:`bulkmod.physics.internal_strain`) for every
+  mp-binary-2025 crystal, and splits the zero-shot error (offset-calibrated, out of fold) by whether the ions
+  feel the strain.
 - ``relaxed``: the SiO2 polymorphs of mp-binary-2025 (the ``n`` smallest cells), clamped scan against
   ``protocol=relaxed`` (cell shape and ions relaxed at every volume), with the seconds each costs, no cache.
 - ``features``: can the default recipe's structure rows reach the issue's 0.040 on the 2025 binaries by a
@@ -48,8 +48,6 @@ RESULTS = ROOT / "results" / "prior_limits"
 PRIOR = ROOT / "results" / "physics_prior"
 SEVENNETS = ("sevennet", "sevennet-l3i5", "sevennet-mf-0")
 K_BINS = [0, 10, 30, 100, 200, np.inf]
-STRAIN = 0.04  # volume strain of the force probe, inside the ±6 % scan window
-MOVES = 0.005  # eV/Å per atom: forces below this are symmetry's zeros in float32 arithmetic
 
 
 def _zero_shot(potential: str) -> pd.DataFrame:
@@ -137,40 +135,25 @@ def calibration() -> dict:
     }
 
 
-def _strain_forces(structures, potential: str) -> np.ndarray:
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    from bulkmod.data.symmetry import primitive_cell
-    from bulkmod.physics.potentials import get_potential, strained
-
-    calc = get_potential(potential).calculator()
-    out = []
-    for s in structures:
-        prim = primitive_cell(s)
-        forces = []
-        for ratio in (1 + STRAIN, 1 - STRAIN):
-            atoms = AseAtomsAdaptor.get_atoms(strained(prim, ratio))
-            atoms.calc = calc
-            forces.append(atoms.get_forces())
-        out.append(float(np.sqrt(np.mean(np.sum((forces[0] - forces[1]) ** 2, axis=1)))))
-    return np.array(out)
-
-
 def internal_strain(potential: str) -> dict:
     from bulkmod.data import load_dataset
+    from bulkmod.physics.internal_strain import HELD_BY_SYMMETRY, STRAIN, ion_strain_force
+    from bulkmod.physics.potentials import get_potential
 
     ds = load_dataset("mp-binary-2025")
+    pot = get_potential(potential)
     t = time.perf_counter()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        force = _strain_forces(ds.structures, potential)
+    force = np.array([ion_strain_force(s, pot) for s in ds.structures])
     seconds = time.perf_counter() - t
     zs = _zero_shot(potential).reindex(ds.ids)
     y, fold = zs["y_true_log10"].to_numpy(), zs["fold"].to_numpy()
     pred = _cross_fitted("offset", zs["y_pred_log10"].to_numpy(), y, fold)
     true_k = 10**y
     groups = {}
-    for name, m in (("ions fixed by symmetry", force < MOVES), ("ions pushed by the strain", force >= MOVES)):
+    for name, m in (
+        ("ions fixed by symmetry", force < HELD_BY_SYMMETRY),
+        ("ions pushed by the strain", force >= HELD_BY_SYMMETRY),
+    ):
         groups[name] = _scores(pred[m], y[m]) | {
             f"mae_log10 K {lo}-{hi}": round(float(np.nanmean(np.abs(pred[b] - y[b]))), 4)
             for lo, hi in itertools.pairwise(K_BINS)
@@ -179,7 +162,7 @@ def internal_strain(potential: str) -> dict:
     return {
         "potential": potential,
         "strain": STRAIN,
-        "threshold_ev_per_a": MOVES,
+        "threshold_ev_per_a": HELD_BY_SYMMETRY,
         "groups": groups,
         "seconds_per_crystal": round(seconds / len(ds), 4),
     }

@@ -29,15 +29,23 @@ from bulkmod.features.spacegroup import spacegroup_features, spacegroup_names
 from bulkmod.features.structure import GROUP_NAMES, SHELL_TOL, structure_features
 from bulkmod.io import sha256_json
 from bulkmod.physics.eos import CENTRES, ScanConfig
-from bulkmod.physics.features import EOS_NAMES, embedding_features, embedding_names, eos_features
+from bulkmod.physics.features import (
+    EOS_NAMES,
+    ION_NAMES,
+    embedding_features,
+    embedding_names,
+    eos_features,
+    ion_strain_features,
+)
 from bulkmod.physics.potentials import POTENTIALS
 
 FEATURE_VERSION = "1"
 BLOCK = 500  # crystals per cache write: a killed run keeps the descriptors it computed
 COMPOSITION_GROUPS = ("magpie", "stoich", "extra", "fractions")
 STRUCTURE_GROUPS = tuple(GROUP_NAMES)
-# computed by a universal interatomic potential (bulkmod.physics): E–V fit and crystal embedding
-PHYSICS_GROUPS = ("umlip-eos", "umlip-embed")
+# computed by a universal interatomic potential (bulkmod.physics): E–V fit, how hard a strain pushes the ions,
+# and crystal embedding
+PHYSICS_GROUPS = ("umlip-eos", "umlip-ions", "umlip-embed")
 ALL_GROUPS = (*COMPOSITION_GROUPS, "spacegroup", *STRUCTURE_GROUPS, *PHYSICS_GROUPS)
 # v1 defaults (the shipped model and the committed mp-binary-2025 results use these)
 DEFAULT_STRUCTURE_GROUPS = ("magpie", "stoich", "spacegroup", *STRUCTURE_GROUPS)
@@ -133,7 +141,7 @@ class FeatureConfig:
             if g in COMPOSITION_NAMES:
                 names += COMPOSITION_NAMES[g]()
             elif g in PHYSICS_GROUPS:
-                names += EOS_NAMES if g == "umlip-eos" else embedding_names(self.potential)
+                names += {"umlip-eos": EOS_NAMES, "umlip-ions": ION_NAMES}.get(g) or embedding_names(self.potential)
             else:
                 names += GROUP_NAMES[g]
         return names
@@ -188,6 +196,8 @@ def featurize(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, st
         blocks["spacegroup"] = spacegroup_features(spg)
     if "umlip-eos" in cfg.groups:  # NaN where the fit has no number; umlip_flagged says why it is missing
         blocks["umlip-eos"] = eos_features(ds.structures, cfg.potential, ScanConfig(centre=cfg.eos_centre))
+    if "umlip-ions" in cfg.groups:
+        blocks["umlip-ions"] = ion_strain_features(ds.structures, cfg.potential)
     if "umlip-embed" in cfg.groups:
         blocks["umlip-embed"] = embedding_features(ds.structures, cfg.potential)
     X = np.column_stack([blocks[g] for g in cfg.groups]).astype(float)

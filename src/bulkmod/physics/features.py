@@ -1,8 +1,9 @@
 """Potential-derived descriptors, cached on disk by (potential version, scan config, structure hash).
 
 The cache is written after every chunk, so a killed batch over thousands of crystals resumes where it
-stopped. Features: log10 K₀, K′, V₀/V, E₀, log10 fit residual, a flagged indicator, and (CHGNet) the
-64-d crystal embedding of the input structure.
+stopped. Features: log10 K₀, K′, V₀/V, E₀, log10 fit residual, a flagged indicator; how hard a strain pushes the
+ions (log10, :mod:`bulkmod.physics.internal_strain`), which tells a model where the clamped K is too stiff; and
+(CHGNet) the 64-d crystal embedding of the input structure.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from bulkmod.data.cache import cached_vectors
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_json
 from bulkmod.physics.eos import CHUNK, EOSResult, ScanConfig
+from bulkmod.physics.internal_strain import STRAIN, ion_strain_force
 from bulkmod.physics.potentials import NO_EMBEDDING, POTENTIALS, Potential, get_potential
 from bulkmod.physics.protocols import k_results
 
+ION_NAMES = ["umlip_log10_ion_strain_force"]
+ION_FLOOR = 1e-4  # eV/Å added before the log: a crystal whose ions symmetry holds has a push of zero
 EOS_NAMES = ["umlip_log10_k0", "umlip_k_prime", "umlip_v0_ratio", "umlip_e0", "umlip_log10_residual", "umlip_flagged"]
 BLOCK = 4 * CHUNK  # crystals per cache write
 SLOW_BLOCK = 8  # the relaxing protocols take seconds per crystal: write more often, lose less to a kill
@@ -62,6 +66,17 @@ def eos_features(
         res = np.log10(max(r.residual_mev, 1e-4)) if np.isfinite(r.residual_mev) else np.nan
         rows.append([k0, r.k_prime, r.v0_ratio, r.e0_ev_atom, res, float(not r.usable)])
     return np.array(rows, dtype=float).reshape(len(rows), len(EOS_NAMES))
+
+
+def ion_strain_features(structures: list[Structure], potential: str = "chgnet", *, progress: bool = True) -> np.ndarray:
+    """(n, 1) log10 of each crystal's ion strain force (``ION_NAMES``); NaN where the potential gives none."""
+    pot = get_potential(potential)
+
+    def compute(batch: list[Structure]) -> list[np.ndarray]:
+        return [np.array([ion_strain_force(s, pot)]) for s in batch]
+
+    force = _cached("ions", structures, f"{pot.version}|{STRAIN}", compute, 1, progress)
+    return np.log10(force + ION_FLOOR)
 
 
 def embedding_names(potential: str = "chgnet") -> list[str]:

@@ -1,0 +1,55 @@
+"""How hard a strain pushes a crystal's ions: the measure of where the clamped E–V scan overstates K.
+
+The clamped scan (:mod:`bulkmod.physics.eos`) strains a cell at fixed fractional coordinates. Where symmetry fixes
+every atom's position (rock salt, CsCl, fcc metals) the ions would not move under hydrostatic strain anyway and
+the clamped K is the potential's K. Where it leaves an atom free (quartz, rutile's oxygen, wurtzite), the strained
+copy carries forces that a relaxation would follow, rotating units instead of compressing bonds, and the clamped K
+is too stiff, up to several times for framework crystals
+(``benchmarks/results/prior_limits/prior_limits_internal-strain_exploration.json``). Relaxing the ions costs
+hundreds of force calls; telling the two kinds of crystal apart costs two.
+
+The measure is the RMS over atoms of F(V·(1+δ)) − F(V·(1−δ)) on the primitive cell: the forces the potential
+leaves on the input cell itself (its equilibrium is not DFT's) cancel, and what remains is the strain's own push,
+zero by symmetry where the ions are held.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from bulkmod.data.symmetry import primitive_cell
+from bulkmod.physics.eos import unscannable
+from bulkmod.physics.potentials import Potential, strained
+
+STRAIN = 0.04  # volume strain each way: inside the ±6 % scan window, large enough to rise over float32 noise
+# eV/Å: below this, the push is symmetry's zero seen through float32 arithmetic
+HELD_BY_SYMMETRY = 0.005
+
+
+def ion_strain_force(structure: Structure, potential: Potential) -> float:
+    """RMS force difference (eV/Å) between the ``±STRAIN`` copies of one crystal; NaN where none can be had.
+
+    NaN for a crystal no protocol may hand the potential (:func:`~bulkmod.physics.eos.unscannable`) and for one the
+    potential fails on, so one bad crystal costs only its own number.
+    """
+    prim = primitive_cell(structure)
+    if unscannable(prim, potential):
+        return np.nan
+    forces = []
+    try:
+        calc = potential.calculator()
+        for ratio in (1 + STRAIN, 1 - STRAIN):
+            atoms = AseAtomsAdaptor.get_atoms(strained(prim, ratio))
+            atoms.calc = calc
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                forces.append(np.asarray(atoms.get_forces(), float))
+    except Exception:  # anything inside ASE or the potential: this crystal's NaN, not its neighbours' loss
+        return np.nan
+    return float(np.sqrt(np.mean(np.sum((forces[0] - forces[1]) ** 2, axis=1))))
