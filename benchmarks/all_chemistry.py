@@ -32,6 +32,10 @@ ROUTED_STACK = {"inner_folds": 5, "params": HUBER | {"stack": "auto"}}
 ROUTED_UMLIP = ROUTED_STACK | {"features": HYBRID_FEATURES}
 # the same on SevenNet-MF-0's E-V fit, the best potential of benchmarks/results/physics_prior (issue 18 item 2)
 ROUTED_SEVENNET = ROUTED_STACK | {"features": HYBRID_FEATURES | {"potential": "sevennet-mf-0"}}
+# and told how hard a strain pushes each crystal's ions, where MF-0's clamped K is too stiff (umlip-ions)
+ROUTED_IONS = ROUTED_STACK | {
+    "features": ROUTED_SEVENNET["features"] | {"groups": [*HYBRID_FEATURES["groups"], "umlip-ions"]}
+}
 
 
 def run(dataset: str, model: str, split: str, config: dict) -> dict:
@@ -63,6 +67,12 @@ RUNS: dict[str, dict] = {
     ),
     "mp-kvrh-all_structure-routed-sevennet-mf-0_ood-elastic2015": run(
         "mp-kvrh-all", "structure-routed", "ood-elastic2015", ROUTED_SEVENNET
+    ),
+    "mp-kvrh-all_structure-routed-sevennet-mf-0-ions_kfold": run(
+        "mp-kvrh-all", "structure-routed", "kfold", ROUTED_IONS
+    ),
+    "mp-kvrh-all_structure-routed-sevennet-mf-0-ions_ood-elastic2015": run(
+        "mp-kvrh-all", "structure-routed", "ood-elastic2015", ROUTED_IONS
     ),
     "mp-kvrh-all_lgbm_chemsys-grouped": run("mp-kvrh-all", "lgbm", "chemsys-grouped", JOINED),
     "mp-kvrh-all_lgbm_ood-elastic2015": run("mp-kvrh-all", "lgbm", "ood-elastic2015", JOINED),

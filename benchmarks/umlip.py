@@ -44,6 +44,9 @@ ON_POTENTIAL = {
     pot: {"features": FeatureConfig((*DEFAULT_STRUCTURE_GROUPS, "umlip-eos"), potential=pot).as_dict()}
     for pot in OTHER_POTENTIALS
 }
+# MF-0's hybrid told how hard a strain pushes each crystal's ions (umlip-ions): where the clamped K is too stiff
+IONS_GROUPS = (*DEFAULT_STRUCTURE_GROUPS, "umlip-eos", "umlip-ions")
+IONS = {"features": FeatureConfig(IONS_GROUPS, potential="sevennet-mf-0").as_dict()}
 # label -> (registry key, config); the *-embed variants add CHGNet's 64-d crystal embedding
 MODELS = {
     "umlip-eos": ("umlip-eos", {}),
@@ -54,6 +57,7 @@ MODELS = {
     "umlip-delta-embed": ("umlip-delta", NESTED | EMBED),
     "umlip-hybrid-equilibrium": ("umlip-hybrid", NESTED | EQUILIBRIUM),
     **{f"umlip-hybrid-{pot}": ("umlip-hybrid", NESTED | cfg) for pot, cfg in ON_POTENTIAL.items()},
+    "umlip-hybrid-sevennet-mf-0-ions": ("umlip-hybrid", NESTED | IONS),
 }
 # in priority order: a session that ends early still has the runs that decide the issue's targets
 ORDER = [("umlip-hybrid", "kfold"), ("umlip-hybrid", "ood-elastic2015"), ("umlip-delta", "ood-elastic2015"),
@@ -62,7 +66,8 @@ ORDER = [("umlip-hybrid", "kfold"), ("umlip-hybrid", "ood-elastic2015"), ("umlip
          ("umlip-eos", "formula-grouped"), ("umlip-blend", "formula-grouped"), ("umlip-delta", "formula-grouped"),
          *((f"{m}-embed", s) for m in ("umlip-hybrid", "umlip-delta") for s in SPLITS),
          ("umlip-hybrid-equilibrium", "kfold"), ("umlip-hybrid-equilibrium", "ood-elastic2015"),
-         *((f"umlip-hybrid-{pot}", s) for pot in OTHER_POTENTIALS for s in ("kfold", "ood-elastic2015"))]  # fmt: skip
+         *((f"umlip-hybrid-{pot}", s) for pot in OTHER_POTENTIALS for s in ("kfold", "ood-elastic2015")),
+         *(("umlip-hybrid-sevennet-mf-0-ions", s) for s in ("kfold", "ood-elastic2015"))]  # fmt: skip
 RUNS = {f"mp-binary-2025_{label}_{s}": (*MODELS[label], s) for label, s in ORDER}
 BASELINE = "lgbm"  # committed by the foundation with the same folds
 BASELINE_RESULTS = RESULTS.parent / "descriptor_models"
