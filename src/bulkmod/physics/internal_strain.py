@@ -9,8 +9,12 @@ is too stiff, up to several times for framework crystals
 hundreds of force calls; telling the two kinds of crystal apart costs two.
 
 The measure is the RMS over atoms of F(V·(1+δ)) − F(V·(1−δ)) on the primitive cell: the forces the potential
-leaves on the input cell itself (its equilibrium is not DFT's) cancel, and what remains is the strain's own push,
-zero by symmetry where the ions are held.
+leaves on the input cell itself (its equilibrium is not DFT's) cancel, and what remains is the strain's own push.
+Where symmetry pins every atom (no free coordinate, :func:`~bulkmod.data.symmetry.free_coordinates`) it is zero
+without asking the potential: about half of the binaries. Pushes below ``HELD_BY_SYMMETRY`` count as zero, so the
+two routes agree. What tells a model most is the size of the push, not whether there is one: a held/pushed
+indicator, or the number of free coordinates, adds nothing to a model that has the space group
+(``benchmarks/results/prior_limits/``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from bulkmod.data.symmetry import primitive_cell
+from bulkmod.data.symmetry import free_coordinates, primitive_cell
 from bulkmod.physics.eos import unscannable
 from bulkmod.physics.potentials import Potential, strained
 
@@ -35,12 +39,15 @@ HELD_BY_SYMMETRY = 0.005
 def ion_strain_force(structure: Structure, potential: Potential) -> float:
     """RMS force difference (eV/Å) between the ``±STRAIN`` copies of one crystal; NaN where none can be had.
 
-    NaN for a crystal no protocol may hand the potential (:func:`~bulkmod.physics.eos.unscannable`) and for one the
-    potential fails on, so one bad crystal costs only its own number.
+    0 where symmetry pins every atom or the push is below ``HELD_BY_SYMMETRY``. NaN for a crystal no protocol may
+    hand the potential (:func:`~bulkmod.physics.eos.unscannable`) and for one the potential fails on, so one bad
+    crystal costs only its own number.
     """
     prim = primitive_cell(structure)
     if unscannable(prim, potential):
         return np.nan
+    if free_coordinates(prim) == 0:
+        return 0.0
     forces = []
     try:
         calc = potential.calculator()
@@ -52,4 +59,5 @@ def ion_strain_force(structure: Structure, potential: Potential) -> float:
                 forces.append(np.asarray(atoms.get_forces(), float))
     except Exception:  # anything inside ASE or the potential: this crystal's NaN, not its neighbours' loss
         return np.nan
-    return float(np.sqrt(np.mean(np.sum((forces[0] - forces[1]) ** 2, axis=1))))
+    push = float(np.sqrt(np.mean(np.sum((forces[0] - forces[1]) ** 2, axis=1))))
+    return push if push >= HELD_BY_SYMMETRY else 0.0
