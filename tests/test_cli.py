@@ -298,4 +298,8 @@ def test_potential_sets_the_umlip_features_and_the_zero_shot_model(capsys):
     assert cfg == {"params": {"potential": "sevennet"}}
     assert main(["train", "--model", "lgbm", "--dataset", "mp-binary-2025", "--out", "unused",
                  "--potential", "sevennet"]) == 2  # fmt: skip
-    assert "--potential: lgbm's features have no umlip-eos group" in capsys.readouterr().err
+    assert "--potential: lgbm's features have no umlip-* group; add one with" in capsys.readouterr().err
+    # the ion strain measure alone is a potential's feature too
+    cfg = _model_config(parse(["train", "--model", "lgbm", "--dataset", "x", "--out", "y",
+                               "--features", "magpie,umlip-ions", "--potential", "sevennet-mf-0"]))  # fmt: skip
+    assert cfg["features"]["groups"] == ["magpie", "umlip-ions"] and cfg["features"]["potential"] == "sevennet-mf-0"

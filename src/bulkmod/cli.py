@@ -233,16 +233,24 @@ TARGETS = {
 
 
 def _with_umlip_settings(model: str, features: dict | None, **changes: str) -> dict:
-    """``features`` (else the model's own) with the umlip-eos settings changed (``eos_centre``, ``potential``)."""
+    """``features`` (else the model's own) with the potential's settings changed (``eos_centre``, ``potential``).
+
+    ``--eos-centre`` needs the umlip-eos group; ``--potential`` any umlip-* group.
+    """
     from dataclasses import replace
 
     from bulkmod.features import FeatureConfig
     from bulkmod.models import build_model
 
     base = FeatureConfig.from_dict(features) if features else getattr(build_model(model), "features", None)
-    if base is None or "umlip-eos" not in base.groups:
+    groups = base.groups if base is not None else ()
+    if "eos_centre" in changes:
+        need, found = "umlip-eos group; add it", "umlip-eos" in groups
+    else:
+        need, found = "umlip-* group; add one", any(g.startswith("umlip-") for g in groups)
+    if not found:
         flags = "/".join(f"--{key.replace('_', '-')}" for key in changes)
-        raise BulkmodError(f"{flags}: {model}'s features have no umlip-eos group; add it with --features ...,umlip-eos")
+        raise BulkmodError(f"{flags}: {model}'s features have no {need} with --features ...,umlip-eos")
     return replace(base, **changes).as_dict()
 
 
