@@ -21,7 +21,8 @@ machine, load average):
 - ``relaxed``: the SiO2 polymorphs of mp-binary-2025 (the ``n`` smallest cells), clamped scan against
   ``protocol=relaxed`` (cell shape and ions relaxed at every volume), with the seconds each costs, no cache.
 - ``features``: can the default recipe's structure rows reach the issue's 0.040 on the 2025 binaries by a
-  second potential's E–V features or by averaging LightGBM seeds? A simplified, side-by-side stand-in for the
+  second potential's E–V features, by how hard a strain pushes the ions (``umlip-ions``) or only how many
+  coordinates symmetry leaves free, or by averaging LightGBM seeds? A simplified, side-by-side stand-in for the
   routed model's structure member: one LightGBM (its settings, Huber 0.15) per outer fold of mp-kvrh-all's kfold
   split, early-stopped on a fixed 20 % of the training rows, on the 5,209 rows with a structure, the same folds
   and validation rows for every variant.
@@ -203,10 +204,11 @@ def features(seeds: int = 5) -> dict:
 
     from bulkmod.data import load_dataset
     from bulkmod.data.splits import kfold
+    from bulkmod.data.symmetry import free_coordinates, primitive_cell
     from bulkmod.features.featurizer import FeatureConfig, featurize
     from bulkmod.models.boosters import LightGBMBooster
     from bulkmod.models.umlip import HYBRID_FEATURES
-    from bulkmod.physics.features import eos_features
+    from bulkmod.physics.features import eos_features, ion_strain_features
 
     ds = load_dataset("mp-kvrh-all")
     folds = kfold(ds)
@@ -214,6 +216,8 @@ def features(seeds: int = 5) -> dict:
     sub = ds.subset(rows)
     X, _ = featurize(sub, FeatureConfig.from_dict(HYBRID_FEATURES | {"potential": "sevennet-mf-0"}))
     chgnet = eos_features(sub.row_structures, "chgnet", progress=False)
+    ions = ion_strain_features(sub.row_structures, "sevennet-mf-0", progress=False)
+    free = np.array([[free_coordinates(primitive_cell(s))] for s in sub.row_structures], dtype=float)
     y = sub.y_log10
     mu, sd = y.mean(), y.std()
     fold_of = np.full(len(ds), -1)
@@ -225,6 +229,8 @@ def features(seeds: int = 5) -> dict:
     variants = {
         "sevennet-mf-0 E-V features (the default's)": (X, 1),
         "+ CHGNet's E-V features": (np.hstack([X, chgnet]), 1),
+        "+ the ion strain force (umlip-ions)": (np.hstack([X, ions]), 1),
+        "+ the number of free coordinates": (np.hstack([X, free]), 1),
         f"sevennet-mf-0, mean of {seeds} LightGBM seeds": (X, seeds),
     }
     out = {}
