@@ -14,12 +14,14 @@ from bulkmod.models.base import MANIFEST, Estimator
 from bulkmod.models.registry import MODELS
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-# structure-routed on every labelled crystal (mp-kvrh-all), its structure model reading SevenNet-MF-0's E-V fit:
-# best kfold MAE with calibrated intervals among the all-chemistry models (benchmarks/results/all_chemistry/);
-# runs SevenNet (shipped in its wheel) at prediction time for crystals with a structure, and takes formula-only
-# rows itself
-DEFAULT_MODEL = "LGBMRoutedSevenNetMF0-MPKVRHAll-v1-KVRH"
-PREVIOUS_DEFAULT = "LGBMRoutedCHGNet-MPKVRHAll-v1-KVRH"  # the same recipe on CHGNet's scan; kept under its name
+# structure-routed on every labelled crystal (mp-kvrh-all), its structure model reading SevenNet-MF-0's E-V fit and
+# how hard a strain pushes the ions (umlip-ions): best kfold MAE with calibrated intervals among the all-chemistry
+# models (benchmarks/results/all_chemistry/); runs SevenNet (shipped in its wheel) at prediction time for crystals
+# with a structure, and takes formula-only rows itself
+DEFAULT_MODEL = "LGBMRoutedSevenNetMF0Ions-MPKVRHAll-v1-KVRH"
+# the same recipe without umlip-ions, and before it on CHGNet's scan: kept under their names
+PREVIOUS_DEFAULT = "LGBMRoutedSevenNetMF0-MPKVRHAll-v1-KVRH"
+CHGNET_ROUTED_MODEL = "LGBMRoutedCHGNet-MPKVRHAll-v1-KVRH"
 BINARY_BLEND_MODEL = "LGBMCHGNetBlend-MPBinary2025-v1-KVRH"  # the default of the binaries-only era
 FAST_MODEL = "LGBM-MPBinary2025-v2-KVRH"  # descriptors only: no potential, for large screens
 COMPOSITION_MODEL = "LGBM-MatbenchComp-v1-KVRH"  # the composition path, for inputs without structures
