@@ -3,7 +3,8 @@
     python benchmarks/train_all_cold.py [--threads 2]
 
 One process, a fresh ``BULKMOD_CACHE``: the join of the four sources, the structure descriptors, the E-V scans
-of every crystal with a structure by the default's potential, then the fit of the shipped default's recipe
+of every crystal with a structure by the default's potential (and its ion strain forces, where the default
+reads them), then the fit of the shipped default's recipe
 (``structure-routed``: a composition LightGBM on every row, a LightGBM on descriptors + E-V fit on the rows with
 a structure, Huber 0.15, the stacked composition feature chosen on 5 inner folds; its settings are read from the
 shipped default's manifest) and its training-domain statistics. What
@@ -39,7 +40,7 @@ def main() -> None:
     from bulkmod.models import build_model
     from bulkmod.models.base import MANIFEST
     from bulkmod.models.pretrained import DEFAULT_MODEL, PRETRAINED_DIR
-    from bulkmod.physics.features import eos_features
+    from bulkmod.physics.features import eos_features, ion_strain_features
     from bulkmod.provenance import command_line, git_commit, load_average, machine
     from bulkmod.uncertainty.domain import DescriptorDomain
 
@@ -58,6 +59,10 @@ def main() -> None:
     t = time.perf_counter()
     eos_features(structured.structures, potential)
     phases[f"{potential}_scans_s"] = time.perf_counter() - t
+    if "umlip-ions" in config["features"]["groups"]:
+        t = time.perf_counter()
+        ion_strain_features(structured.structures, potential)
+        phases[f"{potential}_ion_strain_s"] = time.perf_counter() - t
     t = time.perf_counter()
     model = build_model(manifest["model"], **config).fit(ds, ds.y_log10)
     model.domain = DescriptorDomain.fit(ds)
