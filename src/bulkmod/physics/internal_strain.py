@@ -2,7 +2,7 @@
 
 The clamped scan (:mod:`bulkmod.physics.eos`) strains a cell at fixed fractional coordinates. Where symmetry fixes
 every atom's position (rock salt, CsCl, fcc metals) the ions would not move under hydrostatic strain anyway and
-the clamped K is the potential's K. Where it leaves an atom free (quartz, rutile's oxygen, wurtzite), the strained
+the clamped K is the potential's K. Where it leaves an atom free (quartz's atoms, rutile's oxygen), the strained
 copy carries forces that a relaxation would follow, rotating units instead of compressing bonds, and the clamped K
 is too stiff, up to several times for framework crystals
 (``benchmarks/results/prior_limits/prior_limits_internal-strain_exploration.json``). Relaxing the ions costs
