@@ -42,7 +42,9 @@ import numpy as np
 import pandas as pd
 
 from bulkmod.io import write_json_atomic
+from bulkmod.models.umlip import apply_calibration, fit_calibration
 from bulkmod.provenance import command_line, git_commit, load_average, machine
+from bulkmod.uncertainty.crossfit import cross_fit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "prior_limits"
@@ -57,10 +59,10 @@ def _zero_shot(potential: str) -> pd.DataFrame:
 
 
 def _map(kind: str, k: np.ndarray, y: np.ndarray):
-    """A map log10 K_uMLIP -> log10 K fitted on (k, y)."""
+    """A map log10 K_uMLIP -> log10 K fitted on (k, y); ``offset`` is the shipped ``calibration=offset``."""
     if kind == "offset":
-        shift = float(np.median(y - k))
-        return lambda x: x + shift
+        shift = fit_calibration("offset", k, y)
+        return lambda x: apply_calibration(shift, x)
     from sklearn.linear_model import HuberRegressor, QuantileRegressor
 
     line = QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs") if kind == "median-line" else HuberRegressor()
@@ -69,12 +71,10 @@ def _map(kind: str, k: np.ndarray, y: np.ndarray):
 
 
 def _cross_fitted(kind: str, k: np.ndarray, y: np.ndarray, fold: np.ndarray) -> np.ndarray:
-    out = np.full(len(y), np.nan)
+    """Each crystal with a K mapped by ``kind`` fitted on the other folds (the committed runs' own folds)."""
     ok = np.isfinite(k)
-    for f in np.unique(fold):
-        train, test = ok & (fold != f), ok & (fold == f)
-        out[test] = _map(kind, k[train], y[train])(k[test])
-    return out
+    folds = [(np.flatnonzero(ok & (fold != f)), np.flatnonzero(ok & (fold == f))) for f in np.unique(fold)]
+    return cross_fit(folds, len(y), lambda _, train, test: _map(kind, k[train], y[train])(k[test]))
 
 
 def _scores(pred: np.ndarray, y: np.ndarray) -> dict:
