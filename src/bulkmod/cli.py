@@ -243,11 +243,10 @@ def _with_umlip_settings(model: str, features: dict | None, **changes: str) -> d
     from bulkmod.models import build_model
 
     base = FeatureConfig.from_dict(features) if features else getattr(build_model(model), "features", None)
-    groups = base.groups if base is not None else ()
     if "eos_centre" in changes:
-        need, found = "umlip-eos group; add it", "umlip-eos" in groups
+        need, found = "umlip-eos group; add it", base is not None and "umlip-eos" in base.groups
     else:
-        need, found = "umlip-* group; add one", any(g.startswith("umlip-") for g in groups)
+        need, found = "umlip-* group; add one", base is not None and base.uses_potential
     if not found:
         flags = "/".join(f"--{key.replace('_', '-')}" for key in changes)
         raise BulkmodError(f"{flags}: {model}'s features have no {need} with --features ...,umlip-eos")

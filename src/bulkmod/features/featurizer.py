@@ -91,9 +91,14 @@ class FeatureConfig:
             raise BulkmodError(f"unknown E-V scan centre {self.eos_centre!r}: use {' or '.join(CENTRES)}")
 
     @property
+    def uses_potential(self) -> bool:
+        """Some group is computed by ``potential`` (the umlip-* groups), so the model runs it at prediction time."""
+        return any(g in PHYSICS_GROUPS for g in self.groups)
+
+    @property
     def needs_structure(self) -> bool:
         """Some group is computed from a structure (the rows without one are NaN there or refused)."""
-        return any(g in STRUCTURE_GROUPS or g in PHYSICS_GROUPS for g in self.groups)
+        return self.uses_potential or any(g in STRUCTURE_GROUPS for g in self.groups)
 
     @property
     def requires_structure(self) -> bool:

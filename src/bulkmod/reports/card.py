@@ -32,7 +32,7 @@ def _potential(cfg: dict) -> str | None:
     """The potential a model runs: a zero-shot model's own, or the one behind its umlip-* features."""
     if cfg.get("features"):
         features = FeatureConfig.from_dict(cfg["features"])  # its default for manifests older than the field
-        if any(g.startswith("umlip-") for g in features.groups):
+        if features.uses_potential:
             return features.potential
     return cfg.get("potential")
 
