@@ -1,6 +1,7 @@
 """Where the zero-shot prior's remaining error sits, and what the issue-18 targets still missing would take.
 
     python benchmarks/exploration/prior_limits.py calibration
+    python benchmarks/exploration/prior_limits.py push-calibration
     python benchmarks/exploration/prior_limits.py internal-strain [--potential sevennet-mf-0]
     python benchmarks/exploration/prior_limits.py relaxed [--potential sevennet-mf-0] [--n 6]
     python benchmarks/exploration/prior_limits.py features
@@ -13,6 +14,10 @@ machine, load average):
   (``calibration=offset``), a median (quantile) regression line, a Huber line, and the mean log10 K of two or
   three SevenNet checkpoints with the median shift; then where the GPa error of the best single-potential
   calibration sits (per true-K bin, its largest errors).
+- ``push-calibration``: can the calibration reach the issue's 12 GPa if it also knows how hard a strain pushes
+  the ions (``umlip-ions``, MF-0)? log10 K = log10 K_uMLIP + a Huber line in the log push and a held-by-symmetry
+  indicator, fitted on the same training folds, beside the plain offset; the push is the only input that does
+  not come from the E–V scan, and it comes from the same potential.
 - ``internal-strain``: the clamped scan strains a crystal at fixed fractional coordinates. Where symmetry fixes
   every atom's position that is exact for the ions; where it does not, the strained copy carries forces that a
   relaxation would follow. This part measures them (:mod:`bulkmod.physics.internal_strain`) for every
@@ -134,6 +139,42 @@ def calibration() -> dict:
             ],
         },
     }
+
+
+def push_calibration() -> dict:
+    from sklearn.linear_model import HuberRegressor
+
+    from bulkmod.data import load_dataset
+    from bulkmod.physics.features import ION_FLOOR, ion_strain_features
+
+    ds = load_dataset("mp-binary-2025")
+    log_push = ion_strain_features(ds.structures, "sevennet-mf-0", progress=False)[:, 0]
+    held = log_push <= np.log10(ION_FLOOR)
+    # a crystal without a push (NaN: too large for a force call) is taken as a typical pushed one
+    push = np.where(held, 0.0, np.where(np.isfinite(log_push), log_push, np.nanmedian(log_push[~held])))
+    Z = np.c_[push, held]
+    frames = {p: _zero_shot(p).reindex(ds.ids) for p in ("sevennet-l3i5", "sevennet-mf-0")}
+    y, fold = frames["sevennet-mf-0"]["y_true_log10"].to_numpy(), frames["sevennet-mf-0"]["fold"].to_numpy()
+    raw = {p: f["y_pred_log10"].to_numpy() for p, f in frames.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        raw["mean of sevennet-l3i5, sevennet-mf-0"] = np.nanmean(list(raw.values()), 0)
+
+    def with_push(k: np.ndarray) -> np.ndarray:
+        ok = np.isfinite(k)
+        folds = [(np.flatnonzero(ok & (fold != f)), np.flatnonzero(ok & (fold == f))) for f in np.unique(fold)]
+
+        def fit(_, train, test):
+            line = HuberRegressor(max_iter=500).fit(Z[train], y[train] - k[train])
+            return k[test] + line.predict(Z[test])
+
+        return cross_fit(folds, len(y), fit)
+
+    runs = {
+        name: {"offset": _scores(_cross_fitted("offset", k, y, fold), y), "offset + push": _scores(with_push(k), y)}
+        for name, k in raw.items()
+    }
+    return {"n_held": int(held.sum()), "n_no_push": int(np.isnan(log_push).sum()), "runs": runs}
 
 
 def internal_strain(potential: str) -> dict:
@@ -266,12 +307,13 @@ def features(seeds: int = 5) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=("calibration", "internal-strain", "relaxed", "features"))
+    ap.add_argument("part", choices=("calibration", "push-calibration", "internal-strain", "relaxed", "features"))
     ap.add_argument("--potential", default="sevennet-mf-0", choices=SEVENNETS)
     ap.add_argument("--n", type=int, default=6)
     args = ap.parse_args()
     result = {
         "calibration": calibration,
+        "push-calibration": push_calibration,
         "internal-strain": lambda: internal_strain(args.potential),
         "relaxed": lambda: relaxed(args.potential, args.n),
         "features": features,

@@ -11,6 +11,7 @@ from bulkmod.data.files import read_structure
 from bulkmod.data.symmetry import free_coordinates
 from bulkmod.features import FeatureConfig, featurize
 from bulkmod.physics import features as phys
+from bulkmod.physics import internal_strain
 from bulkmod.physics.internal_strain import HELD_BY_SYMMETRY, ion_strain_force
 from bulkmod.physics.potentials import get_potential
 
@@ -58,6 +59,19 @@ def test_a_crystal_the_potential_cannot_take_gets_nan_not_an_exception(held, pus
     assert np.isnan(ion_strain_force(held[0], pot)) and ion_strain_force(held[1], pot) == 0.0
     monkeypatch.setattr(pot, "calculator", lambda: (_ for _ in ()).throw(RuntimeError("diverged")))
     assert np.isnan(ion_strain_force(pushed.structures[0], pot))
+
+
+def test_a_cell_over_the_force_cap_gets_nan_without_a_force_call(held, pushed, monkeypatch):
+    pot = get_potential("chgnet")
+    asked, real = [], pot.calculator
+    monkeypatch.setattr(pot, "calculator", lambda: asked.append(1) or real())
+    quartz, rutile = pushed.structures[0], pushed.structures[1]  # 9 and 6 sites in the primitive cell
+    monkeypatch.setattr(internal_strain, "MAX_FORCE_ATOMS", 8)
+    assert np.isnan(ion_strain_force(quartz, pot)) and not asked
+    big = held[1].copy()
+    big.make_supercell([3, 3, 3])  # held by symmetry answers before the cap: still 0, at any size
+    assert ion_strain_force(big, pot) == 0.0 and not asked
+    assert ion_strain_force(rutile, pot) > HELD_BY_SYMMETRY and asked  # under the cap the potential is asked
 
 
 def test_umlip_ions_feature_group_is_cached(held, pushed, monkeypatch):

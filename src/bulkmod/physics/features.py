@@ -15,7 +15,7 @@ from bulkmod.data.cache import cached_vectors
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_json
 from bulkmod.physics.eos import CHUNK, EOSResult, ScanConfig
-from bulkmod.physics.internal_strain import HELD_BY_SYMMETRY, STRAIN, ion_strain_force
+from bulkmod.physics.internal_strain import HELD_BY_SYMMETRY, MAX_FORCE_ATOMS, STRAIN, ion_strain_force
 from bulkmod.physics.potentials import NO_EMBEDDING, POTENTIALS, Potential, get_potential
 from bulkmod.physics.protocols import k_results
 
@@ -75,7 +75,7 @@ def ion_strain_features(structures: list[Structure], potential: str = "chgnet", 
     def compute(batch: list[Structure]) -> list[np.ndarray]:
         return [np.array([ion_strain_force(s, pot)]) for s in batch]
 
-    force = _cached("ions", structures, f"{pot.version}|{STRAIN}|{HELD_BY_SYMMETRY}", compute, 1, progress)
+    force = _cached("ions", structures, f"{pot.version}|{STRAIN}|{HELD_BY_SYMMETRY}|{MAX_FORCE_ATOMS}", compute, 1, progress)
     return np.log10(force + ION_FLOOR)
 
 

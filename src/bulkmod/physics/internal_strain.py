@@ -34,20 +34,27 @@ from bulkmod.physics.potentials import Potential, strained
 STRAIN = 0.04  # volume strain each way: inside the ±6 % scan window, large enough to rise over float32 noise
 # eV/Å: below this, the push is symmetry's zero seen through float32 arithmetic
 HELD_BY_SYMMETRY = 0.005
+# Primitive-cell sites above which the push is NaN, not measured. A force call keeps the whole cell's autograd
+# graph (about 4-6 MB per site for SevenNet), unlike the scan's energy-only batches; a cap keeps a prediction's
+# memory bounded by it rather than by the largest cell in the stream
+# (benchmarks/results/predict_memory/). Few crystals with free coordinates are this large.
+MAX_FORCE_ATOMS = 48
 
 
 def ion_strain_force(structure: Structure, potential: Potential) -> float:
     """RMS force difference (eV/Å) between the ``±STRAIN`` copies of one crystal; NaN where none can be had.
 
-    0 where symmetry pins every atom or the push is below ``HELD_BY_SYMMETRY``. NaN for a crystal no protocol may
-    hand the potential (:func:`~bulkmod.physics.eos.unscannable`) and for one the potential fails on, so one bad
-    crystal costs only its own number.
+    0 where symmetry pins every atom (at any size) or the push is below ``HELD_BY_SYMMETRY``. NaN for a crystal no
+    protocol may hand the potential (:func:`~bulkmod.physics.eos.unscannable`), for a primitive cell over
+    ``MAX_FORCE_ATOMS`` sites and for one the potential fails on, so one bad crystal costs only its own number.
     """
     prim = primitive_cell(structure)
     if unscannable(prim, potential):
         return np.nan
     if free_coordinates(prim) == 0:
         return 0.0
+    if len(prim) > MAX_FORCE_ATOMS:
+        return np.nan
     forces = []
     try:
         calc = potential.calculator()
