@@ -75,7 +75,8 @@ def ion_strain_features(structures: list[Structure], potential: str = "chgnet", 
     def compute(batch: list[Structure]) -> list[np.ndarray]:
         return [np.array([ion_strain_force(s, pot)]) for s in batch]
 
-    force = _cached("ions", structures, f"{pot.version}|{STRAIN}|{HELD_BY_SYMMETRY}|{MAX_FORCE_ATOMS}", compute, 1, progress)
+    tag = f"{pot.version}|{STRAIN}|{HELD_BY_SYMMETRY}|{MAX_FORCE_ATOMS}"
+    force = _cached("ions", structures, tag, compute, 1, progress)
     return np.log10(force + ION_FLOOR)
 
 
