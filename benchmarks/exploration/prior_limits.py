@@ -5,6 +5,7 @@
     python benchmarks/exploration/prior_limits.py internal-strain [--potential sevennet-mf-0]
     python benchmarks/exploration/prior_limits.py relaxed [--potential sevennet-mf-0] [--n 6]
     python benchmarks/exploration/prior_limits.py features
+    python benchmarks/exploration/prior_limits.py scan-floor [--n 96]
 
 Each part writes ``benchmarks/results/prior_limits/prior_limits_<part>_exploration.json`` (command, commit,
 machine, load average):
@@ -31,6 +32,10 @@ machine, load average):
   routed model's structure member: one LightGBM (its settings, Huber 0.15) per outer fold of mp-kvrh-all's kfold
   split, early-stopped on a fixed 20 % of the training rows, on the 5,209 rows with a structure, the same folds
   and validation rows for every variant.
+- ``scan-floor``: how far is the issue's 0.03 s/crystal scan from the networks' own arithmetic? For ``n`` seeded
+  mp-binary-2025 crystals (primitive cells, seven strained copies each, one core), the seconds per crystal of the
+  scan's energy call with inputs built on the way, beside the forward passes alone on inputs built beforehand
+  (CHGNet's shared graphs; SevenNet's collated batches, at most 64 atoms). Best of three passes each.
 """
 
 from __future__ import annotations
@@ -305,18 +310,75 @@ def features(seeds: int = 5) -> dict:
     return {"n_rows": len(y), "variants": out}
 
 
+def scan_floor(n: int) -> dict:
+    import random
+
+    import torch
+    from torch_geometric.loader.dataloader import Collater
+
+    from bulkmod.data import load_dataset
+    from bulkmod.data.symmetry import primitive_cell
+    from bulkmod.physics.potentials import atom_batches, get_potential, strained
+
+    torch.set_num_threads(1)
+    ds = load_dataset("mp-binary-2025")
+    cells = [primitive_cell(ds.structures[i]) for i in random.Random(0).sample(range(len(ds)), n)]
+    ratios = np.linspace(0.94, 1.06, 7)
+    jobs = [(c, ratios) for c in cells]
+
+    def best(call) -> float:
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - t)
+        return min(times) / n
+
+    out = {}
+    for name in ("chgnet", "sevennet-mf-0"):
+        pot = get_potential(name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            whole = best(lambda pot=pot: pot.strained_energies(jobs))
+            if name == "chgnet":
+                graphs = [g for c in cells for g in pot._strained_graphs(c, ratios)]
+                sizes = [len(c) for c in cells for _ in ratios]
+                forward = best(lambda pot=pot, g=graphs, s=sizes: pot._predict(g, s, False))
+            else:
+                collate = Collater([], follow_batch=None, exclude_keys=None)
+                copies = [pot._graph(strained(c, r)) for c in cells for r in ratios]
+                batches = [collate(group) for group in atom_batches(copies, size=lambda g: int(g["num_atoms"]))]
+
+                def run(pot=pot, batches=batches):
+                    with torch.inference_mode():
+                        for b in batches:
+                            pot._energy_model(b.clone())
+
+                forward = best(run)
+        out[name] = {
+            "scan_energy_call_s_per_crystal": round(whole, 4),
+            "forward_only_s_per_crystal": round(forward, 4),
+            "forward_share": round(forward / whole, 2),
+        }
+        print(name, out[name], flush=True)
+    return {"n": n, "points": len(ratios), "target_s_per_crystal": 0.03, "potentials": out}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=("calibration", "push-calibration", "internal-strain", "relaxed", "features"))
+    ap.add_argument(
+        "part", choices=("calibration", "push-calibration", "internal-strain", "relaxed", "features", "scan-floor")
+    )
     ap.add_argument("--potential", default="sevennet-mf-0", choices=SEVENNETS)
-    ap.add_argument("--n", type=int, default=6)
+    ap.add_argument("--n", type=int, help="crystals: relaxed 6, scan-floor 96")
     args = ap.parse_args()
     result = {
         "calibration": calibration,
         "push-calibration": push_calibration,
         "internal-strain": lambda: internal_strain(args.potential),
-        "relaxed": lambda: relaxed(args.potential, args.n),
+        "relaxed": lambda: relaxed(args.potential, args.n or 6),
         "features": features,
+        "scan-floor": lambda: scan_floor(args.n or 96),
     }[args.part]()
     out = result | {
         "command": command_line(),
