@@ -1,8 +1,10 @@
 """Provenance: what every results file, run record and benchmark says about where and how it was made."""
 
 import re
+import subprocess
 import sys
 
+from bulkmod import provenance
 from bulkmod.io import REPO_ROOT
 from bulkmod.provenance import command_line, git_commit, load_average, machine
 
@@ -19,3 +21,19 @@ def test_commit_machine_and_load_have_their_shapes():
     assert " cpu, " in machine()
     load = load_average()
     assert load is None or (len(load) == 3 and all(x == round(x, 2) >= 0 for x in load))
+
+
+def test_a_changed_results_file_is_not_dirty_code_but_a_changed_source_file_is(tmp_path, monkeypatch):
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    code, result = tmp_path / "src" / "m.py", tmp_path / provenance.OUTPUTS / "r.json"
+    for path in (code, result):
+        path.parent.mkdir(parents=True)
+        path.write_text("1\n")
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
+    result.write_text("2\n")
+    assert re.fullmatch(r"[0-9a-f]{4,40}", git_commit())
+    code.write_text("2\n")
+    assert git_commit().endswith("+dirty")

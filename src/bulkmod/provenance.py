@@ -18,10 +18,13 @@ from pathlib import Path
 from bulkmod.io import REPO_ROOT
 
 URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+# what runs write, not what makes them: a benchmark that finishes while another's results wait to be committed
+# ran the committed code all the same
+OUTPUTS = "benchmarks/results"
 
 
 def git_commit() -> str:
-    """Short HEAD hash, ``+dirty`` when tracked files have changed, ``unknown`` outside a git checkout."""
+    """Short HEAD hash; ``+dirty`` when tracked files other than results have changed; ``unknown`` outside git."""
     try:
         out = subprocess.run(
             ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
@@ -31,7 +34,7 @@ def git_commit() -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no", "--", ".", f":!{OUTPUTS}"],
             capture_output=True,
             text=True,
             timeout=10,
