@@ -238,6 +238,8 @@ LIGHTGBM_CASES: dict[str, Callable[[str], str]] = {
     "feature_out_of_range": tree0("split_feature", lambda v: ["5000"] * len(v)),  # OOB read
     "leaf_value_short": tree0("leaf_value", lambda v: v[:-1]),  # SIGABRT
     "threshold_not_a_number": tree0("threshold", lambda v: ["x", *v[1:]]),  # SIGABRT
+    "threshold_nan": tree0("threshold", lambda v: ["nan", *v[1:]]),
+    "threshold_inf_glued": tree0("threshold", lambda v: ["1inf", *v[1:]]),
     "huge_num_leaves": tree0("num_leaves", lambda v: ["100000000"]),  # SIGABRT
     "categorical_split": tree0("decision_type", lambda v: ["1", *v[1:]]),  # OOB read of absent categories
     "tree_sizes_past_the_end": lambda t: re.sub(r"tree_sizes=\d+", "tree_sizes=999999999", t, count=1),  # SIGSEGV
@@ -261,6 +263,16 @@ def test_crafted_lightgbm_files_never_crash_the_process(tmp_path):
     assert outcomes.keys() == LIGHTGBM_CASES.keys()
     for outcome in outcomes.values():
         assert outcome.startswith("refused: ") and f"{WEIGHTS}: not a valid model file" in outcome, outcome
+
+
+def test_a_split_on_missing_values_with_an_infinite_threshold_loads(tmp_path):
+    """LightGBM writes ``threshold=inf`` for a split that sends a feature's NaNs one way and every number the
+    other (the shipped default has such splits on the ion push, NaN for cells over the force cap)."""
+    folder = copy_shipped(tmp_path / "inf")
+    text = (folder / WEIGHTS).read_text()
+    (folder / WEIGHTS).write_text(tree0("threshold", lambda v: ["inf", *v[1:-1], "-inf"])(text))
+    rehash(folder)
+    assert run_cases([folder])["inf"].startswith("predicted")
 
 
 def xgb_folder(path: Path) -> Path:

@@ -45,11 +45,13 @@ LGBM_HEADER = {"tree", "version", "num_class", "num_tree_per_iteration", "label_
                "tree_sizes"}  # fmt: skip
 # Tree fields LightGBM reads, by how many values ("splits": num_leaves - 1, "leaves": num_leaves) and how:
 # "int" and "loose" with its fast parser, which reads garbage as 0 (harmless but for the indices, which are
-# checked); "float" with its checked parser, which aborts the process on a token that is not a number.
+# checked); "float" with its checked parser, which aborts the process on a token that is not a number;
+# "threshold" likewise, but ``inf`` and ``-inf`` are numbers there: LightGBM writes them for a split that sends
+# the missing values of a feature one way and every number the other.
 LGBM_ARRAYS: dict[str, tuple[str, str]] = {
     "split_feature": ("splits", "int"), "decision_type": ("splits", "int"), "left_child": ("splits", "int"),
     "right_child": ("splits", "int"), "internal_count": ("splits", "int"), "leaf_count": ("leaves", "int"),
-    "threshold": ("splits", "float"), "leaf_value": ("leaves", "float"), "leaf_weight": ("leaves", "float"),
+    "threshold": ("splits", "threshold"), "leaf_value": ("leaves", "float"), "leaf_weight": ("leaves", "float"),
     "split_gain": ("splits", "loose"), "internal_value": ("splits", "loose"), "internal_weight": ("splits", "loose"),
 }  # fmt: skip
 LGBM_SCALARS = {"num_leaves", "num_cat", "is_linear", "shrinkage"}
@@ -59,6 +61,7 @@ LGBM_DECISIONS = [0, 2, 4, 6, 8, 10]
 LGBM_MAX_TREE_LINES = 22  # the parser reads no more lines per tree
 NUMBER_CHARS = {"int": re.compile(r"[-0-9 ]*"), "float": re.compile(r"[-+.0-9eE ]*")}
 NUMBER_CHARS["loose"] = NUMBER_CHARS["float"]
+NUMBER_CHARS["threshold"] = re.compile(r"(?:(?:-?inf|[-+.0-9eE]+)(?: (?!$)|$))*")
 BARE_SIGN = re.compile(r"-(?!\d)")  # numpy (and LightGBM) would read a lone "-" as 0
 TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\n"
 TREE_SIZES = re.compile(r"[1-9]\d{0,11}(?: [1-9]\d{0,11})*")
@@ -84,8 +87,10 @@ def _parse_column(values: list[str], how: str, count: int, where: str, key: str)
             column = np.fromstring(joined, dtype=np.int64 if how == "int" else float, sep=" ")
     except (ValueError, DeprecationWarning):
         column = np.empty(0)
-    if column.size != count or (how == "float" and not np.isfinite(column).all()):
-        raise _bad(where, f"{key} holds a token that is not a {'whole' if how == 'int' else 'finite'} number")
+    bad = ~np.isfinite(column) if how == "float" else np.isnan(column)
+    if column.size != count or bad.any():
+        what = {"int": "whole number", "float": "finite number"}.get(how, "number")
+        raise _bad(where, f"{key} holds a token that is not a {what}")
     return column
 
 
