@@ -83,3 +83,38 @@ def test_umlip_ions_feature_group_is_cached(held, pushed, monkeypatch):
     np.testing.assert_allclose(X[:, -1], expected, rtol=1e-6)
     monkeypatch.setattr(phys, "ion_strain_force", lambda s, p: (_ for _ in ()).throw(AssertionError("cache missed")))
     np.testing.assert_array_equal(featurize(pushed, cfg)[0], X)
+
+
+def _explicit_softening(structure, pot) -> float:
+    """The same gᵀΦ⁺g / V from the whole force-constant matrix, by central differences atom by atom."""
+    from bulkmod.data.symmetry import primitive_cell
+
+    prim = primitive_cell(structure)
+    calc = pot.calculator()
+    g = internal_strain._strain_force_difference(prim, calc) / (2 * internal_strain.STRAIN)
+    g -= np.tile(g.reshape(-1, 3).mean(axis=0), len(prim))
+    h, cols = internal_strain.DISPLACEMENT, []
+    for k in range(3 * len(prim)):
+        step = np.zeros(3 * len(prim))
+        step[k] = h
+        moved = [prim.copy() for _ in range(2)]
+        for m, sign in zip(moved, (1, -1), strict=True):
+            m.translate_sites([k // 3], sign * step[3 * (k // 3) : 3 * (k // 3) + 3], frac_coords=False)
+        cols.append(-(internal_strain._forces(moved[0], calc) - internal_strain._forces(moved[1], calc)) / (2 * h))
+    w, u = np.linalg.eigh(0.5 * (np.array(cols) + np.array(cols).T))
+    keep = w > 1e-3 * w.max()
+    return float(np.sum((u[:, keep].T @ g) ** 2 / w[keep]) / prim.volume * internal_strain.EV_PER_A3_IN_GPA)
+
+
+def test_relaxing_the_ions_softens_quartz_as_the_whole_force_constant_matrix_says(held, pushed, monkeypatch):
+    pot = get_potential("chgnet")
+    quartz = pushed.structures[0]
+    got = internal_strain.ion_relaxation_softening(quartz, pot)
+    # four free coordinates: the Krylov space closes within five Hessian-vector products
+    assert got.softening_gpa > 10 and 1 <= got.vectors <= PUSHED["mp-6930"] + 1
+    # float32 forces through central differences: the two routes agree to a few per cent
+    assert got.softening_gpa == pytest.approx(_explicit_softening(quartz, pot), rel=0.1)
+    monkeypatch.setattr(pot, "calculator", lambda: (_ for _ in ()).throw(RuntimeError("diverged")))
+    assert np.isnan(internal_strain.ion_relaxation_softening(quartz, pot).softening_gpa)
+    # held crystals: no softening, and the potential is never asked (it would raise)
+    assert [internal_strain.ion_relaxation_softening(s, pot).softening_gpa for s in held] == [0.0] * 3
