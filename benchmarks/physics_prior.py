@@ -17,7 +17,9 @@ exists is skipped):
 - the K protocols side by side (``physics/protocols.py``) on the same seeded 120 crystals: the clamped scan
   (``bracket`` and ``equilibrium``), ``relaxed`` (shape- and ion-relaxed E–V points around the relaxed cell,
   Reuss-like) and ``elastic`` (K_VRH of the strain–stress tensor), CHGNet, zero-shot; and what each costs:
-  ``protocol_cost.json``, s/crystal of each protocol on the same 12 crystals in one run, no cache.
+  ``protocol_cost.json``, s/crystal of each protocol on the same 12 crystals in one run, no cache;
+- ``sevennet-mf-0-harmonic-ions[-offset]``: MF-0's clamped K less the harmonic softening by the ions' relaxation
+  (``protocol=harmonic-ions``), zero-shot and offset-calibrated, on all of mp-binary-2025 and ood-elastic2015.
 Zero-shot runs "train" only the conformal interval. ``physics_prior.md`` is rebuilt from the JSON files.
 """
 
@@ -67,6 +69,10 @@ RUNS: dict[str, dict] = dict(
     + [_run(f"{pot}-{c}", {"potential": pot, "calibration": c}, split)
        for pot in ("sevennet-mf-0", "sevennet-l3i5") for c in ("offset", "linear", "isotonic") for split in SPLITS]
     + [_run(name, params, limit=PROTOCOL_SUBSET) for name, params in K_PROTOCOLS.items()]
+    # MF-0's clamped K less its ions' harmonic softening, zero-shot and with the offset calibration
+    + [_run(f"sevennet-mf-0-harmonic-ions{c and '-' + c}",
+            {"potential": "sevennet-mf-0", "protocol": "harmonic-ions"} | ({"calibration": c} if c else {}), split)
+       for c in ("", "offset") for split in SPLITS]
 )  # fmt: skip
 COST_CRYSTALS = 12
 COST = RESULTS / "protocol_cost.json"

@@ -181,7 +181,7 @@ def test_chgnet_bulk_modulus_does_not_depend_on_the_input_volume():
 def test_slow_protocols_are_chosen_by_config_and_keep_old_cache_keys():
     assert "protocol" not in ScanConfig().as_dict()
     assert ScanConfig(protocol="elastic").as_dict()["protocol"] == "elastic"
-    with pytest.raises(BulkmodError, match=r"K protocol 'stress': use clamped, relaxed, elastic"):
+    with pytest.raises(BulkmodError, match=r"K protocol 'stress': use clamped, harmonic-ions, relaxed, elastic"):
         ScanConfig(protocol="stress")
 
 

@@ -118,3 +118,24 @@ def test_relaxing_the_ions_softens_quartz_as_the_whole_force_constant_matrix_say
     assert np.isnan(internal_strain.ion_relaxation_softening(quartz, pot).softening_gpa)
     # held crystals: no softening, and the potential is never asked (it would raise)
     assert [internal_strain.ion_relaxation_softening(s, pot).softening_gpa for s in held] == [0.0] * 3
+
+
+def test_harmonic_ions_protocol_lowers_only_pushed_crystals_and_flags_what_it_cannot_relax(held, pushed):
+    from bulkmod.physics.eos import EOSResult, ScanConfig
+    from bulkmod.physics.protocols import ions_relaxed, k_results
+
+    ok = EOSResult(100.0, 4.5, 1.01, -5.0, 0.1, "ok", 1)
+    assert ions_relaxed(ok, 30.0).k0_gpa == 70.0 and ions_relaxed(ok, 30.0).flag == "ok"
+    assert ions_relaxed(ok, np.nan).flag == "ions-not-relaxed" and np.isnan(ions_relaxed(ok, np.nan).k0_gpa)
+    assert ions_relaxed(ok, 120.0).flag == "k0<=0"
+    bad = EOSResult.failed("non-convex", 1)
+    assert ions_relaxed(bad, 5.0) == bad  # a failed scan keeps its own flag
+    pot = get_potential("chgnet")
+    crystals = [*held, pushed.structures[0]]
+    clamped = phys.eos_results(crystals, "chgnet", progress=False)
+    relaxed = phys.eos_results(crystals, "chgnet", ScanConfig(protocol="harmonic-ions"), progress=False)
+    assert [r.k0_gpa for r in relaxed[:3]] == [r.k0_gpa for r in clamped[:3]]  # held: softening 0
+    assert relaxed[3].k0_gpa < 0.8 * clamped[3].k0_gpa  # quartz softens by far more than a fifth
+    # the uncached route gives the same numbers
+    direct = k_results(crystals, pot, ScanConfig(protocol="harmonic-ions"))
+    np.testing.assert_allclose([r.k0_gpa for r in direct], [r.k0_gpa for r in relaxed], rtol=1e-6)

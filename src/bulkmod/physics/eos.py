@@ -32,7 +32,7 @@ from bulkmod.progress import progress_bar
 
 # flag codes are stored in the feature cache: append only
 FLAGS = ("ok", "not-bracketed", "non-convex", "k0<=0", "fit-failed", "potential-error", "k-prime-fixed", "too-large",
-         "unsupported-element", "relax-failed")  # fmt: skip
+         "unsupported-element", "relax-failed", "ions-not-relaxed")  # fmt: skip
 USABLE = ("ok", "k-prime-fixed")  # a K₀ the zero-shot model reports
 EV_PER_A3_TO_GPA = 160.21766
 K_PRIME_RANGE = (0.0, 30.0)  # outside this the fit is a numerical artefact, not a material property
@@ -41,7 +41,7 @@ K_PRIME_RANGE = (0.0, 30.0)  # outside this the fit is a numerical artefact, not
 K_PRIME_PHYSICAL = (2.0, 10.0)
 CENTRES = ("bracket", "equilibrium")
 # how K is read from the potential: this module's clamped scan, or the slower routes of physics/protocols.py
-PROTOCOLS = ("clamped", "relaxed", "elastic")
+PROTOCOLS = ("clamped", "harmonic-ions", "relaxed", "elastic")
 EQUILIBRIUM_ROUNDS = 4  # at most, after bracketing; most crystals converge in two
 V0_TOLERANCE = 1e-3  # relative move of V₀ between rounds that counts as converged
 CHUNK = 48  # crystals per scan round; the potential splits each round's copies into batches it can hold

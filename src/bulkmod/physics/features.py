@@ -8,6 +8,8 @@ ions (log10, :mod:`bulkmod.physics.internal_strain`), which tells a model where 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from pymatgen.core import Structure
 
@@ -15,9 +17,16 @@ from bulkmod.data.cache import cached_vectors
 from bulkmod.errors import BulkmodError
 from bulkmod.io import sha256_json
 from bulkmod.physics.eos import CHUNK, EOSResult, ScanConfig
-from bulkmod.physics.internal_strain import HELD_BY_SYMMETRY, MAX_FORCE_ATOMS, STRAIN, ion_strain_force
+from bulkmod.physics.internal_strain import (
+    DISPLACEMENT,
+    HELD_BY_SYMMETRY,
+    MAX_FORCE_ATOMS,
+    STRAIN,
+    ion_relaxation_softening,
+    ion_strain_force,
+)
 from bulkmod.physics.potentials import NO_EMBEDDING, POTENTIALS, Potential, get_potential
-from bulkmod.physics.protocols import k_results
+from bulkmod.physics.protocols import ions_relaxed, k_results
 
 ION_NAMES = ["umlip_log10_ion_strain_force"]
 ION_FLOOR = 1e-4  # eV/Å added before the log: a crystal whose ions symmetry holds has a push of zero
@@ -46,6 +55,10 @@ def eos_results(
     """E–V fits (or the K of ``cfg.protocol``) for many crystals, from cache where possible."""
     cfg = cfg or ScanConfig()
     pot = get_potential(potential)
+    if cfg.protocol == "harmonic-ions":  # two caches: the clamped scan's, and the softening's
+        clamped = eos_results(structures, potential, replace(cfg, protocol="clamped"), progress=progress)
+        softening = ion_softenings(structures, potential, progress=progress)
+        return [ions_relaxed(r, s) for r, s in zip(clamped, softening, strict=True)]
     tag = f"{pot.version}|{sha256_json(cfg.as_dict())[:10]}"
 
     def compute(batch: list[Structure]) -> list[np.ndarray]:
@@ -54,6 +67,17 @@ def eos_results(
     width = len(EOSResult.failed("ok").as_vector())
     block = BLOCK if cfg.protocol == "clamped" else SLOW_BLOCK
     return [EOSResult.from_vector(v) for v in _cached("eos", structures, tag, compute, width, progress, block)]
+
+
+def ion_softenings(structures: list[Structure], potential: str = "chgnet", *, progress: bool = True) -> np.ndarray:
+    """Each crystal's harmonic softening of K by its ions' relaxation (GPa; NaN where none), cached."""
+    pot = get_potential(potential)
+
+    def compute(batch: list[Structure]) -> list[np.ndarray]:
+        return [np.array([ion_relaxation_softening(s, pot).softening_gpa]) for s in batch]
+
+    tag = f"{pot.version}|{STRAIN}|{HELD_BY_SYMMETRY}|{MAX_FORCE_ATOMS}|{DISPLACEMENT}"
+    return _cached("softening", structures, tag, compute, 1, progress, SLOW_BLOCK)[:, 0]
 
 
 def eos_features(

@@ -1,4 +1,9 @@
-"""The two slower routes to K from a potential, beside the clamped E–V scan of :mod:`bulkmod.physics.eos`.
+"""The slower routes to K from a potential, beside the clamped E–V scan of :mod:`bulkmod.physics.eos`.
+
+- ``harmonic-ions``: the clamped scan's K less what relaxing the ions would take off it, in the harmonic
+  picture (:func:`~bulkmod.physics.internal_strain.ion_relaxation_softening`): no force call where symmetry
+  pins every atom, a few where it does not. The cell shape stays clamped. A cell over the force calls' cap, or
+  one the force calls fail on, is flagged ``ions-not-relaxed``, not given the clamped K it would overstate.
 
 - ``relaxed``: the potential's own equilibrium first (cell and ions, FIRE), then an E–V scan in which every
   volume relaxes its cell shape and ions at that volume (matcalc's ``EOSCalc``, ``allow_shape_change``). This is
@@ -7,7 +12,7 @@
 - ``elastic``: the full elastic tensor from strain–stress fits at the relaxed cell (matcalc's
   ``ElasticityCalc``, clamped ions), and K_VRH from it: the quantity the Materials Project labels are.
 
-Both go through the potential's ASE calculator one structure at a time, with many force and stress calls per
+The last two go through the potential's ASE calculator one structure at a time, with many force and stress calls per
 crystal, so they cost far more than the batched clamped scan; ``benchmarks/physics_protocols.py`` measures how
 much, and which tracks the DFT K_VRH best. Each returns :class:`~bulkmod.physics.eos.EOSResult` rows, so the
 cache, the features and the zero-shot model take them unchanged; a crystal whose relaxation or fit fails gets a
@@ -19,12 +24,14 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+from dataclasses import replace
 
 import numpy as np
 from pymatgen.core import Structure
 
 from bulkmod.optional import require
 from bulkmod.physics.eos import K_PRIME_PHYSICAL, EOSResult, ScanConfig, fit_birch_murnaghan, scan_eos, unscannable
+from bulkmod.physics.internal_strain import ion_relaxation_softening
 from bulkmod.physics.potentials import Potential
 
 # eV/Å (and the cell filter's stress times volume): tight, because the scan and the strains sit around the
@@ -73,13 +80,30 @@ def elastic_kvrh(structure: Structure, potential: Potential) -> EOSResult:
     return EOSResult(k, np.nan, v0, np.nan, np.nan, "ok", 1)
 
 
+def ions_relaxed(clamped: EOSResult, softening: float) -> EOSResult:
+    """The clamped scan's result with its K less the ions' harmonic softening (GPa; flagged where there is none)."""
+    if not clamped.usable:
+        return clamped
+    if np.isnan(softening):
+        return EOSResult.failed("ions-not-relaxed", clamped.n_scans, clamped.v0_ratio)
+    if softening >= clamped.k0_gpa:
+        return EOSResult.failed("k0<=0", clamped.n_scans, clamped.v0_ratio)
+    return replace(clamped, k0_gpa=clamped.k0_gpa - softening)
+
+
 def k_results(structures: list[Structure], potential: Potential, cfg: ScanConfig) -> list[EOSResult]:
-    """One result per structure by ``cfg.protocol``: the clamped scan, or ``relaxed``/``elastic``; failures are flags.
+    """One result per structure by ``cfg.protocol`` (module docstring); failures are flags.
 
     As in the clamped scan: an element the potential lacks, a cell over ``MAX_SCAN_ATOMS``, a relaxation that fails.
     """
-    if cfg.protocol == "clamped":
-        return scan_eos(structures, potential, cfg, progress=False)
+    if cfg.protocol in ("clamped", "harmonic-ions"):
+        clamped = scan_eos(structures, potential, replace(cfg, protocol="clamped"), progress=False)
+        if cfg.protocol == "clamped":
+            return clamped
+        return [
+            ions_relaxed(r, ion_relaxation_softening(s, potential).softening_gpa if r.usable else np.nan)
+            for r, s in zip(clamped, structures, strict=True)
+        ]
     require("matcalc")
     out = []
     for s in structures:
