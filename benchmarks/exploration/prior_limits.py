@@ -6,7 +6,6 @@
     python benchmarks/exploration/prior_limits.py relaxed [--potential sevennet-mf-0] [--n 6]
     python benchmarks/exploration/prior_limits.py features
     python benchmarks/exploration/prior_limits.py scan-floor [--n 96]
-    python benchmarks/exploration/prior_limits.py relaxed-ions [--potential sevennet-mf-0] [--n N]
 
 Each part writes ``benchmarks/results/prior_limits/prior_limits_<part>_exploration.json`` (command, commit,
 machine, load average):
@@ -37,11 +36,6 @@ machine, load average):
   mp-binary-2025 crystals (primitive cells, seven strained copies each, one core), the seconds per crystal of the
   scan's energy call with inputs built on the way, beside the forward passes alone on inputs built beforehand
   (CHGNet's shared graphs; SevenNet's collated batches, at most 64 atoms). Best of three passes each.
-- ``relaxed-ions``: the clamped K less the harmonic softening by the ions' relaxation
-  (:func:`bulkmod.physics.internal_strain.ion_relaxation_softening`), against the clamped zero-shot K, both with
-  the offset calibration out of fold. mp-binary-2025 in a seeded random order, one JSON line per crystal in
-  ``relaxed_ions_<potential>_rows.jsonl`` (appended and resumed, ``--n`` more crystals per call), so the crystals
-  done so far are a random sample of the 3,953 and their scores estimate the whole set's.
 """
 
 from __future__ import annotations
@@ -370,70 +364,12 @@ def scan_floor(n: int) -> dict:
     return {"n": n, "points": len(ratios), "target_s_per_crystal": 0.03, "potentials": out}
 
 
-def relaxed_ions(potential: str, n: int | None) -> dict:
-    import json
-
-    from bulkmod.data import load_dataset
-    from bulkmod.physics.internal_strain import ion_relaxation_softening
-    from bulkmod.physics.potentials import get_potential
-
-    ds = load_dataset("mp-binary-2025")
-    rows_path = RESULTS / f"relaxed_ions_{potential}_rows.jsonl"
-    rows = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
-    done = {r["id"] for r in rows}
-    todo = [i for i in np.random.default_rng(0).permutation(len(ds)) if ds.ids[i] not in done][:n]
-    pot = get_potential(potential)
-    with rows_path.open("a") as out:
-        for i in todo:
-            t = time.perf_counter()
-            r = ion_relaxation_softening(ds.structures[i], pot)
-            softening = None if np.isnan(r.softening_gpa) else round(r.softening_gpa, 3)
-            row = {"id": ds.ids[i], "softening_gpa": softening, "vectors": r.vectors, "unstable": r.unstable,
-                   "seconds": round(time.perf_counter() - t, 3)}  # fmt: skip
-            out.write(json.dumps(row) + "\n")
-            out.flush()
-            rows.append(row)
-    frame = pd.DataFrame(rows).set_index("id")
-    zs = _zero_shot(potential).reindex(frame.index)
-    y, fold = zs["y_true_log10"].to_numpy(), zs["fold"].to_numpy()
-    clamped = zs["y_pred_log10"].to_numpy()
-    soft = frame["softening_gpa"].astype(float).to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):  # a softening past the clamped K: no K, kept as NaN
-        relaxed = np.log10(10**clamped - np.where(np.isnan(soft), 0.0, soft))
-    pushed = frame["vectors"].to_numpy() > 0
-    preds = {name: _cross_fitted("offset", k, y, fold) for name, k in (("clamped", clamped), ("relaxed ions", relaxed))}
-    groups = {"all done": np.ones(len(y), bool), "pushed": pushed, "held or not asked": ~pushed, "K < 10 GPa": y < 1}
-    return {
-        "potential": potential,
-        "n_done": len(frame),
-        "n_pushed": int(pushed.sum()),
-        "n_no_softening": int(np.isnan(soft).sum()),
-        "n_softened_past_zero": int((np.isnan(relaxed) & np.isfinite(clamped)).sum()),
-        "seconds_per_pushed_crystal_median": round(float(np.median(frame["seconds"][pushed])), 3)
-        if pushed.any()
-        else None,
-        "scores_offset_calibrated": {
-            g: {name: _scores(p[m], y[m]) for name, p in preds.items()} for g, m in groups.items()
-        },
-    }
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument(
-        "part",
-        choices=(
-            "calibration",
-            "push-calibration",
-            "internal-strain",
-            "relaxed",
-            "features",
-            "scan-floor",
-            "relaxed-ions",
-        ),
-    )
+    parts = ("calibration", "push-calibration", "internal-strain", "relaxed", "features", "scan-floor")
+    ap.add_argument("part", choices=parts)
     ap.add_argument("--potential", default="sevennet-mf-0", choices=SEVENNETS)
-    ap.add_argument("--n", type=int, help="crystals: relaxed 6, scan-floor 96, relaxed-ions all that are left")
+    ap.add_argument("--n", type=int, help="crystals: relaxed 6, scan-floor 96")
     args = ap.parse_args()
     result = {
         "calibration": calibration,
@@ -442,7 +378,6 @@ def main() -> None:
         "relaxed": lambda: relaxed(args.potential, args.n or 6),
         "features": features,
         "scan-floor": lambda: scan_floor(args.n or 96),
-        "relaxed-ions": lambda: relaxed_ions(args.potential, args.n),
     }[args.part]()
     out = result | {
         "command": command_line(),
