@@ -308,7 +308,7 @@ def _params(args: argparse.Namespace) -> dict:
 SPLIT_NAMES = ("kfold", "matbench-official", "formula-grouped", "chemsys-grouped", "ood-elastic2015")
 POTENTIAL_NAMES = ("chgnet", "sevennet", "sevennet-l3i5", "sevennet-mf-0")
 FEATURE_GROUPS = ("magpie", "stoich", "extra", "fractions", "spacegroup", "density", "coordination", "bonds",
-                  "packing", "mismatch", "umlip-eos", "umlip-ions", "umlip-embed")  # fmt: skip
+                  "packing", "mismatch", "umlip-eos", "umlip-ions", "umlip-relaxed", "umlip-embed")  # fmt: skip
 
 
 def _add_training_options(sp: argparse.ArgumentParser) -> None:

@@ -139,3 +139,14 @@ def test_harmonic_ions_protocol_lowers_only_pushed_crystals_and_flags_what_it_ca
     # the uncached route gives the same numbers
     direct = k_results(crystals, pot, ScanConfig(protocol="harmonic-ions"))
     np.testing.assert_allclose([r.k0_gpa for r in direct], [r.k0_gpa for r in relaxed], rtol=1e-6)
+
+
+def test_umlip_relaxed_feature_is_the_harmonic_ions_k_of_the_features_own_scan(pushed):
+    from bulkmod.physics.eos import ScanConfig
+
+    cfg = FeatureConfig(("stoich", "umlip-eos", "umlip-relaxed"))
+    X, errors = featurize(pushed, cfg)
+    assert not errors and cfg.names()[-1] == "umlip_log10_k_ions_relaxed"
+    harmonic = phys.eos_results(pushed.structures, "chgnet", ScanConfig(protocol="harmonic-ions"), progress=False)
+    np.testing.assert_allclose(X[:, -1], np.log10([r.k0_gpa for r in harmonic]), rtol=1e-9)
+    assert X[0, -1] < X[0, cfg.names().index("umlip_log10_k0")] - 0.1  # quartz: far softer than its clamped K

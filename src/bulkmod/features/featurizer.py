@@ -32,10 +32,12 @@ from bulkmod.physics.eos import CENTRES, ScanConfig
 from bulkmod.physics.features import (
     EOS_NAMES,
     ION_NAMES,
+    RELAXED_NAMES,
     embedding_features,
     embedding_names,
     eos_features,
     ion_strain_features,
+    relaxed_ion_features,
 )
 from bulkmod.physics.potentials import POTENTIALS
 
@@ -45,7 +47,8 @@ COMPOSITION_GROUPS = ("magpie", "stoich", "extra", "fractions")
 STRUCTURE_GROUPS = tuple(GROUP_NAMES)
 # computed by a universal interatomic potential (bulkmod.physics): E–V fit, how hard a strain pushes the ions,
 # and crystal embedding
-PHYSICS_GROUPS = ("umlip-eos", "umlip-ions", "umlip-embed")
+PHYSICS_GROUPS = ("umlip-eos", "umlip-ions", "umlip-relaxed", "umlip-embed")
+PHYSICS_NAMES = {"umlip-eos": EOS_NAMES, "umlip-ions": ION_NAMES, "umlip-relaxed": RELAXED_NAMES}
 ALL_GROUPS = (*COMPOSITION_GROUPS, "spacegroup", *STRUCTURE_GROUPS, *PHYSICS_GROUPS)
 # v1 defaults (the shipped model and the committed mp-binary-2025 results use these)
 DEFAULT_STRUCTURE_GROUPS = ("magpie", "stoich", "spacegroup", *STRUCTURE_GROUPS)
@@ -146,7 +149,7 @@ class FeatureConfig:
             if g in COMPOSITION_NAMES:
                 names += COMPOSITION_NAMES[g]()
             elif g in PHYSICS_GROUPS:
-                names += {"umlip-eos": EOS_NAMES, "umlip-ions": ION_NAMES}.get(g) or embedding_names(self.potential)
+                names += PHYSICS_NAMES.get(g) or embedding_names(self.potential)
             else:
                 names += GROUP_NAMES[g]
         return names
@@ -203,6 +206,8 @@ def featurize(ds: Dataset, cfg: FeatureConfig) -> tuple[np.ndarray, dict[int, st
         blocks["umlip-eos"] = eos_features(ds.structures, cfg.potential, ScanConfig(centre=cfg.eos_centre))
     if "umlip-ions" in cfg.groups:
         blocks["umlip-ions"] = ion_strain_features(ds.structures, cfg.potential)
+    if "umlip-relaxed" in cfg.groups:  # the same scan as umlip-eos, less the ions' softening
+        blocks["umlip-relaxed"] = relaxed_ion_features(ds.structures, cfg.potential, ScanConfig(centre=cfg.eos_centre))
     if "umlip-embed" in cfg.groups:
         blocks["umlip-embed"] = embedding_features(ds.structures, cfg.potential)
     X = np.column_stack([blocks[g] for g in cfg.groups]).astype(float)

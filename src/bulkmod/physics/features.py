@@ -29,6 +29,7 @@ from bulkmod.physics.potentials import NO_EMBEDDING, POTENTIALS, Potential, get_
 from bulkmod.physics.protocols import ions_relaxed, k_results
 
 ION_NAMES = ["umlip_log10_ion_strain_force"]
+RELAXED_NAMES = ["umlip_log10_k_ions_relaxed"]
 ION_FLOOR = 1e-4  # eV/Å added before the log: a crystal whose ions symmetry holds has a push of zero
 EOS_NAMES = ["umlip_log10_k0", "umlip_k_prime", "umlip_v0_ratio", "umlip_e0", "umlip_log10_residual", "umlip_flagged"]
 BLOCK = 4 * CHUNK  # crystals per cache write
@@ -78,6 +79,18 @@ def ion_softenings(structures: list[Structure], potential: str = "chgnet", *, pr
 
     tag = f"{pot.version}|{STRAIN}|{HELD_BY_SYMMETRY}|{MAX_FORCE_ATOMS}|{DISPLACEMENT}"
     return _cached("softening", structures, tag, compute, 1, progress, SLOW_BLOCK)[:, 0]
+
+
+def relaxed_ion_features(
+    structures: list[Structure], potential: str = "chgnet", cfg: ScanConfig | None = None, *, progress: bool = True
+) -> np.ndarray:
+    """(n, 1) log10 of the clamped scan's K less the ions' harmonic softening (``protocol=harmonic-ions``).
+
+    The scan sits where ``cfg`` says (its protocol is replaced); NaN where either part has no number.
+    """
+    cfg = replace(cfg or ScanConfig(), protocol="harmonic-ions")
+    k = np.array([r.k0_gpa if r.usable else np.nan for r in eos_results(structures, potential, cfg, progress=progress)])
+    return np.log10(k).reshape(-1, 1)
 
 
 def eos_features(
