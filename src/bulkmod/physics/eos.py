@@ -57,8 +57,8 @@ class ScanConfig:
     """How an E–V scan samples the curve and reads K, kept in one place so cached features record it.
 
     ``max_recentre=0`` is the plain fixed-window scan; ``centre`` picks where it sits (module docstring);
-    ``protocol`` other than ``clamped`` reads K by a route of :mod:`bulkmod.physics.protocols` (``relaxed`` uses
-    ``points`` and ``half_width``, ``elastic`` neither).
+    ``protocol`` other than ``clamped`` reads K by a route of :mod:`bulkmod.physics.protocols` (``harmonic-ions``
+    uses every setting, for its clamped scan; ``relaxed`` ``points`` and ``half_width``; ``elastic`` none).
     """
 
     points: int = 7
