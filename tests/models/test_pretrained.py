@@ -11,6 +11,7 @@ from bulkmod.evaluation.evaluate import model_for_inputs, needs_structure
 from bulkmod.models.pretrained import (
     BINARY_BLEND_MODEL,
     CHGNET_ROUTED_MODEL,
+    CLAMPED_ZERO_SHOT_MODEL,
     COMPOSITION_MODEL,
     DEFAULT_MODEL,
     FAST_MODEL,
@@ -33,7 +34,7 @@ def test_aliases_and_names_resolve():
 @pytest.mark.parametrize(
     ("name", "expected"),
     [(DEFAULT_MODEL, False), (PREVIOUS_DEFAULT, False), (CHGNET_ROUTED_MODEL, False), (BINARY_BLEND_MODEL, True),
-     (FAST_MODEL, True), (ZERO_SHOT_MODEL, True), (COMPOSITION_MODEL, False)],
+     (FAST_MODEL, True), (ZERO_SHOT_MODEL, True), (CLAMPED_ZERO_SHOT_MODEL, True), (COMPOSITION_MODEL, False)],
 )  # fmt: skip
 def test_which_shipped_models_need_structures(name, expected):
     """Composites hold the feature lists in their members: the check must look inside them. The default learned

@@ -25,9 +25,11 @@ CHGNET_ROUTED_MODEL = "LGBMRoutedCHGNet-MPKVRHAll-v1-KVRH"
 BINARY_BLEND_MODEL = "LGBMCHGNetBlend-MPBinary2025-v1-KVRH"  # the default of the binaries-only era
 FAST_MODEL = "LGBM-MPBinary2025-v2-KVRH"  # descriptors only: no potential, for large screens
 COMPOSITION_MODEL = "LGBM-MatbenchComp-v1-KVRH"  # the composition path, for inputs without structures
-# a potential's own E-V fit, only its interval calibrated: SevenNet-MF-0, the best zero-shot potential per cost
-# (benchmarks/results/physics_prior/); CHGNet's stays shipped under its name
-ZERO_SHOT_MODEL = "SevenNetMF0EOS-MPBinary2025-v1-KVRH"
+# a potential's own K, only its interval calibrated: SevenNet-MF-0 (the best zero-shot potential per cost), its
+# clamped scan's K less the ions' harmonic softening (protocol=harmonic-ions; benchmarks/results/physics_prior/).
+# The clamped-scan model before it, and CHGNet's, stay shipped under their names
+ZERO_SHOT_MODEL = "SevenNetMF0HarmonicIonsEOS-MPBinary2025-v1-KVRH"
+CLAMPED_ZERO_SHOT_MODEL = "SevenNetMF0EOS-MPBinary2025-v1-KVRH"
 # the authors' pretrained MEGNet (weights fetched by sha256 on first use); the 2018 model under its own name
 MEGNET_MODEL = "MEGNet-MP2019-v1-KVRH"
 # "umlip-eos" and "megnet-pretrained" need no training, so their registry names resolve to shipped models too
