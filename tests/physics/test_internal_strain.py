@@ -103,7 +103,7 @@ def _explicit_softening(structure, pot) -> float:
         cols.append(-(internal_strain._forces(moved[0], calc) - internal_strain._forces(moved[1], calc)) / (2 * h))
     w, u = np.linalg.eigh(0.5 * (np.array(cols) + np.array(cols).T))
     keep = w > 1e-3 * w.max()
-    return float(np.sum((u[:, keep].T @ g) ** 2 / w[keep]) / prim.volume * internal_strain.EV_PER_A3_IN_GPA)
+    return float(np.sum((u[:, keep].T @ g) ** 2 / w[keep]) / prim.volume * internal_strain.EV_PER_A3_TO_GPA)
 
 
 def test_relaxing_the_ions_softens_quartz_as_the_whole_force_constant_matrix_says(held, pushed, monkeypatch):

@@ -36,19 +36,18 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from bulkmod.data.symmetry import free_coordinates, primitive_cell
-from bulkmod.physics.eos import unscannable
+from bulkmod.physics.eos import EV_PER_A3_TO_GPA, unscannable
 from bulkmod.physics.potentials import Potential, strained
 
 STRAIN = 0.04  # volume strain each way: inside the ±6 % scan window, large enough to rise over float32 noise
 # eV/Å: below this, the push is symmetry's zero seen through float32 arithmetic
 HELD_BY_SYMMETRY = 0.005
 # Primitive-cell sites above which the push is NaN, not measured. A force call keeps the whole cell's autograd
-# graph (about 4-6 MB per site for SevenNet), unlike the scan's energy-only batches; a cap keeps a prediction's
+# graph, unlike the scan's energy-only batches, so its memory grows with the cell; a cap keeps a prediction's
 # memory bounded by it rather than by the largest cell in the stream
 # (benchmarks/results/predict_memory/). Few crystals with free coordinates are this large.
 MAX_FORCE_ATOMS = 48
 DISPLACEMENT = 0.01  # Å along a unit 3N-vector: the Hessian-vector products' central difference
-EV_PER_A3_IN_GPA = 160.21766208
 
 
 def _forces(structure: Structure, calc) -> np.ndarray:
@@ -134,7 +133,7 @@ def ion_relaxation_softening(structure: Structure, potential: Potential) -> IonR
     curvature, axes = np.linalg.eigh(0.5 * (basis @ images.T + images @ basis.T))
     reach = axes.T @ (basis @ g)
     stable = curvature > 1e-3 * max(curvature.max(), 1e-12)
-    softening = float(np.sum(reach[stable] ** 2 / curvature[stable]) / prim.volume * EV_PER_A3_IN_GPA)
+    softening = float(np.sum(reach[stable] ** 2 / curvature[stable]) / prim.volume * EV_PER_A3_TO_GPA)
     return IonRelaxation(softening, len(basis), int((~stable).sum()))
 
 

@@ -13,7 +13,7 @@
   ``ElasticityCalc``, clamped ions), and K_VRH from it: the quantity the Materials Project labels are.
 
 The last two go through the potential's ASE calculator one structure at a time, with many force and stress calls per
-crystal, so they cost far more than the batched clamped scan; ``benchmarks/physics_protocols.py`` measures how
+crystal, so they cost far more than the batched clamped scan; ``benchmarks/physics_prior.py`` measures how
 much, and which tracks the DFT K_VRH best. Each returns :class:`~bulkmod.physics.eos.EOSResult` rows, so the
 cache, the features and the zero-shot model take them unchanged; a crystal whose relaxation or fit fails gets a
 flag and no number, never an exception that would cost its neighbours.
