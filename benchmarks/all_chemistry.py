@@ -36,6 +36,10 @@ ROUTED_SEVENNET = ROUTED_STACK | {"features": HYBRID_FEATURES | {"potential": "s
 ROUTED_IONS = ROUTED_STACK | {
     "features": ROUTED_SEVENNET["features"] | {"groups": [*HYBRID_FEATURES["groups"], "umlip-ions"]}
 }
+# and given the clamped K less the ions' harmonic softening (umlip-relaxed)
+ROUTED_RELAXED = ROUTED_STACK | {
+    "features": ROUTED_SEVENNET["features"] | {"groups": [*HYBRID_FEATURES["groups"], "umlip-ions", "umlip-relaxed"]}
+}
 
 
 def run(dataset: str, model: str, split: str, config: dict) -> dict:
@@ -73,6 +77,12 @@ RUNS: dict[str, dict] = {
     ),
     "mp-kvrh-all_structure-routed-sevennet-mf-0-ions_ood-elastic2015": run(
         "mp-kvrh-all", "structure-routed", "ood-elastic2015", ROUTED_IONS
+    ),
+    "mp-kvrh-all_structure-routed-sevennet-mf-0-relaxed_kfold": run(
+        "mp-kvrh-all", "structure-routed", "kfold", ROUTED_RELAXED
+    ),
+    "mp-kvrh-all_structure-routed-sevennet-mf-0-relaxed_ood-elastic2015": run(
+        "mp-kvrh-all", "structure-routed", "ood-elastic2015", ROUTED_RELAXED
     ),
     "mp-kvrh-all_lgbm_chemsys-grouped": run("mp-kvrh-all", "lgbm", "chemsys-grouped", JOINED),
     "mp-kvrh-all_lgbm_ood-elastic2015": run("mp-kvrh-all", "lgbm", "ood-elastic2015", JOINED),
