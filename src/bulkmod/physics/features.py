@@ -55,11 +55,11 @@ def eos_results(
 ) -> list[EOSResult]:
     """E–V fits (or the K of ``cfg.protocol``) for many crystals, from cache where possible."""
     cfg = cfg or ScanConfig()
-    pot = get_potential(potential)
     if cfg.protocol == "harmonic-ions":  # two caches: the clamped scan's, and the softening's
         clamped = eos_results(structures, potential, replace(cfg, protocol="clamped"), progress=progress)
         softening = ion_softenings(structures, potential, progress=progress)
         return [ions_relaxed(r, s) for r, s in zip(clamped, softening, strict=True)]
+    pot = get_potential(potential)
     tag = f"{pot.version}|{sha256_json(cfg.as_dict())[:10]}"
 
     def compute(batch: list[Structure]) -> list[np.ndarray]:

@@ -64,18 +64,19 @@ def _strain_force_difference(prim: Structure, calc) -> np.ndarray:
     return _forces(strained(prim, 1 + STRAIN), calc) - _forces(strained(prim, 1 - STRAIN), calc)
 
 
-def _answered_without_forces(structure: Structure, potential: Potential) -> tuple[Structure, float | None]:
-    """The primitive cell, and the answer where no force call is needed or allowed (None where one is).
+def _answered_without_forces(structure: Structure, potential: Potential) -> tuple[Structure, int | None, float | None]:
+    """The primitive cell, its free coordinates (spglib, once), and the answer where no force call is needed.
 
-    NaN for a crystal the potential may not take or a cell over ``MAX_FORCE_ATOMS``; 0 where symmetry pins every
-    atom, at any size.
+    The answer is None where force calls are needed and allowed; NaN for a crystal the potential may not take or
+    a cell over ``MAX_FORCE_ATOMS``; 0 where symmetry pins every atom, at any size.
     """
     prim = primitive_cell(structure)
     if unscannable(prim, potential):
-        return prim, np.nan
-    if free_coordinates(prim) == 0:
-        return prim, 0.0
-    return prim, (np.nan if len(prim) > MAX_FORCE_ATOMS else None)
+        return prim, None, np.nan
+    free = free_coordinates(prim)
+    if free == 0:
+        return prim, free, 0.0
+    return prim, free, (np.nan if len(prim) > MAX_FORCE_ATOMS else None)
 
 
 def _push(diff: np.ndarray) -> float:
@@ -91,7 +92,7 @@ def ion_strain_force(structure: Structure, potential: Potential) -> float:
     protocol may hand the potential (:func:`~bulkmod.physics.eos.unscannable`), for a primitive cell over
     ``MAX_FORCE_ATOMS`` sites and for one the potential fails on, so one bad crystal costs only its own number.
     """
-    prim, answer = _answered_without_forces(structure, potential)
+    prim, _, answer = _answered_without_forces(structure, potential)
     if answer is not None:
         return answer
     try:
@@ -117,7 +118,7 @@ def ion_relaxation_softening(structure: Structure, potential: Potential) -> IonR
     curvature is not positive (the input positions are not its equilibrium) are left out and counted. 0 without
     a force call where symmetry pins every atom; NaN where :func:`ion_strain_force` is NaN.
     """
-    prim, answer = _answered_without_forces(structure, potential)
+    prim, free, answer = _answered_without_forces(structure, potential)
     if answer is not None:
         return IonRelaxation(answer)
     try:
@@ -125,9 +126,11 @@ def ion_relaxation_softening(structure: Structure, potential: Potential) -> IonR
         diff = _strain_force_difference(prim, calc)
         if _push(diff) == 0:
             return IonRelaxation(0.0)
+        if free is None:  # spglib could not tell: no bound on the Krylov space to trust
+            return IonRelaxation(np.nan)
         g = diff / (2 * STRAIN)
         g -= np.tile(g.reshape(-1, 3).mean(axis=0), len(prim))  # no push moves the whole crystal
-        basis, images = _krylov(prim, calc, g, free_coordinates(prim) + 1)
+        basis, images = _krylov(prim, calc, g, free + 1)
     except Exception:  # as in ion_strain_force: this crystal's NaN only
         return IonRelaxation(np.nan)
     curvature, axes = np.linalg.eigh(0.5 * (basis @ images.T + images @ basis.T))
