@@ -95,11 +95,11 @@ def _explicit_softening(structure, pot) -> float:
     g -= np.tile(g.reshape(-1, 3).mean(axis=0), len(prim))
     h, cols = internal_strain.DISPLACEMENT, []
     for k in range(3 * len(prim)):
-        step = np.zeros(3 * len(prim))
-        step[k] = h
+        step = np.zeros(3)
+        step[k % 3] = h
         moved = [prim.copy() for _ in range(2)]
         for m, sign in zip(moved, (1, -1), strict=True):
-            m.translate_sites([k // 3], sign * step[3 * (k // 3) : 3 * (k // 3) + 3], frac_coords=False)
+            m.translate_sites([k // 3], sign * step, frac_coords=False)
         cols.append(-(internal_strain._forces(moved[0], calc) - internal_strain._forces(moved[1], calc)) / (2 * h))
     w, u = np.linalg.eigh(0.5 * (np.array(cols) + np.array(cols).T))
     keep = w > 1e-3 * w.max()
